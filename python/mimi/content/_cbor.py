@@ -14,7 +14,7 @@ import math
 import struct
 from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
-from typing import Any
+from typing import Any, NoReturn
 
 import cbor2
 from cbor2 import CBORSimpleValue, CBORTag
@@ -140,7 +140,7 @@ def decode(data: bytes, what: str, fields: Sequence[str] = ()) -> Any:
     """Parse one deterministically encoded CBOR item that fills all of ``data``.
 
     ``fields`` names the items of a top-level array, so that a
-    non-deterministic encoding is reported at the field that holds it.
+    non-deterministic encoding or invalid UTF-8 is reported at its field.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"{what}: expected bytes, got {type(data).__name__}")
@@ -150,7 +150,9 @@ def decode(data: bytes, what: str, fields: Sequence[str] = ()) -> Any:
             data,
             semantic_decoders=_PLAIN_TAGS,
             max_depth=MAX_RAW_DEPTH,
-            allow_indefinite=False,
+            # Indefinite lengths and invalid UTF-8 are let through cbor2 so
+            # that re-encoding finds them and names the field (below).
+            str_errors="surrogateescape",
             allow_duplicate_keys=False,
             immutable=True,
         )
@@ -160,21 +162,36 @@ def decode(data: bytes, what: str, fields: Sequence[str] = ()) -> Any:
     return value
 
 
+def _reencode(value: object, name: str) -> bytes:
+    try:
+        return encode(value)
+    except UnicodeEncodeError:
+        # RFC 8949 §3.1, draft-ietf-mimi-content §Data model restrictions.
+        raise DecodeError(f"{name}: text string is not valid UTF-8") from None
+    except TypeError as exc:
+        raise DecodeError(f"{name}: unsupported CBOR item ({exc})") from None
+
+
 def _require_deterministic(data: bytes, value: object, what: str, fields: Sequence[str]) -> None:
     try:
-        again = encode(value)
-    except (TypeError, ValueError) as exc:
-        raise DecodeError(f"{what}: unsupported CBOR item ({exc})") from None
-    if again == data:
-        return
+        if encode(value) == data:
+            return
+    except (UnicodeEncodeError, TypeError):
+        pass
+    _reject(data, value, what, fields)
+
+
+def _reject(data: bytes, value: object, what: str, fields: Sequence[str]) -> NoReturn:
+    """Name the first field whose bytes differ from their deterministic encoding."""
+    if fields and isinstance(value, Sequence) and len(value) == len(fields):
+        header = _head(4, len(value))
+        offset = len(header)
+        for name, item in zip(fields, value):
+            piece = _reencode(item, name)
+            if data.startswith(header) and data[offset : offset + len(piece)] != piece:
+                raise DecodeError(f"{name}: not deterministically encoded (RFC 8949 §4.2.1)")
+            offset += len(piece)
+    again = _reencode(value, what)
     if data.startswith(again):
         raise DecodeError(f"{what}: {len(data) - len(again)} trailing bytes after the CBOR item")
-    if fields and isinstance(value, Sequence) and len(value) == len(fields):
-        offset = len(_head(4, len(value)))
-        if data[:offset] == again[:offset]:
-            for name, item in zip(fields, value):
-                piece = encode(item)
-                if data[offset : offset + len(piece)] != piece:
-                    raise DecodeError(f"{name}: not deterministically encoded (RFC 8949 §4.2.1)")
-                offset += len(piece)
     raise DecodeError(f"{what}: not deterministically encoded (RFC 8949 §4.2.1)")

@@ -367,7 +367,8 @@ def _check_body_limits(root: NestedPart) -> None:
         if depth > MAX_PART_DEPTH:
             raise DecodeError(f"{path}: NestedPart nested more than {MAX_PART_DEPTH} levels deep")
         if isinstance(part, MultiPart):
-            stack.extend((child, depth + 1, f"{path}.parts[{i}]") for i, child in enumerate(part.parts))
+            children = [(child, depth + 1, f"{path}.parts[{i}]") for i, child in enumerate(part.parts)]
+            stack.extend(reversed(children))  # report the first offender in partIndex order
 
 
 # --- CBOR mapping ---------------------------------------------------------------
