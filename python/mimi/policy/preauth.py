@@ -1,0 +1,80 @@
+"""Preauthorized users (draft-ietf-mimi-room-policy §Preauthorized Users)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Self
+
+from mimi.policy.roles import Role
+from mimi.tls import Reader, Struct, Writer
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimId(Struct):
+    credential_type: int  # MLS CredentialType (uint16)
+    id: bytes
+
+    def write(self, w: Writer) -> None:
+        w.uint16(self.credential_type)
+        w.opaque(self.id)
+
+    @classmethod
+    def read(cls, r: Reader) -> Self:
+        return cls(r.uint16("credential_type"), r.opaque("id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim(Struct):
+    """A claim to match; also what the MLS layer reports of a requester's credential."""
+
+    claim_id: ClaimId
+    claim_value: bytes
+
+    def write(self, w: Writer) -> None:
+        self.claim_id.write(w)
+        w.opaque(self.claim_value)
+
+    @classmethod
+    def read(cls, r: Reader) -> Self:
+        return cls(ClaimId.read(r), r.opaque("claim_value"))
+
+
+@dataclass(frozen=True, slots=True)
+class PreAuthRoleEntry(Struct):
+    claimset: tuple[Claim, ...]
+    target_role: Role
+
+    def matches(self, claims: Collection[Claim]) -> bool:
+        """§Preauthorized Users: every claim of the claimset is among the requester's.
+        An empty claimset matches nobody (see docs/interop.d/policy.md)."""
+        return bool(self.claimset) and all(claim in claims for claim in self.claimset)
+
+    def write(self, w: Writer) -> None:
+        w.structs(self.claimset)
+        self.target_role.write(w)
+
+    @classmethod
+    def read(cls, r: Reader) -> Self:
+        return cls(r.vector("claimset", Claim.read), Role.read(r))
+
+
+@dataclass(frozen=True, slots=True)
+class PreAuthData(Struct):
+    """`preauth_list` component data and `PreAuthUpdate` (the same format)."""
+
+    preauthorized_entries: tuple[PreAuthRoleEntry, ...] = ()
+
+    def first_match(self, claims: Collection[Claim]) -> int | None:
+        """§Preauthorized Users: the role index of the first entry the claims satisfy."""
+        for entry in self.preauthorized_entries:
+            if entry.matches(claims):
+                return entry.target_role.role_index
+        return None
+
+    def write(self, w: Writer) -> None:
+        w.structs(self.preauthorized_entries)
+
+    @classmethod
+    def read(cls, r: Reader) -> Self:
+        return cls(r.vector("preauthorized_entries", PreAuthRoleEntry.read))

@@ -1,0 +1,34 @@
+"""Room state: participant list, room metadata, app_data_dictionary components
+(draft-ietf-mimi-protocol §Relation between MIMI state and cryptographic state)."""
+
+from mimi.room.change import (
+    Actor,
+    AddClient,
+    AppDataUpdate,
+    AppDataUpdateOperation,
+    Proposal,
+    ProposedChange,
+    ReInit,
+    RemoveClient,
+)
+from mimi.room.metadata import RichDescription, RoomMetaData
+from mimi.room.participants import ParticipantListData, ParticipantListUpdate, UserindexRolePair, UserRolePair
+from mimi.room.state import RoomState
+
+__all__ = [
+    "Actor",
+    "AddClient",
+    "AppDataUpdate",
+    "AppDataUpdateOperation",
+    "ParticipantListData",
+    "ParticipantListUpdate",
+    "Proposal",
+    "ProposedChange",
+    "ReInit",
+    "RemoveClient",
+    "RichDescription",
+    "RoomMetaData",
+    "RoomState",
+    "UserRolePair",
+    "UserindexRolePair",
+]
