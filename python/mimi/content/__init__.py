@@ -1,5 +1,23 @@
-"""MIMI content (draft-ietf-mimi-content): codec, message IDs, builders, history, receipts."""
+"""MIMI content (draft-ietf-mimi-content): codec, message IDs, builders, attachments, history, receipts."""
 
+from mimi.content.attachments import SealedAttachment, open_attachment, seal_attachment
+from mimi.content.builders import (
+    alternatives,
+    delete,
+    derive_salt,
+    edit,
+    link_part,
+    markdown_part,
+    mention,
+    message,
+    no_html,
+    reaction,
+    reaction_part,
+    reply,
+    text_part,
+    together,
+    unlike,
+)
 from mimi.content.codec import (
     Cardinality,
     Disposition,
@@ -28,8 +46,26 @@ __all__ = [
     "NestedPart",
     "NullPart",
     "PartSemantics",
+    "SealedAttachment",
     "SinglePart",
+    "alternatives",
     "decode",
+    "delete",
+    "derive_salt",
+    "edit",
     "encode",
+    "link_part",
+    "markdown_part",
+    "mention",
+    "message",
     "message_id",
+    "no_html",
+    "open_attachment",
+    "reaction",
+    "reaction_part",
+    "reply",
+    "seal_attachment",
+    "text_part",
+    "together",
+    "unlike",
 ]
