@@ -1,0 +1,49 @@
+# The README's commands. Each target builds what it needs, idempotently:
+# a virtualenv in .venv, the Rust extension (release mode, built once per change).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_DEPS := $(VENV)/.deps-installed
+STAMP_EXT := $(VENV)/.ext-built
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
+
+.PHONY: demo test test-rust test-stubs test-python bench dev clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_DEPS): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet "maturin>=1.9.4,<2" "ray>=2.50,<3" "msgpack>=1.0" "cbor2>=5.6" "cryptography>=42" \
+		"pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.10"
+	touch $@
+
+# The extension, in release mode (benchmarks use the same build).
+$(STAMP_EXT): $(STAMP_DEPS) $(RUST_SOURCES)
+	VIRTUAL_ENV=$(abspath $(VENV)) PATH=$(abspath $(VENV))/bin:$$PATH $(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+dev: $(STAMP_EXT)
+
+demo: $(STAMP_EXT)
+	$(PY) -m mimi.cli demo
+
+test-rust:
+	cargo test --release -p mimi-core --quiet
+
+test-stubs: $(STAMP_EXT)
+	$(PY) -m mypy.stubtest mimi._core
+
+test-python: $(STAMP_EXT)
+	$(PY) -m pytest -q
+
+test: test-rust test-stubs test-python
+
+bench: $(STAMP_EXT)
+	mkdir -p docs/results
+	$(PY) -m pytest benches -o python_files='bench_*.py' -q \
+		--benchmark-json=docs/results/bench-$$(date -u +%Y%m%d-%H%M%S).json
+
+clean:
+	rm -rf $(VENV) target

@@ -1,0 +1,637 @@
+//! A client device: its credential (naming its client URI), its KeyPackages,
+//! and its groups (openmls `MlsGroup`).
+//!
+//! Handshakes go out as PublicMessage so the hub can validate them; application
+//! messages are PrivateMessage (draft-ietf-mimi-protocol §Relation between MIMI
+//! state and cryptographic state; DESIGN.md "Protocol choices").
+
+use std::sync::Arc;
+
+use openmls::prelude::*;
+use openmls_basic_credential::SignatureKeyPair as BasicKeyPair;
+use openmls::messages::group_info::VerifiableGroupInfo;
+use openmls::treesync::RatchetTree;
+use tls_codec::{Deserialize as _, Serialize as _};
+
+use crate::error::{CoreError, Result};
+use crate::provider::Provider;
+use crate::signing::SignatureKeyPair;
+use crate::summary::*;
+
+/// Leaf capabilities every mimi client advertises: app_data_dictionary and
+/// AppDataUpdate (draft-ietf-mls-extensions), beside the defaults.
+pub(crate) fn capabilities() -> Capabilities {
+    Capabilities::new(
+        None,
+        Some(&[CIPHERSUITE]),
+        Some(&[ExtensionType::AppDataDictionary]),
+        Some(&[ProposalType::AppDataUpdate]),
+        None,
+    )
+}
+
+fn join_config() -> MlsGroupJoinConfig {
+    MlsGroupJoinConfig::builder()
+        .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(false)
+        .build()
+}
+
+/// The hub of a room as MLS external sender: its signature key and credential.
+#[derive(Debug, Clone)]
+pub struct ExternalSenderInfo {
+    /// Ed25519 public key of the hub.
+    pub signature_key: Vec<u8>,
+    /// BasicCredential identity of the hub (its provider URI).
+    pub identity: String,
+}
+
+/// Output of a commit this client created (pending until merged).
+#[derive(Debug, Clone)]
+pub struct CommitOutput {
+    /// The Commit, an MLSMessage (PublicMessage).
+    pub commit: Vec<u8>,
+    /// The Welcome, an MLSMessage, when the commit adds clients.
+    pub welcome: Option<Vec<u8>>,
+    /// The GroupInfo for the new epoch, an MLSMessage (with external_pub).
+    pub group_info: Vec<u8>,
+    /// The ratchet tree of the new epoch (TLS-serialized RatchetTree).
+    pub ratchet_tree: Vec<u8>,
+}
+
+/// A client device.
+#[derive(Debug)]
+pub struct Client {
+    provider: Arc<Provider>,
+    key: SignatureKeyPair,
+    signer: Arc<BasicKeyPair>,
+    client_uri: String,
+}
+
+impl Client {
+    /// A client whose credential names `client_uri`, signing with `key`.
+    pub fn new(client_uri: &str, key: SignatureKeyPair) -> Self {
+        Self::with_provider(client_uri, key, Provider::default())
+    }
+
+    fn with_provider(client_uri: &str, key: SignatureKeyPair, provider: Provider) -> Self {
+        let signer = Arc::new(key.to_openmls());
+        Self {
+            provider: Arc::new(provider),
+            key,
+            signer,
+            client_uri: client_uri.to_owned(),
+        }
+    }
+
+    /// The client URI its credential names.
+    pub fn client_uri(&self) -> &str {
+        &self.client_uri
+    }
+
+    /// Its signature key pair.
+    pub fn signature_key(&self) -> &SignatureKeyPair {
+        &self.key
+    }
+
+    fn credential_with_key(&self) -> CredentialWithKey {
+        CredentialWithKey {
+            credential: BasicCredential::new(self.client_uri.as_bytes().to_vec()).into(),
+            signature_key: self.key.public().into(),
+        }
+    }
+
+    /// `count` fresh single-use KeyPackages (TLS-serialized KeyPackage structs);
+    /// their private keys stay in this client's store until a Welcome uses them.
+    pub fn key_packages(&self, count: usize) -> Result<Vec<Vec<u8>>> {
+        (0..count)
+            .map(|_| {
+                let bundle = KeyPackage::builder()
+                    .leaf_node_capabilities(capabilities())
+                    .build(
+                        CIPHERSUITE,
+                        self.provider.as_ref(),
+                        self.signer.as_ref(),
+                        self.credential_with_key(),
+                    )
+                    .map_err(|e| CoreError::mls("KeyPackage", e))?;
+                bundle
+                    .key_package()
+                    .tls_serialize_detached()
+                    .map_err(|e| CoreError::Internal(format!("serialize KeyPackage: {e}")))
+            })
+            .collect()
+    }
+
+    /// Creates a group whose GroupContext carries the hub as external sender,
+    /// the required capabilities, and the initial app_data_dictionary.
+    pub fn create_group(
+        &self,
+        group_id: &[u8],
+        hub: &ExternalSenderInfo,
+        app_data: &[(u16, Vec<u8>)],
+    ) -> Result<Group> {
+        let mut dictionary = AppDataDictionary::new();
+        for (id, data) in app_data {
+            dictionary.insert(*id, data.clone());
+        }
+        let extensions = Extensions::from_vec(vec![
+            Extension::ExternalSenders(vec![ExternalSender::new(
+                hub.signature_key.clone().into(),
+                BasicCredential::new(hub.identity.as_bytes().to_vec()).into(),
+            )]),
+            Extension::RequiredCapabilities(RequiredCapabilitiesExtension::new(
+                &[ExtensionType::AppDataDictionary],
+                &[ProposalType::AppDataUpdate],
+                &[],
+            )),
+            Extension::AppDataDictionary(AppDataDictionaryExtension::new(dictionary)),
+        ])
+        .map_err(|e| CoreError::mls("group context extensions", e))?;
+        let config = MlsGroupCreateConfig::builder()
+            .ciphersuite(CIPHERSUITE)
+            .capabilities(capabilities())
+            .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+            .use_ratchet_tree_extension(false)
+            .with_group_context_extensions(extensions)
+            .build();
+        let group = MlsGroup::new_with_group_id(
+            self.provider.as_ref(),
+            self.signer.as_ref(),
+            &config,
+            GroupId::from_slice(group_id),
+            self.credential_with_key(),
+        )
+        .map_err(|e| CoreError::mls("create group", e))?;
+        Ok(self.wrap(group))
+    }
+
+    fn wrap(&self, group: MlsGroup) -> Group {
+        Group {
+            provider: Arc::clone(&self.provider),
+            signer: Arc::clone(&self.signer),
+            group,
+            pending: None,
+        }
+    }
+
+    /// Joins from a Welcome (an MLSMessage) and the ratchet tree it does not carry.
+    pub fn join_welcome(&self, welcome: &[u8], ratchet_tree: &[u8]) -> Result<Group> {
+        let msg = MlsMessageIn::tls_deserialize_exact(welcome)
+            .map_err(|e| CoreError::decode("Welcome MLSMessage", e))?;
+        let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
+            return Err(CoreError::Decode("MLSMessage is not a Welcome".into()));
+        };
+        let tree = decode_tree(ratchet_tree)?;
+        let group = StagedWelcome::new_from_welcome(
+            self.provider.as_ref(),
+            &join_config(),
+            welcome,
+            Some(tree),
+        )
+        .map_err(|e| CoreError::mls("Welcome", e))?
+        .into_group(self.provider.as_ref())
+        .map_err(|e| CoreError::mls("Welcome", e))?;
+        Ok(self.wrap(group))
+    }
+
+    /// Joins by external commit from a GroupInfo (an MLSMessage) and the ratchet
+    /// tree. Returns the group (already in the new epoch: if the hub rejects the
+    /// commit, drop it) and the commit to submit.
+    pub fn join_external(
+        &self,
+        group_info: &[u8],
+        ratchet_tree: &[u8],
+    ) -> Result<(Group, CommitOutput)> {
+        let gi = verifiable_group_info(group_info)?;
+        let tree = decode_tree(ratchet_tree)?;
+        let (group, bundle) = MlsGroup::external_commit_builder()
+            .with_ratchet_tree(tree)
+            .with_config(join_config())
+            .build_group(self.provider.as_ref(), gi, self.credential_with_key())
+            .map_err(|e| CoreError::mls("external commit", e))?
+            .leaf_node_parameters(
+                LeafNodeParameters::builder()
+                    .with_capabilities(capabilities())
+                    .build(),
+            )
+            .load_psks(self.provider.storage())
+            .map_err(|e| CoreError::mls("external commit", e))?
+            .create_group_info(true)
+            .build(
+                self.provider.rand(),
+                self.provider.crypto(),
+                self.signer.as_ref(),
+                |_| true,
+            )
+            .map_err(|e| CoreError::mls("external commit", e))?
+            .finalize(self.provider.as_ref())
+            .map_err(|e| CoreError::mls("external commit", e))?;
+        let group = self.wrap(group);
+        let (commit, _welcome, group_info) = bundle.into_messages();
+        let output = CommitOutput {
+            commit: to_bytes(&commit)?,
+            welcome: None,
+            group_info: to_bytes(&group_info.ok_or_else(|| {
+                CoreError::Internal("external commit produced no GroupInfo".into())
+            })?)?,
+            ratchet_tree: group.export_ratchet_tree()?,
+        };
+        Ok((group, output))
+    }
+
+    /// Reloads a group this client is a member of from its store.
+    pub fn load_group(&self, group_id: &[u8]) -> Result<Group> {
+        let group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
+            .map_err(|e| CoreError::Storage(format!("load group: {e:?}")))?
+            .ok_or_else(|| CoreError::Storage("no such group in this client's state".into()))?;
+        Ok(self.wrap(group))
+    }
+
+    /// The client's whole state (key, URI, store with every group and unused
+    /// KeyPackage) as bytes.
+    pub fn export_state(&self) -> Result<Vec<u8>> {
+        let state = ClientState {
+            client_uri: self.client_uri.as_bytes().to_vec().into(),
+            private_key: self.key.private().into(),
+            store: self.provider.export_storage()?.into(),
+        };
+        state
+            .tls_serialize_detached()
+            .map_err(|e| CoreError::Storage(format!("export client: {e}")))
+    }
+
+    /// A client restored from `export_state` bytes.
+    pub fn import_state(bytes: &[u8]) -> Result<Self> {
+        let state = ClientState::tls_deserialize_exact(bytes)
+            .map_err(|e| CoreError::decode("exported client state", e))?;
+        let uri = String::from_utf8(state.client_uri.into())
+            .map_err(|_| CoreError::Decode("exported client URI is not UTF-8".into()))?;
+        let key = SignatureKeyPair::from_private(state.private_key.as_slice())?;
+        let provider = Provider::import_storage(state.store.as_slice())?;
+        Ok(Self::with_provider(&uri, key, provider))
+    }
+}
+
+#[derive(tls_codec::TlsSerialize, tls_codec::TlsDeserialize, tls_codec::TlsSize)]
+struct ClientState {
+    client_uri: VLBytes,
+    private_key: VLBytes,
+    store: VLBytes,
+}
+
+pub(crate) fn decode_tree(bytes: &[u8]) -> Result<RatchetTreeIn> {
+    RatchetTreeIn::tls_deserialize_exact(bytes).map_err(|e| CoreError::decode("ratchet tree", e))
+}
+
+pub(crate) fn encode_tree(tree: &RatchetTree) -> Result<Vec<u8>> {
+    tree.tls_serialize_detached()
+        .map_err(|e| CoreError::Internal(format!("serialize ratchet tree: {e}")))
+}
+
+pub(crate) fn verifiable_group_info(bytes: &[u8]) -> Result<VerifiableGroupInfo> {
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes)
+        .map_err(|e| CoreError::decode("GroupInfo MLSMessage", e))?;
+    match msg.extract() {
+        MlsMessageBodyIn::GroupInfo(gi) => Ok(gi),
+        _ => Err(CoreError::Decode("MLSMessage is not a GroupInfo".into())),
+    }
+}
+
+/// A processed message waiting for the caller's policy decision.
+#[derive(Debug)]
+enum Pending {
+    Commit(Box<StagedCommit>),
+    OwnCommit,
+    Proposal(Box<QueuedProposal>),
+}
+
+/// One client's view of one group.
+#[derive(Debug)]
+pub struct Group {
+    provider: Arc<Provider>,
+    signer: Arc<BasicKeyPair>,
+    group: MlsGroup,
+    pending: Option<Pending>,
+}
+
+impl Group {
+    /// The group ID.
+    pub fn group_id(&self) -> Vec<u8> {
+        self.group.group_id().as_slice().to_vec()
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u64 {
+        self.group.epoch().as_u64()
+    }
+
+    /// The epoch authenticator (RFC 9420 §8.7) of the current epoch.
+    pub fn epoch_authenticator(&self) -> Vec<u8> {
+        self.group.epoch_authenticator().as_slice().to_vec()
+    }
+
+    /// MLS-Exporter(label, context, length).
+    pub fn export_secret(&self, label: &str, context: &[u8], length: usize) -> Result<Vec<u8>> {
+        self.group
+            .export_secret(self.provider.crypto(), label, context, length)
+            .map_err(|e| CoreError::mls("exporter", e))
+    }
+
+    /// The tree hash of the current epoch.
+    pub fn tree_hash(&self) -> Vec<u8> {
+        self.group.public_group().group_context().tree_hash().to_vec()
+    }
+
+    /// This client's leaf index.
+    pub fn own_leaf_index(&self) -> u32 {
+        self.group.own_leaf_index().u32()
+    }
+
+    /// The members (clients) of the group.
+    pub fn members(&self) -> Vec<MemberInfo> {
+        members_of(self.group.members())
+    }
+
+    /// The app_data_dictionary of the current GroupContext.
+    pub fn app_data(&self) -> Vec<(u16, Vec<u8>)> {
+        dictionary_of(self.group.public_group().group_context())
+    }
+
+    fn old_dictionary(&self) -> Option<AppDataDictionary> {
+        self.group
+            .public_group()
+            .group_context()
+            .extensions()
+            .app_data_dictionary()
+            .map(|e| e.dictionary().clone())
+    }
+
+    /// Whether this client is still an active member.
+    pub fn is_active(&self) -> bool {
+        self.group.is_active()
+    }
+
+    /// The ratchet tree of the current epoch.
+    pub fn export_ratchet_tree(&self) -> Result<Vec<u8>> {
+        encode_tree(&self.group.export_ratchet_tree())
+    }
+
+    /// A GroupInfo for the current epoch (with external_pub), as MLSMessage.
+    pub fn export_group_info(&self) -> Result<Vec<u8>> {
+        let msg = self
+            .group
+            .export_group_info(self.provider.crypto(), self.signer.as_ref(), false)
+            .map_err(|e| CoreError::mls("GroupInfo", e))?;
+        to_bytes(&msg)
+    }
+
+    /// Encrypts application data as a PrivateMessage (MLSMessage bytes).
+    pub fn encrypt(&mut self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.group.set_aad(aad.to_vec());
+        let msg = self
+            .group
+            .create_message(self.provider.as_ref(), self.signer.as_ref(), plaintext)
+            .map_err(|e| CoreError::mls("encrypt", e))?;
+        to_bytes(&msg)
+    }
+
+    /// Creates a commit over the pending proposals plus these adds, removes and
+    /// AppDataUpdate proposals. The commit stays pending until
+    /// `merge_pending_commit` (after the hub accepts it) or `clear_pending_commit`.
+    pub fn commit(
+        &mut self,
+        add_key_packages: &[Vec<u8>],
+        remove_leaves: &[u32],
+        app_data: &[AppDataChange],
+        force_path: bool,
+        resolver: Option<&mut AppDataResolver<'_>>,
+    ) -> Result<CommitOutput> {
+        let key_packages = add_key_packages
+            .iter()
+            .map(|bytes| {
+                KeyPackageIn::tls_deserialize_exact(bytes)
+                    .map_err(|e| CoreError::decode("KeyPackage", e))?
+                    .validate(self.provider.crypto(), ProtocolVersion::Mls10)
+                    .map_err(|e| CoreError::mls("KeyPackage", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let proposals = app_data.iter().map(|c| {
+            Proposal::AppDataUpdate(Box::new(match &c.update {
+                Some(data) => AppDataUpdateProposal::update(c.component_id, data.clone()),
+                None => AppDataUpdateProposal::remove(c.component_id),
+            }))
+        });
+        let old = self.app_data();
+        let old_dict = self.old_dictionary();
+        let mut stage = self
+            .group
+            .commit_builder()
+            .propose_adds(key_packages)
+            .propose_removals(remove_leaves.iter().map(|i| LeafNodeIndex::new(*i)))
+            .add_proposals(proposals)
+            .force_self_update(force_path)
+            .load_psks(self.provider.storage())
+            .map_err(|e| CoreError::mls("commit", e))?
+            .create_group_info(true);
+        let covered: Vec<AppDataChange> = stage.app_data_update_proposals().map(app_data_change).collect();
+        let updates = resolve_app_data(
+            old_dict.as_ref(),
+            &old,
+            &covered,
+            resolver,
+        )?;
+        if updates.is_some() {
+            stage.with_app_data_dictionary_updates(updates);
+        }
+        let bundle = stage
+            .build(
+                self.provider.rand(),
+                self.provider.crypto(),
+                self.signer.as_ref(),
+                |_| true,
+            )
+            .map_err(|e| CoreError::mls("commit", e))?
+            .stage_commit(self.provider.as_ref())
+            .map_err(|e| CoreError::mls("commit", e))?;
+        let tree = self
+            .group
+            .pending_commit()
+            .ok_or_else(|| CoreError::Internal("commit left no pending commit".into()))?
+            .export_ratchet_tree(self.provider.crypto(), self.group.export_ratchet_tree())
+            .map_err(|e| CoreError::Internal(format!("ratchet tree: {e}")))?
+            .ok_or_else(|| CoreError::Internal("pending commit has no tree".into()))?;
+        let (commit, welcome, group_info) = bundle.into_messages();
+        Ok(CommitOutput {
+            commit: to_bytes(&commit)?,
+            welcome: welcome.as_ref().map(to_bytes).transpose()?,
+            group_info: to_bytes(&group_info.ok_or_else(|| {
+                CoreError::Internal("commit produced no GroupInfo".into())
+            })?)?,
+            ratchet_tree: encode_tree(&tree)?,
+        })
+    }
+
+    /// Applies this client's pending commit (the hub accepted it).
+    pub fn merge_pending_commit(&mut self) -> Result<()> {
+        self.group
+            .merge_pending_commit(self.provider.as_ref())
+            .map_err(|e| CoreError::mls("merge pending commit", e))
+    }
+
+    /// Drops this client's pending commit (the hub refused it).
+    pub fn clear_pending_commit(&mut self) -> Result<()> {
+        self.group
+            .clear_pending_commit(self.provider.storage())
+            .map_err(|e| CoreError::Storage(format!("clear pending commit: {e:?}")))
+    }
+
+    /// A standalone AppDataUpdate proposal (PublicMessage).
+    pub fn propose_app_data(&mut self, change: &AppDataChange) -> Result<Vec<u8>> {
+        let op = match &change.update {
+            Some(data) => AppDataUpdateOperation::Update(data.clone().into()),
+            None => AppDataUpdateOperation::Remove,
+        };
+        let (msg, _) = self
+            .group
+            .propose_app_data_update(self.provider.as_ref(), self.signer.as_ref(), change.component_id, op)
+            .map_err(|e| CoreError::mls("AppDataUpdate proposal", e))?;
+        to_bytes(&msg)
+    }
+
+    /// A Remove proposal for this client's own leaf (leaving the group); the
+    /// next commit by another member covers it.
+    pub fn propose_leave(&mut self) -> Result<Vec<u8>> {
+        let msg = self
+            .group
+            .leave_group(self.provider.as_ref(), self.signer.as_ref())
+            .map_err(|e| CoreError::mls("leave", e))?;
+        to_bytes(&msg)
+    }
+
+    /// Processes an incoming MLSMessage. Application data is returned at once;
+    /// a proposal or commit is validated and held until `merge` or `discard`,
+    /// so the caller can check room policy first. Bad input leaves state as it was.
+    pub fn process(
+        &mut self,
+        message: &[u8],
+        resolver: Option<&mut AppDataResolver<'_>>,
+    ) -> Result<Summary> {
+        let msg = protocol_message(message)?;
+        if msg.group_id() != self.group.group_id() {
+            return Err(CoreError::Mls("message is for another group".into()));
+        }
+        check_epoch(&msg, self.group.epoch())?;
+        let processed = self
+            .group
+            .process_message(self.provider.as_ref(), msg)
+            .map_err(client_processing_error)?;
+        let group = &self.group;
+        let identity_at = |leaf: LeafNodeIndex| group.member(leaf).map(identity_of);
+        let mut summary = Summary {
+            epoch: processed.epoch().as_u64(),
+            authenticated_data: processed.aad().to_vec(),
+            ..Summary::default()
+        };
+        let sender_identity = match processed.sender() {
+            Sender::Member(leaf) => identity_at(*leaf),
+            _ => None,
+        };
+        summary.sender = Some(sender_info(processed.sender(), sender_identity));
+        let sender = processed.sender().clone();
+        let pending = match processed.into_content() {
+            ProcessedMessageContent::ApplicationMessage(app) => {
+                summary.kind = Some(MessageKind::Application);
+                summary.plaintext = Some(app.into_bytes());
+                None
+            }
+            ProcessedMessageContent::ProposalMessage(q)
+            | ProcessedMessageContent::ExternalJoinProposalMessage(q) => {
+                summary.kind = Some(MessageKind::Proposal);
+                add_proposal_to_summary(&mut summary, q.proposal(), &sender, self.provider.crypto(), &identity_at)?;
+                Some(Pending::Proposal(q))
+            }
+            ProcessedMessageContent::StagedCommitMessage(staged) => {
+                self.summarize_commit(&mut summary, &staged, &identity_at)?;
+                Some(Pending::Commit(staged))
+            }
+            ProcessedMessageContent::UnresolvedAppDataCommit(unresolved) => {
+                let covered: Vec<AppDataChange> =
+                    unresolved.app_data_update_proposals().map(app_data_change).collect();
+                let old = dictionary_of(self.group.public_group().group_context());
+                let old_dict = self.old_dictionary();
+                let updates = resolve_app_data(
+                    old_dict.as_ref(),
+                    &old,
+                    &covered,
+                    resolver,
+                )?;
+                let staged = self
+                    .group
+                    .stage_app_data_commit(self.provider.as_ref(), *unresolved, updates)
+                    .map_err(client_processing_error)?;
+                self.summarize_commit(&mut summary, &staged, &identity_at)?;
+                Some(Pending::Commit(Box::new(staged)))
+            }
+            ProcessedMessageContent::OwnPendingCommit => {
+                summary.kind = Some(MessageKind::OwnCommit);
+                Some(Pending::OwnCommit)
+            }
+            other => {
+                return Err(CoreError::Mls(format!(
+                    "unexpected message content: {:?}",
+                    std::mem::discriminant(&other)
+                )))
+            }
+        };
+        self.pending = pending;
+        Ok(summary)
+    }
+
+    fn summarize_commit(
+        &self,
+        summary: &mut Summary,
+        staged: &StagedCommit,
+        identity_at: &dyn Fn(LeafNodeIndex) -> Option<String>,
+    ) -> Result<()> {
+        summary.kind = Some(MessageKind::Commit);
+        for q in staged.queued_proposals() {
+            add_proposal_to_summary(summary, q.proposal(), q.sender(), self.provider.crypto(), identity_at)?;
+        }
+        summary.path = staged.update_path_leaf_node().is_some();
+        summary.new_epoch = Some(staged.group_context().epoch().as_u64());
+        summary.new_tree_hash = Some(staged.group_context().tree_hash().to_vec());
+        summary.self_removed = staged.self_removed();
+        if let Some(SenderInfo { kind: "new_member_commit", .. }) = summary.sender {
+            if let Some(leaf) = staged.update_path_leaf_node() {
+                summary.external_join = Some((identity_of(leaf.credential()), u32::MAX));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies what `process` held: merges the commit or stores the proposal.
+    pub fn merge(&mut self) -> Result<()> {
+        match self.pending.take() {
+            None => Err(CoreError::Mls("nothing processed to merge".into())),
+            Some(Pending::Commit(staged)) => self
+                .group
+                .merge_staged_commit(self.provider.as_ref(), *staged)
+                .map_err(|e| CoreError::mls("merge commit", e)),
+            Some(Pending::OwnCommit) => self.merge_pending_commit(),
+            Some(Pending::Proposal(q)) => self
+                .group
+                .store_pending_proposal(self.provider.storage(), *q)
+                .map_err(|e| CoreError::Storage(format!("store proposal: {e:?}"))),
+        }
+    }
+
+    /// Forgets what `process` held (the caller's policy refused it).
+    pub fn discard(&mut self) {
+        self.pending = None;
+    }
+}
+
+fn client_processing_error<E: std::fmt::Debug + std::fmt::Display>(err: E) -> CoreError {
+    processing_error(err)
+}
