@@ -525,7 +525,7 @@ impl Group {
         let processed = self
             .group
             .process_message(self.provider.as_ref(), msg)
-            .map_err(client_processing_error)?;
+            .map_err(member_processing_error)?;
         let group = &self.group;
         let identity_at = |leaf: LeafNodeIndex| group.member(leaf).map(identity_of);
         let mut summary = Summary {
@@ -569,7 +569,7 @@ impl Group {
                 let staged = self
                     .group
                     .stage_app_data_commit(self.provider.as_ref(), *unresolved, updates)
-                    .map_err(client_processing_error)?;
+                    .map_err(|e| CoreError::mls("commit rejected", e))?;
                 self.summarize_commit(&mut summary, &staged, &identity_at)?;
                 Some(Pending::Commit(Box::new(staged)))
             }
@@ -632,6 +632,3 @@ impl Group {
     }
 }
 
-fn client_processing_error<E: std::fmt::Debug + std::fmt::Display>(err: E) -> CoreError {
-    processing_error(err)
-}

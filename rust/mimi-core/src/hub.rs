@@ -167,7 +167,7 @@ impl HubView {
         let processed = self
             .group
             .process_message(self.provider.crypto(), msg)
-            .map_err(processing_error)?;
+            .map_err(public_processing_error)?;
         let group = &self.group;
         let identity_at = |leaf: LeafNodeIndex| group.leaf(leaf).map(|l| identity_of(l.credential()));
         let mut summary = Summary {
@@ -205,7 +205,7 @@ impl HubView {
                 let staged = self
                     .group
                     .stage_app_data_commit(crypto, *unresolved, updates)
-                    .map_err(processing_error)?;
+                    .map_err(stage_error)?;
                 self.check_commit(&mut summary, &sender, Box::new(staged), group_info, &identity_at)?
             }
             _ => return Err(CoreError::Mls("the hub only processes proposals and commits".into())),

@@ -296,14 +296,44 @@ pub(crate) fn to_bytes(msg: &MlsMessageOut) -> Result<Vec<u8>> {
         .map_err(|e| CoreError::Internal(format!("serialize MLSMessage: {e}")))
 }
 
-/// Maps openmls' processing errors onto the kinds callers tell apart.
-pub(crate) fn processing_error(err: impl std::fmt::Debug + std::fmt::Display) -> CoreError {
-    let debug = format!("{err:?}");
-    if debug.contains("InvalidSignature") {
-        CoreError::InvalidSignature(err.to_string())
-    } else if debug.contains("LibraryError") {
-        CoreError::Internal(err.to_string())
-    } else {
-        CoreError::Mls(format!("message rejected: {err}"))
+/// Maps openmls' validation errors onto the kinds callers tell apart: a
+/// signature or membership tag that fails is an authentication failure
+/// (`InvalidSignature`); an epoch mismatch is `WrongEpoch` (checked earlier with
+/// both epochs named); the rest is a refused message.
+fn validation_error(err: &ValidationError, message: String) -> CoreError {
+    match err {
+        ValidationError::InvalidSignature | ValidationError::InvalidMembershipTag => {
+            CoreError::InvalidSignature(message)
+        }
+        ValidationError::LibraryError(_) => CoreError::Internal(message),
+        _ => CoreError::Mls(format!("message rejected: {message}")),
+    }
+}
+
+/// Maps a member's processing error.
+pub(crate) fn member_processing_error<E: std::fmt::Debug + std::fmt::Display>(err: ProcessMessageError<E>) -> CoreError {
+    let message = err.to_string();
+    match &err {
+        ProcessMessageError::ValidationError(v) => validation_error(v, message),
+        ProcessMessageError::LibraryError(_) => CoreError::Internal(message),
+        _ => CoreError::Mls(format!("message rejected: {message}")),
+    }
+}
+
+/// Maps the hub view's processing error.
+pub(crate) fn public_processing_error(err: PublicProcessMessageError) -> CoreError {
+    let message = err.to_string();
+    match &err {
+        PublicProcessMessageError::ValidationError(v) => validation_error(v, message),
+        PublicProcessMessageError::LibraryError(_) => CoreError::Internal(message),
+        _ => CoreError::Mls(format!("message rejected: {message}")),
+    }
+}
+
+/// Maps an error staging a commit (after AppDataUpdate resolution).
+pub(crate) fn stage_error(err: StageCommitError) -> CoreError {
+    match err {
+        StageCommitError::LibraryError(e) => CoreError::Internal(e.to_string()),
+        other => CoreError::Mls(format!("commit rejected: {other}")),
     }
 }
