@@ -19,6 +19,7 @@ from typing import Any, Final, TypeAlias
 from cbor2 import CBORTag
 
 from mimi.content import _cbor
+from mimi.content._checks import bstr, is_array, tstr, uint
 from mimi.errors import DecodeError
 
 SALT_SIZE: Final = 16
@@ -31,7 +32,6 @@ MAX_PARTS: Final = 1024
 MAX_EXTENSION_DEPTH: Final = 4
 MAX_TOPIC_ID_SIZE: Final = 4096
 _MAX_SAFE_INT: Final = 2**53 - 1
-_UINT_BITS: Final = {"uint .size 1": 8, "uint .size 2": 16, "uint .size 4": 32, "uint .size 8": 64}
 
 TEXT_PLAIN: Final = "text/plain;charset=utf-8"
 TEXT_MARKDOWN: Final = "text/markdown;variant=GFM-MIMI"
@@ -77,37 +77,15 @@ class ExtensionKey(IntEnum):
 # --- field checks: each names the field it rejects -------------------------
 
 
-def _bytes(value: object, name: str, size: int | None = None) -> bytes:
-    if not isinstance(value, bytes):
-        raise DecodeError(f"{name}: expected bstr, got {type(value).__name__}")
-    if size is not None and len(value) != size:
-        raise DecodeError(f"{name}: expected {size} bytes, got {len(value)}")
-    return value
-
-
 def _optional_id(value: object, name: str) -> None:
     if value is not None:
-        _bytes(value, name, MESSAGE_ID_SIZE)
-
-
-def _text(value: object, name: str) -> None:
-    if not isinstance(value, str):
-        raise DecodeError(f"{name}: expected tstr, got {type(value).__name__}")
-
-
-def _uint(value: object, name: str, size: str) -> int:
-    # bool is an int in Python but a simple value in CBOR.
-    if type(value) is not int and not isinstance(value, IntEnum):
-        raise DecodeError(f"{name}: expected {size}, got {type(value).__name__}")
-    if not 0 <= value < 1 << _UINT_BITS[size]:
-        raise DecodeError(f"{name}: {value} does not fit {size}")
-    return int(value)
+        bstr(value, name, MESSAGE_ID_SIZE)
 
 
 def _part_header(disposition: object, language: object) -> None:
     # §Message Bodies: baseDispos / $extDispos / unknownDispos, all 0..255.
-    _uint(disposition, "disposition", "uint .size 1")
-    _text(language, "language")
+    uint(disposition, "disposition", "uint .size 1")
+    tstr(language, "language")
 
 
 # --- the model ---------------------------------------------------------------
@@ -135,8 +113,8 @@ class SinglePart:
 
     def __post_init__(self) -> None:
         _part_header(self.disposition, self.language)
-        _text(self.content_type, "contentType")
-        _bytes(self.content, "content")
+        tstr(self.content_type, "contentType")
+        bstr(self.content, "content")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,18 +138,18 @@ class ExternalPart:
 
     def __post_init__(self) -> None:
         _part_header(self.disposition, self.language)
-        _text(self.content_type, "contentType")
-        _text(self.url, "url")
-        _uint(self.expires, "expires", "uint .size 4")
-        _uint(self.size, "size", "uint .size 8")
-        _uint(self.enc_alg, "encAlg", "uint .size 2")
-        _bytes(self.key, "key")
-        _bytes(self.nonce, "nonce")
-        _bytes(self.aad, "aad")
-        _uint(self.hash_alg, "hashAlg", "uint .size 1")
-        _bytes(self.content_hash, "contentHash")
-        _text(self.description, "description")
-        _text(self.filename, "filename")
+        tstr(self.content_type, "contentType")
+        tstr(self.url, "url")
+        uint(self.expires, "expires", "uint .size 4")
+        uint(self.size, "size", "uint .size 8")
+        uint(self.enc_alg, "encAlg", "uint .size 2")
+        bstr(self.key, "key")
+        bstr(self.nonce, "nonce")
+        bstr(self.aad, "aad")
+        uint(self.hash_alg, "hashAlg", "uint .size 1")
+        bstr(self.content_hash, "contentHash")
+        tstr(self.description, "description")
+        tstr(self.filename, "filename")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +163,7 @@ class MultiPart:
 
     def __post_init__(self) -> None:
         _part_header(self.disposition, self.language)
-        semantics = _uint(self.part_semantics, "partSemantics", "uint .size 1")
+        semantics = uint(self.part_semantics, "partSemantics", "uint .size 1")
         try:
             object.__setattr__(self, "part_semantics", PartSemantics(semantics))
         except ValueError:
@@ -210,7 +188,7 @@ class Expiration:
     def __post_init__(self) -> None:
         if not isinstance(self.relative, bool):
             raise DecodeError(f"expires.relative: expected bool, got {type(self.relative).__name__}")
-        _uint(self.time, "expires.time", "uint .size 4")
+        uint(self.time, "expires.time", "uint .size 4")
 
     @classmethod
     def after_read(cls, seconds: int) -> Expiration:
@@ -236,9 +214,9 @@ class Extensions:
 
     def __post_init__(self) -> None:
         if self.sender_uri is not None:
-            _text(self.sender_uri, "mimiExtensions.senderUri")
+            tstr(self.sender_uri, "mimiExtensions.senderUri")
         if self.room_uri is not None:
-            _text(self.room_uri, "mimiExtensions.roomUri")
+            tstr(self.room_uri, "mimiExtensions.roomUri")
         if not isinstance(self.others, tuple):
             raise DecodeError("mimiExtensions: others must be a tuple of (name, value) pairs")
         for name, value in self.others:
@@ -323,9 +301,9 @@ class MimiContent:
     nested_part: NestedPart
 
     def __post_init__(self) -> None:
-        _bytes(self.salt, "salt", SALT_SIZE)
+        bstr(self.salt, "salt", SALT_SIZE)
         _optional_id(self.replaces, "replaces")
-        _bytes(self.topic_id, "topicId")
+        bstr(self.topic_id, "topicId")
         # §Security Considerations: a topicId over 4096 octets is nonsensical.
         if len(self.topic_id) > MAX_TOPIC_ID_SIZE:
             raise DecodeError(f"topicId: {len(self.topic_id)} octets, more than {MAX_TOPIC_ID_SIZE}")
@@ -413,10 +391,10 @@ def encode(content: MimiContent) -> bytes:
 
 
 def _part_from_cbor(raw: object, path: str) -> NestedPart:
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)) or len(raw) < 3:
+    if not is_array(raw) or len(raw) < 3:
         raise DecodeError(f"{path}: expected a NestedPart array")
     disposition, language, cardinality, *rest = raw
-    kind = _uint(cardinality, f"{path}.cardinality", "uint .size 1")
+    kind = uint(cardinality, f"{path}.cardinality", "uint .size 1")
     if kind not in _PART_ITEMS:
         raise DecodeError(f"{path}.cardinality: unknown part kind {kind}")
     if len(rest) != _PART_ITEMS[Cardinality(kind)]:
@@ -424,7 +402,7 @@ def _part_from_cbor(raw: object, path: str) -> NestedPart:
     try:
         if kind == Cardinality.MULTI:
             semantics, parts = rest
-            if not isinstance(parts, Sequence) or isinstance(parts, (str, bytes)):
+            if not is_array(parts):
                 raise DecodeError("parts: expected array")
         elif kind == Cardinality.NULLPART:
             return NullPart(disposition, language)
@@ -444,14 +422,14 @@ def _part_from_cbor(raw: object, path: str) -> NestedPart:
 def _expires_from_cbor(raw: object) -> Expiration | None:
     if raw is None:
         return None
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)) or len(raw) != 2:
+    if not is_array(raw) or len(raw) != 2:
         raise DecodeError("expires: expected null or [relative, time]")
     return Expiration(raw[0], raw[1])
 
 
 def from_cbor(raw: object) -> MimiContent:
     """A message from its plain CBOR data model, checking every field."""
-    if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)) or len(raw) != len(_FIELDS):
+    if not is_array(raw) or len(raw) != len(_FIELDS):
         raise DecodeError("mimiContent: expected an array of 7 items")
     salt, replaces, topic_id, expires, in_reply_to, extensions, body = raw
     return MimiContent(
