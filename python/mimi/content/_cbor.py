@@ -81,43 +81,40 @@ def _float(value: float) -> bytes:
 
 
 def _encode_into(value: object, out: bytearray) -> None:
-    if value is None:
+    # Exact types first: isinstance against the ABCs is the slow path.
+    if type(value) is bytes:
+        out += _head(2, len(value))
+        out += value
+    elif type(value) is str:
+        encoded = value.encode("utf-8")
+        out += _head(3, len(encoded))
+        out += encoded
+    elif type(value) is list or type(value) is tuple:
+        out += _head(4, len(value))
+        for item in value:
+            _encode_into(item, out)
+    elif type(value) is int:
+        _encode_int(value, out)
+    elif type(value) is dict or type(value) is cbor2.frozendict:
+        _encode_map(value, out)
+    elif value is None:
         out += b"\xf6"
     elif value is True:
         out += b"\xf5"
     elif value is False:
         out += b"\xf4"
     elif isinstance(value, int):
-        if 0 <= value < _UINT64_LIMIT:
-            out += _head(0, value)
-        elif -_UINT64_LIMIT <= value < 0:
-            out += _head(1, -1 - value)
-        else:
-            # Preferred serialization of a bignum (RFC 8949 §3.4.3).
-            tag, magnitude = (2, value) if value > 0 else (3, -1 - value)
-            out += _head(6, tag)
-            _encode_into(magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "big"), out)
-    elif isinstance(value, bytes):
-        out += _head(2, len(value))
-        out += value
-    elif isinstance(value, str):
-        encoded = value.encode("utf-8")
-        out += _head(3, len(encoded))
-        out += encoded
+        _encode_int(value, out)
     elif isinstance(value, float):
         out += _float(value)
+    elif isinstance(value, bytes):
+        _encode_into(bytes(value), out)
+    elif isinstance(value, str):
+        _encode_into(str.__str__(value), out)
     elif isinstance(value, Sequence):
-        out += _head(4, len(value))
-        for item in value:
-            _encode_into(item, out)
+        _encode_into(list(value), out)
     elif isinstance(value, Mapping):
-        # Core deterministic order: bytewise lexicographic order of the
-        # encoded keys (RFC 8949 §4.2.1), not RFC 7049's length-first order.
-        entries = sorted(((encode(key), item) for key, item in value.items()), key=itemgetter(0))
-        out += _head(5, len(entries))
-        for key_bytes, item in entries:
-            out += key_bytes
-            _encode_into(item, out)
+        _encode_map(value, out)
     elif isinstance(value, CBORTag):
         out += _head(6, value.tag)
         _encode_into(value.value, out)
@@ -127,6 +124,28 @@ def _encode_into(value: object, out: bytearray) -> None:
         out += b"\xf7"
     else:
         raise TypeError(f"cannot encode {type(value).__name__} as MIMI CBOR")
+
+
+def _encode_map(value: Mapping[Any, Any], out: bytearray) -> None:
+    # Core deterministic order: bytewise lexicographic order of the encoded
+    # keys (RFC 8949 §4.2.1), not RFC 7049's length-first order.
+    entries = sorted(((encode(key), item) for key, item in value.items()), key=itemgetter(0))
+    out += _head(5, len(entries))
+    for key_bytes, item in entries:
+        out += key_bytes
+        _encode_into(item, out)
+
+
+def _encode_int(value: int, out: bytearray) -> None:
+    if 0 <= value < _UINT64_LIMIT:
+        out += _head(0, value)
+    elif -_UINT64_LIMIT <= value < 0:
+        out += _head(1, -1 - value)
+    else:
+        # Preferred serialization of a bignum (RFC 8949 §3.4.3).
+        tag, magnitude = (2, value) if value > 0 else (3, -1 - value)
+        out += _head(6, tag)
+        _encode_into(magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "big"), out)
 
 
 def encode(value: object) -> bytes:

@@ -38,4 +38,6 @@ def uint(value: object, name: str, size: str) -> int:
 
 def is_array(value: object) -> TypeIs[Sequence[Any]]:
     """A decoded CBOR array (cbor2 gives tuples; builders may pass lists)."""
+    if type(value) is tuple or type(value) is list:
+        return True
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))

@@ -230,21 +230,25 @@ class Extensions:
     def to_map(self) -> dict[ExtensionName, Any]:
         entries: dict[ExtensionName, Any] = dict(self.others)
         if self.sender_uri is not None:
-            entries[ExtensionKey.SENDER_URI.value] = self.sender_uri
+            entries[_SENDER_URI] = self.sender_uri
         if self.room_uri is not None:
-            entries[ExtensionKey.ROOM_URI.value] = self.room_uri
+            entries[_ROOM_URI] = self.room_uri
         return entries
 
     @classmethod
     def from_map(cls, entries: object) -> Extensions:
         if not isinstance(entries, Mapping):
             raise DecodeError(f"mimiExtensions: expected map, got {type(entries).__name__}")
-        registered = {ExtensionKey.SENDER_URI.value, ExtensionKey.ROOM_URI.value}
         return cls(
-            sender_uri=entries.get(ExtensionKey.SENDER_URI.value),
-            room_uri=entries.get(ExtensionKey.ROOM_URI.value),
-            others=tuple((k, v) for k, v in entries.items() if k not in registered or type(k) is not int),
+            sender_uri=entries.get(_SENDER_URI),
+            room_uri=entries.get(_ROOM_URI),
+            others=tuple((k, v) for k, v in entries.items() if type(k) is not int or k not in _REGISTERED),
         )
+
+
+_SENDER_URI: Final = ExtensionKey.SENDER_URI.value
+_ROOM_URI: Final = ExtensionKey.ROOM_URI.value
+_REGISTERED: Final = (_SENDER_URI, _ROOM_URI)
 
 
 def _check_key(key: object, name: str, *, byte_keys: bool) -> None:
@@ -263,7 +267,7 @@ def _check_key(key: object, name: str, *, byte_keys: bool) -> None:
 
 def _check_extension(name: object, value: object) -> None:
     _check_key(name, "mimiExtensions", byte_keys=False)
-    if name in (ExtensionKey.SENDER_URI, ExtensionKey.ROOM_URI) and type(name) is int:
+    if type(name) is int and name in _REGISTERED:
         raise DecodeError(f"mimiExtensions: key {name} belongs in sender_uri / room_uri")
     path = f"mimiExtensions[{name!r}]"
     # The map is level 1; each tag, map or array below it is one level more.
