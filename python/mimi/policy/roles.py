@@ -43,7 +43,7 @@ class Role(Struct):
     maximum_active_participants_constraint: int | None = None
     authorized_role_changes: tuple[SingleSourceRoleChangeTargets, ...] = ()
 
-    def has(self, capability: Capability) -> bool:
+    def has(self, capability: int) -> bool:
         return capability in self.role_capabilities
 
     def may_change(self, from_role_index: int, to_role_index: int) -> bool:
