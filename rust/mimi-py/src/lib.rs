@@ -134,6 +134,12 @@ fn sign_with_label_many(key: &SignatureKeyPair, label: &str, contents: Vec<Vec<u
     contents.iter().map(|c| key.0.sign_with_label(label, c)).collect()
 }
 
+/// Decodes `data` strictly as the named MLS struct and encodes it again.
+#[pyfunction]
+fn reencode(kind: &str, data: &[u8]) -> PyResult<Vec<u8>> {
+    guard(|| core::codec::reencode(kind, data))
+}
+
 #[pyfunction]
 fn ref_hash(label: &str, value: &[u8]) -> Vec<u8> {
     core::ref_hash(label, value)
@@ -637,6 +643,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(verify_batch, m)?)?;
     m.add_function(wrap_pyfunction!(sign_with_label_many, m)?)?;
     m.add_function(wrap_pyfunction!(ref_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(reencode, m)?)?;
+    m.add("MLS_STRUCT_KINDS", core::codec::KINDS.to_vec())?;
     m.add_function(wrap_pyfunction!(_raise_core_error, m)?)?;
     m.add("CIPHERSUITE", 0x0001u16)?;
     Ok(())
