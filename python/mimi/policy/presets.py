@@ -77,6 +77,21 @@ _DOWNLOAD = (C.canDownloadImage, C.canDownloadVideo, C.canDownloadAudio, C.canDo
 _UPLOAD = (C.canUploadImage, C.canUploadVideo, C.canUploadAudio, C.canUploadAttachment)
 _LINKS = (C.canSendLink, C.canSendLinkPreview, C.canFollowLink, C.canCopyLink)
 _OWN_PROFILE = (R.canChangeOwnName, R.canChangeOwnPresence, R.canChangeOwnMood, R.canChangeOwnAvatar)
+# What the strict room's group_admin and the moderated room's moderator add.
+_MODERATION = (
+    C.canAddParticipant,
+    C.canRemoveParticipant,
+    C.canBan,
+    C.canUnBan,
+    C.canKick,
+    C.canChangeUserRole,
+    R.canCreateJoinCode,
+    R.canDeleteJoinCode,
+    C.canDeleteOtherReaction,
+    C.canDeleteOtherMessage,
+    C.canEditOwnTopic,
+    C.canEditOtherTopic,
+)
 _ROOM_LOOKS = (C.canChangeRoomName, C.canChangeRoomAvatar, C.canChangeRoomSubject, C.canChangeRoomMood)
 
 
@@ -175,18 +190,7 @@ def _strict_roles() -> tuple[Role, Role, Role, Role, Role]:
     )
     admin_caps = (
         *user_caps,
-        C.canAddParticipant,
-        C.canRemoveParticipant,
-        C.canBan,
-        C.canUnBan,
-        C.canKick,
-        C.canChangeUserRole,
-        R.canCreateJoinCode,
-        R.canDeleteJoinCode,
-        C.canDeleteOtherReaction,
-        C.canDeleteOtherMessage,
-        C.canEditOwnTopic,
-        C.canEditOtherTopic,
+        *_MODERATION,
         C.canChangeRoomDescription,
         *_ROOM_LOOKS,
     )
@@ -252,18 +256,7 @@ def moderated() -> Preset:
     )
     moderator_caps = (
         *speaker_caps,
-        C.canAddParticipant,
-        C.canRemoveParticipant,
-        C.canBan,
-        C.canUnBan,
-        C.canKick,
-        C.canChangeUserRole,
-        R.canCreateJoinCode,
-        R.canDeleteJoinCode,
-        C.canDeleteOtherReaction,
-        C.canDeleteOtherMessage,
-        C.canEditOwnTopic,
-        C.canEditOtherTopic,
+        *_MODERATION,
         *_ROOM_LOOKS,
     )
     super_caps = (

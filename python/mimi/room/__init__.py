@@ -1,6 +1,9 @@
 """Room state: participant list, room metadata, app_data_dictionary components
 (draft-ietf-mimi-protocol §Relation between MIMI state and cryptographic state)."""
 
+# mimi.policy's authorization imports this package's modules: load it first so
+# that either package can be imported first.
+import mimi.policy  # noqa: F401
 from mimi.room.change import (
     Actor,
     AddClient,
