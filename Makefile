@@ -42,8 +42,9 @@ test: test-rust test-stubs test-python
 
 bench: $(STAMP_EXT)
 	mkdir -p docs/results
-	$(PY) -m pytest benches -o python_files='bench_*.py' -q \
-		--benchmark-json=docs/results/bench-$$(date -u +%Y%m%d-%H%M%S).json
+	out=docs/results/bench-$$(date -u +%Y%m%d-%H%M%S); \
+	$(PY) -m pytest benches -o python_files='bench_*.py' -q --benchmark-json=$$out.json && \
+	$(PY) benches/report.py $$out.json > $$out.md && echo "wrote $$out.json and $$out.md"
 
 clean:
 	rm -rf $(VENV) target
