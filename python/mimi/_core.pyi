@@ -26,6 +26,14 @@ __all__ = [
     "verify_batch",
     "verify_with_label",
     "_raise_core_error",
+    "FanoutMessage",
+    "Frank",
+    "RatchetTreeOption",
+    "SubmitMessageRequest",
+    "SubmitMessageResponse",
+    "decode_notify",
+    "encode_notify",
+    "mls_message_kind",
 ]
 
 CIPHERSUITE: Final[int]
@@ -232,3 +240,126 @@ class HubView:
     def merge(self) -> None: ...
     def discard(self) -> None: ...
     def cached_proposals(self) -> Processed: ...
+
+# ---------------------------------------------------------------- wire (draft-ietf-mimi-protocol bodies)
+# Embedded MLS objects are `bytes`; enum values are the draft's names. Every
+# `decode` is strict and raises DecodeError naming the struct and the field;
+# constructors check the fields against the select they belong to.
+
+def mls_message_kind(message: bytes) -> str:
+    """What an MLSMessage carries: "application", "proposal", "commit" or "welcome"."""
+
+@final
+class Frank:
+    """`Frank` (§Submit a Message): the hub's franking of an application message."""
+
+    def __new__(cls, server_frank: bytes, franking_signature_ciphersuite: int, franking_integrity_signature: bytes) -> Frank: ...
+    @property
+    def server_frank(self) -> bytes: ...
+    @property
+    def franking_signature_ciphersuite(self) -> int: ...
+    @property
+    def franking_integrity_signature(self) -> bytes: ...
+
+@final
+class RatchetTreeOption:
+    """`RatchetTreeOption` (draft-mahy-mls-ratchet-tree-options).
+
+    `representation`: "full" (ratchet_tree), "httpsUri" (ratchet_tree_url,
+    tree_signature), "outOfBand" (tree_signature), "distributionService".
+    """
+
+    def __new__(
+        cls,
+        representation: str,
+        ratchet_tree: bytes | None = None,
+        ratchet_tree_url: str | None = None,
+        tree_signature: bytes | None = None,
+    ) -> RatchetTreeOption: ...
+    @staticmethod
+    def decode(data: bytes) -> RatchetTreeOption: ...
+    def encode(self) -> bytes: ...
+    @property
+    def representation(self) -> str: ...
+    @property
+    def ratchet_tree(self) -> bytes | None: ...
+    @property
+    def ratchet_tree_url(self) -> str | None: ...
+    @property
+    def tree_signature(self) -> bytes | None: ...
+
+@final
+class FanoutMessage:
+    """`FanoutMessage` (§Fanout Messages and Room Events).
+
+    `kind` comes from the MLSMessage: an application message may carry `frank`,
+    a welcome requires `ratchet_tree_option`, a proposal or commit carries
+    `proposals` (moreProposals / externalProposals).
+    """
+
+    def __new__(
+        cls,
+        timestamp: int,
+        message: bytes,
+        frank: Frank | None = None,
+        ratchet_tree_option: RatchetTreeOption | None = None,
+        proposals: Sequence[bytes] = ...,
+    ) -> FanoutMessage: ...
+    @staticmethod
+    def decode(data: bytes) -> FanoutMessage: ...
+    def encode(self) -> bytes: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def message(self) -> bytes: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def frank(self) -> Frank | None: ...
+    @property
+    def ratchet_tree_option(self) -> RatchetTreeOption | None: ...
+    @property
+    def proposals(self) -> list[bytes]: ...
+
+def encode_notify(messages: Sequence[FanoutMessage]) -> bytes:
+    """The `/notify` body: the FanoutMessages concatenated (at least one)."""
+
+def decode_notify(data: bytes) -> list[FanoutMessage]:
+    """Strict decode of a `/notify` body; errors name the message's index."""
+
+@final
+class SubmitMessageRequest:
+    """`SubmitMessageRequest` (§Submit a Message): a PrivateMessage application message."""
+
+    def __new__(cls, app_message: bytes, sending_uri: str) -> SubmitMessageRequest: ...
+    @staticmethod
+    def decode(data: bytes) -> SubmitMessageRequest: ...
+    def encode(self) -> bytes: ...
+    @property
+    def app_message(self) -> bytes: ...
+    @property
+    def sending_uri(self) -> str: ...
+
+@final
+class SubmitMessageResponse:
+    """`SubmitMessageResponse`: status "accepted" (accepted_timestamp, frank), "notAllowed",
+    "epochTooOld" (current_epoch)."""
+
+    def __new__(
+        cls,
+        status: str,
+        accepted_timestamp: int | None = None,
+        frank: Frank | None = None,
+        current_epoch: int | None = None,
+    ) -> SubmitMessageResponse: ...
+    @staticmethod
+    def decode(data: bytes) -> SubmitMessageResponse: ...
+    def encode(self) -> bytes: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def accepted_timestamp(self) -> int | None: ...
+    @property
+    def frank(self) -> Frank | None: ...
+    @property
+    def current_epoch(self) -> int | None: ...

@@ -11,6 +11,8 @@ use mimi_core as core;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod wire;
+
 mod errors {
     pyo3::import_exception!(mimi.errors, DecodeError);
     pyo3::import_exception!(mimi.errors, InvalidSignature);
@@ -21,7 +23,7 @@ mod errors {
 }
 
 /// Maps every core error variant onto its `mimi.errors` class.
-fn to_pyerr(err: core::CoreError) -> PyErr {
+pub(crate) fn to_pyerr(err: core::CoreError) -> PyErr {
     use core::CoreError as E;
     let message = err.to_string();
     match err {
@@ -34,7 +36,7 @@ fn to_pyerr(err: core::CoreError) -> PyErr {
     }
 }
 
-fn guard<T>(f: impl FnOnce() -> core::Result<T>) -> PyResult<T> {
+pub(crate) fn guard<T>(f: impl FnOnce() -> core::Result<T>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result.map_err(to_pyerr),
         Err(panic) => {
@@ -647,5 +649,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MLS_STRUCT_KINDS", core::codec::KINDS.to_vec())?;
     m.add_function(wrap_pyfunction!(_raise_core_error, m)?)?;
     m.add("CIPHERSUITE", 0x0001u16)?;
+    wire::register(m)?;
     Ok(())
 }

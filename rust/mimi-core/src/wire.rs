@@ -1,0 +1,601 @@
+//! Provider-to-provider bodies of draft-ietf-mimi-protocol (§MIMI Endpoints
+//! and Framing), in the TLS presentation language (RFC 8446 §3, RFC 9420 §2.1).
+//!
+//! Every struct decodes strictly: exact length, no trailing bytes, minimal
+//! variable-length prefixes, known enum values, embedded MLS objects that
+//! openmls parses. A `CoreError::Decode` names the struct and the field
+//! (`"FanoutMessage.frank.server_frank: truncated ..."`).
+//!
+//! Embedded RFC 9420 structs (MLSMessage, KeyPackage, Credential, ...) are kept
+//! as their exact bytes: the hub forwards them, it does not re-encode them.
+//! Values built with a `new` constructor or `decode` always encode to bytes
+//! that decode again to the same value. Where the draft is ambiguous the
+//! reading is tagged `// reading:` and listed in docs/interop.d/protocol.md.
+
+use std::fmt::Display;
+
+use openmls::prelude::MlsMessageIn;
+
+use crate::error::{CoreError, Result};
+
+mod fanout;
+
+pub use fanout::*;
+
+/// RFC 9420 §2.1.2: vector lengths are 30-bit at most.
+const MAX_VARINT: usize = (1 << 30) - 1;
+
+/// `Protocol`, §MIMI Endpoints and Framing: only `mls10(1)` is defined; a body
+/// with any other value cannot be decoded (its select has no case).
+pub const PROTOCOL_MLS10: u8 = 1;
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $text, "(", stringify!($value), ")`")]
+                $variant = $value,
+            )+
+        }
+
+        impl $name {
+            /// The value names, as the draft spells them.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The value of a wire byte, if the draft defines it.
+            pub fn from_u8(value: u8) -> Option<Self> {
+                match value {
+                    $($value => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+
+            /// The draft's name of the value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// The value of a draft name (e.g. `"wrongEpoch"`).
+            pub fn from_name(name: &str) -> Result<Self> {
+                match name {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(CoreError::Decode(format!(
+                        "unknown {} {name:?}; known: {}",
+                        stringify!($name),
+                        Self::NAMES.join(", ")
+                    ))),
+                }
+            }
+        }
+
+        impl crate::wire::WireEnum for $name {
+            const NAME: &'static str = stringify!($name);
+            fn from_u8(value: u8) -> Option<Self> {
+                $name::from_u8(value)
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;
+
+/// A one-byte enum of the drafts (`(255)` upper bound).
+pub(crate) trait WireEnum: Sized + Copy {
+    const NAME: &'static str;
+    fn from_u8(value: u8) -> Option<Self>;
+}
+
+// ---------------------------------------------------------------- reader
+
+/// A strict reader over one body. Errors name the struct path and the field.
+pub(crate) struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// End of the innermost vector being read (or of the data).
+    limit: usize,
+    path: Vec<&'static str>,
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(root: &'static str, data: &'a [u8]) -> Self {
+        Self {
+            data,
+            pos: 0,
+            limit: data.len(),
+            path: vec![root],
+        }
+    }
+
+    pub(crate) fn err(&self, field: &str, msg: impl Display) -> CoreError {
+        CoreError::Decode(format!("{}.{field}: {msg}", self.path.join(".")))
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos == self.limit
+    }
+
+    fn take(&mut self, field: &str, n: usize) -> Result<&'a [u8]> {
+        let left = self.limit - self.pos;
+        if n > left {
+            return Err(self.err(field, format!("truncated: needs {n} bytes, {left} left")));
+        }
+        let out = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self, field: &str) -> Result<u8> {
+        Ok(self.take(field, 1)?[0])
+    }
+
+    pub(crate) fn u16(&mut self, field: &str) -> Result<u16> {
+        let b = self.take(field, 2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    pub(crate) fn u64(&mut self, field: &str) -> Result<u64> {
+        let b = self.take(field, 8)?;
+        Ok(u64::from_be_bytes(b.try_into().expect("8 bytes")))
+    }
+
+    pub(crate) fn fixed<const N: usize>(&mut self, field: &str) -> Result<[u8; N]> {
+        Ok(self.take(field, N)?.try_into().expect("N bytes"))
+    }
+
+    /// A one-byte enum value the draft defines.
+    pub(crate) fn code<E: WireEnum>(&mut self, field: &str) -> Result<E> {
+        let v = self.u8(field)?;
+        E::from_u8(v).ok_or_else(|| self.err(field, format!("unknown {} value {v}", E::NAME)))
+    }
+
+    /// `Protocol protocol`: must be mls10.
+    pub(crate) fn protocol(&mut self, field: &str) -> Result<()> {
+        match self.u8(field)? {
+            PROTOCOL_MLS10 => Ok(()),
+            v => Err(self.err(field, format!("unknown Protocol value {v} (only mls10(1) is defined)"))),
+        }
+    }
+
+    /// RFC 9420 §2.1.2 variable-length integer; the shortest encoding is required.
+    pub(crate) fn varint(&mut self, field: &str) -> Result<usize> {
+        let first = self.u8(field)?;
+        let (len, min) = match first >> 6 {
+            0 => return Ok(usize::from(first)),
+            1 => (2, 0x40),
+            2 => (4, 0x4000),
+            _ => return Err(self.err(field, "length prefix 0b11 is reserved")),
+        };
+        let rest = self.take(field, len - 1).map_err(|_| self.err(field, "truncated length prefix"))?;
+        let value = rest
+            .iter()
+            .fold(usize::from(first & 0x3f), |acc, b| (acc << 8) | usize::from(*b));
+        if value < min {
+            return Err(self.err(field, format!("non-minimal length prefix for {value}")));
+        }
+        Ok(value)
+    }
+
+    /// `opaque data<V>`.
+    pub(crate) fn opaque(&mut self, field: &str) -> Result<&'a [u8]> {
+        let n = self.varint(field)?;
+        self.take(field, n)
+    }
+
+    /// A UTF-8 string carried as `opaque<V>` (URIs, `string`).
+    pub(crate) fn string(&mut self, field: &str) -> Result<String> {
+        let b = self.opaque(field)?;
+        String::from_utf8(b.to_vec()).map_err(|_| self.err(field, "not UTF-8"))
+    }
+
+    /// `optional<T>` (RFC 9420 §2.1.3): a presence byte 0 or 1.
+    pub(crate) fn optional<T>(&mut self, field: &str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<Option<T>> {
+        match self.u8(field)? {
+            0 => Ok(None),
+            1 => f(self).map(Some),
+            v => Err(self.err(field, format!("optional presence byte must be 0 or 1, got {v}"))),
+        }
+    }
+
+    /// `T items<V>`: items are read until the vector's length is used up exactly.
+    pub(crate) fn vector<T>(&mut self, field: &str, mut f: impl FnMut(&mut Self) -> Result<T>) -> Result<Vec<T>> {
+        let n = self.varint(field)?;
+        let left = self.limit - self.pos;
+        if n > left {
+            return Err(self.err(field, format!("truncated: vector of {n} bytes, {left} left")));
+        }
+        let outer = std::mem::replace(&mut self.limit, self.pos + n);
+        let mut items = Vec::new();
+        while self.pos < self.limit {
+            items.push(f(self)?);
+        }
+        self.limit = outer;
+        Ok(items)
+    }
+
+    /// A nested struct: its errors name `field` in the path.
+    pub(crate) fn within<T>(&mut self, field: &'static str, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.path.push(field);
+        let out = f(self)?;
+        self.path.pop();
+        Ok(out)
+    }
+
+    /// An embedded RFC 9420 struct that openmls parses; returns its exact bytes.
+    pub(crate) fn mls<T: tls_codec::Deserialize>(&mut self, field: &str, what: &str) -> Result<&'a [u8]> {
+        let mut rest = &self.data[self.pos..self.limit];
+        let before = rest.len();
+        T::tls_deserialize(&mut rest).map_err(|e| self.err(field, format!("not a valid {what}: {e:?}")))?;
+        let used = before - rest.len();
+        self.take(field, used)
+    }
+
+    /// An embedded MLSMessage, with what its header says.
+    pub(crate) fn mls_message(&mut self, field: &str) -> Result<(Vec<u8>, MlsMessageKind)> {
+        let bytes = self.mls::<MlsMessageIn>(field, "MLSMessage")?;
+        let kind = message_kind(bytes).map_err(|msg| self.err(field, msg))?;
+        Ok((bytes.to_vec(), kind))
+    }
+
+    /// The end of the body: no byte may follow the last field.
+    pub(crate) fn finish(self) -> Result<()> {
+        let left = self.data.len() - self.pos;
+        if left != 0 {
+            return Err(CoreError::Decode(format!(
+                "{}: {left} trailing byte(s) after the last field",
+                self.path.join(".")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Decodes one whole body as `T` (exactly: no trailing bytes).
+pub(crate) fn decode_exact<T>(root: &'static str, data: &[u8], f: impl FnOnce(&mut Reader<'_>) -> Result<T>) -> Result<T> {
+    let mut r = Reader::new(root, data);
+    let out = f(&mut r)?;
+    r.finish()?;
+    Ok(out)
+}
+
+/// Checks that `bytes` are exactly one `T` (constructors' check of embedded MLS bytes).
+pub(crate) fn check_mls<T: tls_codec::Deserialize>(path: &str, what: &str, bytes: &[u8]) -> Result<()> {
+    T::tls_deserialize_exact(bytes)
+        .map(|_| ())
+        .map_err(|e| CoreError::Decode(format!("{path}: not a valid {what}: {e:?}")))
+}
+
+// ---------------------------------------------------------------- writer
+
+/// Appends TLS-encoded values; a length that cannot be encoded is kept as the
+/// first error and reported by `finish`.
+#[derive(Default)]
+pub(crate) struct Writer {
+    buf: Vec<u8>,
+    error: Option<CoreError>,
+}
+
+impl Writer {
+    pub(crate) fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+
+    pub(crate) fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+
+    pub(crate) fn raw(&mut self, v: &[u8]) {
+        self.buf.extend_from_slice(v);
+    }
+
+    pub(crate) fn fail(&mut self, msg: String) {
+        self.error.get_or_insert(CoreError::Decode(msg));
+    }
+
+    fn varint_bytes(&mut self, n: usize) -> Vec<u8> {
+        if n < 0x40 {
+            vec![n as u8]
+        } else if n < 0x4000 {
+            (0x4000 | n as u16).to_be_bytes().to_vec()
+        } else if n <= MAX_VARINT {
+            (0x8000_0000 | n as u32).to_be_bytes().to_vec()
+        } else {
+            self.fail(format!("length {n} exceeds the RFC 9420 varint range"));
+            Vec::new()
+        }
+    }
+
+    pub(crate) fn opaque(&mut self, v: &[u8]) {
+        let prefix = self.varint_bytes(v.len());
+        self.buf.extend_from_slice(&prefix);
+        self.buf.extend_from_slice(v);
+    }
+
+    pub(crate) fn optional<T>(&mut self, v: Option<&T>, f: impl FnOnce(&mut Self, &T)) {
+        match v {
+            None => self.u8(0),
+            Some(v) => {
+                self.u8(1);
+                f(self, v);
+            }
+        }
+    }
+
+    pub(crate) fn vector(&mut self, f: impl FnOnce(&mut Self)) {
+        let start = self.buf.len();
+        f(self);
+        let prefix = self.varint_bytes(self.buf.len() - start);
+        self.buf.splice(start..start, prefix);
+    }
+
+    pub(crate) fn finish(self) -> Result<Vec<u8>> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.buf),
+        }
+    }
+}
+
+/// Encodes with `f` into a fresh buffer.
+pub(crate) fn encode_with(f: impl FnOnce(&mut Writer)) -> Result<Vec<u8>> {
+    let mut w = Writer::default();
+    f(&mut w);
+    w.finish()
+}
+
+/// Encodes `value` and decodes it again: what constructors return, so a value
+/// that exists always encodes to bytes the strict decoder accepts.
+pub(crate) fn checked<T>(value: &T, encode: impl FnOnce(&T) -> Result<Vec<u8>>, decode: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+    decode(&encode(value)?)
+}
+
+// ---------------------------------------------------------------- MLS message kind
+
+/// What an embedded MLSMessage carries, as the fanout and handshake selects need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MlsMessageKind {
+    /// A PublicMessage or PrivateMessage with content_type application.
+    Application,
+    /// A PublicMessage or PrivateMessage with content_type proposal.
+    Proposal,
+    /// A PublicMessage or PrivateMessage with content_type commit.
+    Commit,
+    /// A Welcome.
+    Welcome,
+}
+
+impl MlsMessageKind {
+    /// `"application"`, `"proposal"`, `"commit"` or `"welcome"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MlsMessageKind::Application => "application",
+            MlsMessageKind::Proposal => "proposal",
+            MlsMessageKind::Commit => "commit",
+            MlsMessageKind::Welcome => "welcome",
+        }
+    }
+}
+
+/// The kind of an MLSMessage openmls has parsed, from its cleartext header
+/// (RFC 9420 §6: PublicMessage's FramedContent and PrivateMessage both carry
+/// `content_type` in the clear). `Err` for GroupInfo and KeyPackage.
+fn message_kind(msg: &[u8]) -> std::result::Result<MlsMessageKind, String> {
+    let mut r = Reader::new("MLSMessage", msg);
+    let header = |r: &mut Reader<'_>| -> Result<(u16, Option<u8>)> {
+        r.u16("version")?;
+        let wire_format = r.u16("wire_format")?;
+        let content_type = match wire_format {
+            1 => {
+                r.opaque("group_id")?;
+                r.u64("epoch")?;
+                match r.u8("sender_type")? {
+                    1 | 2 => {
+                        r.take("sender_index", 4)?;
+                    }
+                    _ => {}
+                }
+                r.opaque("authenticated_data")?;
+                Some(r.u8("content_type")?)
+            }
+            2 => {
+                r.opaque("group_id")?;
+                r.u64("epoch")?;
+                Some(r.u8("content_type")?)
+            }
+            _ => None,
+        };
+        Ok((wire_format, content_type))
+    };
+    let (wire_format, content_type) = header(&mut r).map_err(|e| e.to_string())?;
+    match (wire_format, content_type) {
+        (3, _) => Ok(MlsMessageKind::Welcome),
+        (_, Some(1)) => Ok(MlsMessageKind::Application),
+        (_, Some(2)) => Ok(MlsMessageKind::Proposal),
+        (_, Some(3)) => Ok(MlsMessageKind::Commit),
+        (4, _) => Err("a GroupInfo MLSMessage is not allowed here".into()),
+        (5, _) => Err("a KeyPackage MLSMessage is not allowed here".into()),
+        (wf, ct) => Err(format!("unexpected MLSMessage (wire_format {wf}, content_type {ct:?})")),
+    }
+}
+
+/// The kind of an MLSMessage (exact bytes): application, proposal, commit or welcome.
+pub fn mls_message_kind(msg: &[u8]) -> Result<MlsMessageKind> {
+    check_mls::<MlsMessageIn>("MLSMessage", "MLSMessage", msg)?;
+    message_kind(msg).map_err(|e| CoreError::Decode(format!("MLSMessage: {e}")))
+}
+
+/// Whether an MLSMessage is a PrivateMessage (wire_format 2).
+pub(crate) fn is_private_message(msg: &[u8]) -> bool {
+    msg.len() >= 4 && msg[2..4] == [0, 2]
+}
+
+// ---------------------------------------------------------------- shared structs
+
+wire_enum! {
+    /// draft-mahy-mls-ratchet-tree-options §Conveying the Ratchet Tree.
+    RatchetTreeRepresentation {
+        Full = 1 => "full",
+        HttpsUri = 2 => "httpsUri",
+        OutOfBand = 3 => "outOfBand",
+        DistributionService = 4 => "distributionService",
+    }
+}
+
+/// `RatchetTreeOption`, draft-mahy-mls-ratchet-tree-options §Conveying the Ratchet Tree.
+///
+/// The fields present depend on `representation`: `full` has `ratchet_tree`
+/// (the RFC 9420 ratchet_tree extension bytes, `optional<Node> nodes<V>`),
+/// `httpsUri` has `ratchet_tree_url` and `tree_signature`, `outOfBand` has
+/// `tree_signature`, `distributionService` nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatchetTreeOption {
+    /// How the tree is conveyed.
+    pub representation: RatchetTreeRepresentation,
+    /// The ratchet tree (`full`), as the bytes openmls exports.
+    pub ratchet_tree: Option<Vec<u8>>,
+    /// An HTTPS URL (`httpsUri`).
+    pub ratchet_tree_url: Option<String>,
+    /// The tree signature (`httpsUri`, `outOfBand`).
+    pub tree_signature: Option<Vec<u8>>,
+}
+
+impl RatchetTreeOption {
+    /// A checked value: the fields must be those of `representation`.
+    pub fn new(
+        representation: RatchetTreeRepresentation,
+        ratchet_tree: Option<Vec<u8>>,
+        ratchet_tree_url: Option<String>,
+        tree_signature: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let v = Self {
+            representation,
+            ratchet_tree,
+            ratchet_tree_url,
+            tree_signature,
+        };
+        checked(&v, Self::encode, Self::decode)
+    }
+
+    /// Strict decode of one whole RatchetTreeOption.
+    pub fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact("RatchetTreeOption", data, Self::read)
+    }
+
+    /// The TLS encoding.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| self.write(w))
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        use RatchetTreeRepresentation as R;
+        let representation = r.code::<R>("representation")?;
+        let mut v = Self {
+            representation,
+            ratchet_tree: None,
+            ratchet_tree_url: None,
+            tree_signature: None,
+        };
+        match representation {
+            // reading: `Node ratchet_tree<V>` is the RFC 9420 ratchet_tree
+            // extension (`optional<Node>`: blank nodes must be expressible).
+            R::Full => {
+                v.ratchet_tree = Some(r.mls::<openmls::treesync::RatchetTreeIn>("ratchet_tree", "ratchet tree")?.to_vec())
+            }
+            // reading: the select's `case httpsUrl` is the enum's httpsUri(2).
+            R::HttpsUri => {
+                v.ratchet_tree_url = Some(r.string("ratchet_tree_url")?);
+                v.tree_signature = Some(r.opaque("tree_signature")?.to_vec());
+            }
+            R::OutOfBand => v.tree_signature = Some(r.opaque("tree_signature")?.to_vec()),
+            R::DistributionService => {}
+        }
+        Ok(v)
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer) {
+        use RatchetTreeRepresentation as R;
+        w.u8(self.representation as u8);
+        let want = match self.representation {
+            R::Full => (true, false, false),
+            R::HttpsUri => (false, true, true),
+            R::OutOfBand => (false, false, true),
+            R::DistributionService => (false, false, false),
+        };
+        let have = (
+            self.ratchet_tree.is_some(),
+            self.ratchet_tree_url.is_some(),
+            self.tree_signature.is_some(),
+        );
+        if want != have {
+            w.fail(format!(
+                "RatchetTreeOption: representation {} takes {}",
+                self.representation.as_str(),
+                match self.representation {
+                    R::Full => "ratchet_tree only",
+                    R::HttpsUri => "ratchet_tree_url and tree_signature only",
+                    R::OutOfBand => "tree_signature only",
+                    R::DistributionService => "no field",
+                }
+            ));
+            return;
+        }
+        if let Some(tree) = &self.ratchet_tree {
+            w.raw(tree);
+        }
+        if let Some(url) = &self.ratchet_tree_url {
+            w.opaque(url.as_bytes());
+        }
+        if let Some(sig) = &self.tree_signature {
+            w.opaque(sig);
+        }
+    }
+}
+
+/// `Frank`, draft-ietf-mimi-protocol §Submit a Message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frank {
+    /// `uint8 server_frank[32]`.
+    pub server_frank: [u8; 32],
+    /// `CipherSuite franking_signature_ciphersuite`.
+    pub franking_signature_ciphersuite: u16,
+    /// `opaque franking_integrity_signature<V>`.
+    pub franking_integrity_signature: Vec<u8>,
+}
+
+impl Frank {
+    /// A Frank; `server_frank` must be 32 bytes.
+    pub fn new(server_frank: &[u8], franking_signature_ciphersuite: u16, franking_integrity_signature: Vec<u8>) -> Result<Self> {
+        let server_frank = server_frank.try_into().map_err(|_| {
+            CoreError::Decode(format!("Frank.server_frank: must be 32 bytes, got {}", server_frank.len()))
+        })?;
+        Ok(Self {
+            server_frank,
+            franking_signature_ciphersuite,
+            franking_integrity_signature,
+        })
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        Ok(Self {
+            server_frank: r.fixed::<32>("server_frank")?,
+            franking_signature_ciphersuite: r.u16("franking_signature_ciphersuite")?,
+            franking_integrity_signature: r.opaque("franking_integrity_signature")?.to_vec(),
+        })
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.raw(&self.server_frank);
+        w.u16(self.franking_signature_ciphersuite);
+        w.opaque(&self.franking_integrity_signature);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,64 @@
+//! Unit tests of the wire structs (hand-built bytes; no openmls groups).
+
+use super::*;
+
+/// A PrivateMessage (RFC 9420 §6.3) with the given content type: parses, not decryptable.
+pub(crate) fn private_message(content_type: u8) -> Vec<u8> {
+    let mut m = vec![0, 1, 0, 2, 1, b'g'];
+    m.extend_from_slice(&7u64.to_be_bytes());
+    m.extend_from_slice(&[content_type, 0, 2, 0xaa, 0xbb, 1, 0xcc]);
+    m
+}
+
+#[test]
+fn fanout_application_known_bytes() {
+    let msg = private_message(1);
+    let frank = Frank::new(&[9; 32], 1, vec![5, 6]).unwrap();
+    let m = FanoutMessage::new(1000, msg.clone(), Some(frank), None, vec![]).unwrap();
+    let mut want = 1000u64.to_be_bytes().to_vec();
+    want.extend_from_slice(&msg);
+    want.push(1);
+    want.extend_from_slice(&[9; 32]);
+    want.extend_from_slice(&[0, 1, 2, 5, 6]);
+    assert_eq!(m.encode().unwrap(), want);
+    assert_eq!(FanoutMessage::decode(&want).unwrap(), m);
+    let two = encode_notify(&[m.clone(), m.clone()]).unwrap();
+    assert_eq!(decode_notify(&two).unwrap(), vec![m.clone(), m]);
+}
+
+#[test]
+fn strict_decoding_names_the_field() {
+    let msg = private_message(1);
+    let mut body = 5u64.to_be_bytes().to_vec();
+    body.extend_from_slice(&msg);
+    body.push(0);
+    assert!(FanoutMessage::decode(&body).is_ok());
+    let mut trailing = body.clone();
+    trailing.push(0);
+    let e = FanoutMessage::decode(&trailing).unwrap_err().to_string();
+    assert!(e.contains("trailing"), "{e}");
+    let e = FanoutMessage::decode(&body[..5]).unwrap_err().to_string();
+    assert!(e.contains("FanoutMessage.timestamp"), "{e}");
+    let mut bad_flag = body.clone();
+    *bad_flag.last_mut().unwrap() = 2;
+    let e = FanoutMessage::decode(&bad_flag).unwrap_err().to_string();
+    assert!(e.contains("FanoutMessage.frank"), "{e}");
+}
+
+#[test]
+fn fields_must_match_the_kind() {
+    let e = FanoutMessage::new(1, private_message(1), None, None, vec![private_message(2)]).unwrap_err();
+    assert!(e.to_string().contains("application"), "{e}");
+    let e = SubmitMessageResponse::new(SubmitResponseCode::Accepted, None, None, None).unwrap_err();
+    assert!(e.to_string().contains("accepted_timestamp"), "{e}");
+}
+
+#[test]
+fn varint_must_be_minimal() {
+    let mut r = Reader::new("T", &[0x40, 0x05]);
+    assert!(r.varint("f").unwrap_err().to_string().contains("non-minimal"));
+    let mut r = Reader::new("T", &[0xc0]);
+    assert!(r.varint("f").unwrap_err().to_string().contains("reserved"));
+    let mut r = Reader::new("T", &[0x7b, 0xbd]);
+    assert_eq!(r.varint("f").unwrap(), 15293);
+}

@@ -1,0 +1,255 @@
+//! Glue for `mimi_core::wire`: the provider-to-provider bodies of
+//! draft-ietf-mimi-protocol. Each class is a frozen wrapper of the core value;
+//! constructors check, `decode` is strict, `encode` gives the wire bytes.
+//! Enum values cross as the draft's names (`"wrongEpoch"`).
+
+use mimi_core::wire as w;
+use pyo3::prelude::*;
+
+use crate::guard;
+
+/// The getters of a wrapper whose fields clone straight out of the core value.
+macro_rules! wire_class {
+    ($name:ident, $root:literal, { $($body:tt)* }) => {
+        #[pymethods]
+        impl $name {
+            $($body)*
+
+            /// Strict decode of exactly one value.
+            #[staticmethod]
+            fn decode(data: &[u8]) -> PyResult<Self> {
+                guard(|| w::$name::decode(data)).map(Self)
+            }
+
+            /// The TLS encoding.
+            fn encode(&self) -> PyResult<Vec<u8>> {
+                guard(|| self.0.encode())
+            }
+
+            fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+                other.cast::<Self>().map(|o| o.get().0 == self.0).unwrap_or(false)
+            }
+
+            fn __repr__(&self) -> String {
+                format!("{}({:?})", $root, self.0)
+            }
+        }
+    };
+}
+
+fn opt<T: Clone>(v: &Option<T>) -> Option<T> {
+    v.clone()
+}
+
+// ---------------------------------------------------------------- Frank
+
+/// `Frank`, §Submit a Message.
+#[pyclass(module = "mimi._core", frozen)]
+#[derive(Clone)]
+pub(crate) struct Frank(w::Frank);
+
+#[pymethods]
+impl Frank {
+    #[new]
+    fn new(server_frank: &[u8], franking_signature_ciphersuite: u16, franking_integrity_signature: Vec<u8>) -> PyResult<Self> {
+        guard(|| w::Frank::new(server_frank, franking_signature_ciphersuite, franking_integrity_signature)).map(Self)
+    }
+    #[getter]
+    fn server_frank(&self) -> Vec<u8> {
+        self.0.server_frank.to_vec()
+    }
+    #[getter]
+    fn franking_signature_ciphersuite(&self) -> u16 {
+        self.0.franking_signature_ciphersuite
+    }
+    #[getter]
+    fn franking_integrity_signature(&self) -> Vec<u8> {
+        self.0.franking_integrity_signature.clone()
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Self>().map(|o| o.get().0 == self.0).unwrap_or(false)
+    }
+    fn __repr__(&self) -> String {
+        format!("Frank({:?})", self.0)
+    }
+}
+
+fn frank(v: Option<PyRef<'_, Frank>>) -> Option<w::Frank> {
+    v.map(|f| f.0.clone())
+}
+
+// ---------------------------------------------------------------- RatchetTreeOption
+
+/// `RatchetTreeOption`, draft-mahy-mls-ratchet-tree-options.
+#[pyclass(module = "mimi._core", frozen)]
+#[derive(Clone)]
+pub(crate) struct RatchetTreeOption(w::RatchetTreeOption);
+
+wire_class!(RatchetTreeOption, "RatchetTreeOption", {
+    #[new]
+    #[pyo3(signature = (representation, ratchet_tree=None, ratchet_tree_url=None, tree_signature=None))]
+    fn new(
+        representation: &str,
+        ratchet_tree: Option<Vec<u8>>,
+        ratchet_tree_url: Option<String>,
+        tree_signature: Option<Vec<u8>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let representation = w::RatchetTreeRepresentation::from_name(representation)?;
+            w::RatchetTreeOption::new(representation, ratchet_tree, ratchet_tree_url, tree_signature)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn representation(&self) -> &'static str {
+        self.0.representation.as_str()
+    }
+    #[getter]
+    fn ratchet_tree(&self) -> Option<Vec<u8>> {
+        opt(&self.0.ratchet_tree)
+    }
+    #[getter]
+    fn ratchet_tree_url(&self) -> Option<String> {
+        opt(&self.0.ratchet_tree_url)
+    }
+    #[getter]
+    fn tree_signature(&self) -> Option<Vec<u8>> {
+        opt(&self.0.tree_signature)
+    }});
+
+fn rto(v: Option<PyRef<'_, RatchetTreeOption>>) -> Option<w::RatchetTreeOption> {
+    v.map(|r| r.0.clone())
+}
+
+// ---------------------------------------------------------------- FanoutMessage
+
+/// `FanoutMessage`, §Fanout Messages and Room Events.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct FanoutMessage(w::FanoutMessage);
+
+wire_class!(FanoutMessage, "FanoutMessage", {
+    #[new]
+    #[pyo3(signature = (timestamp, message, frank=None, ratchet_tree_option=None, proposals=Vec::new()))]
+    fn new(
+        timestamp: u64,
+        message: Vec<u8>,
+        frank: Option<PyRef<'_, Frank>>,
+        ratchet_tree_option: Option<PyRef<'_, RatchetTreeOption>>,
+        proposals: Vec<Vec<u8>>,
+    ) -> PyResult<Self> {
+        let (f, r) = (self::frank(frank), rto(ratchet_tree_option));
+        guard(|| w::FanoutMessage::new(timestamp, message, f, r, proposals)).map(Self)
+    }
+    #[getter]
+    fn timestamp(&self) -> u64 {
+        self.0.timestamp
+    }
+    #[getter]
+    fn message(&self) -> Vec<u8> {
+        self.0.message.clone()
+    }
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.0.kind.as_str()
+    }
+    #[getter]
+    fn frank(&self) -> Option<Frank> {
+        self.0.frank.clone().map(Frank)
+    }
+    #[getter]
+    fn ratchet_tree_option(&self) -> Option<RatchetTreeOption> {
+        self.0.ratchet_tree_option.clone().map(RatchetTreeOption)
+    }
+    #[getter]
+    fn proposals(&self) -> Vec<Vec<u8>> {
+        self.0.proposals.clone()
+    }});
+
+/// The `/notify` body of many FanoutMessages, in one crossing.
+#[pyfunction]
+fn encode_notify(messages: Vec<PyRef<'_, FanoutMessage>>) -> PyResult<Vec<u8>> {
+    let refs: Vec<w::FanoutMessage> = messages.iter().map(|m| m.0.clone()).collect();
+    guard(|| w::encode_notify(&refs))
+}
+
+/// Strict decode of a `/notify` body.
+#[pyfunction]
+fn decode_notify(data: &[u8]) -> PyResult<Vec<FanoutMessage>> {
+    guard(|| w::decode_notify(data)).map(|v| v.into_iter().map(FanoutMessage).collect())
+}
+
+/// What an MLSMessage carries: "application", "proposal", "commit" or "welcome".
+#[pyfunction]
+fn mls_message_kind(message: &[u8]) -> PyResult<&'static str> {
+    guard(|| w::mls_message_kind(message)).map(|k| k.as_str())
+}
+
+// ---------------------------------------------------------------- Submit
+
+/// `SubmitMessageRequest`, §Submit a Message.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct SubmitMessageRequest(w::SubmitMessageRequest);
+
+wire_class!(SubmitMessageRequest, "SubmitMessageRequest", {
+    #[new]
+    fn new(app_message: Vec<u8>, sending_uri: String) -> PyResult<Self> {
+        guard(|| w::SubmitMessageRequest::new(app_message, sending_uri)).map(Self)
+    }
+    #[getter]
+    fn app_message(&self) -> Vec<u8> {
+        self.0.app_message.clone()
+    }
+    #[getter]
+    fn sending_uri(&self) -> String {
+        self.0.sending_uri.clone()
+    }});
+
+/// `SubmitMessageResponse`, §Submit a Message.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct SubmitMessageResponse(w::SubmitMessageResponse);
+
+wire_class!(SubmitMessageResponse, "SubmitMessageResponse", {
+    #[new]
+    #[pyo3(signature = (status, accepted_timestamp=None, frank=None, current_epoch=None))]
+    fn new(
+        status: &str,
+        accepted_timestamp: Option<u64>,
+        frank: Option<PyRef<'_, Frank>>,
+        current_epoch: Option<u64>,
+    ) -> PyResult<Self> {
+        let f = self::frank(frank);
+        guard(|| {
+            let status = w::SubmitResponseCode::from_name(status)?;
+            w::SubmitMessageResponse::new(status, accepted_timestamp, f, current_epoch)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
+    #[getter]
+    fn accepted_timestamp(&self) -> Option<u64> {
+        self.0.accepted_timestamp
+    }
+    #[getter]
+    fn frank(&self) -> Option<Frank> {
+        self.0.frank.clone().map(Frank)
+    }
+    #[getter]
+    fn current_epoch(&self) -> Option<u64> {
+        self.0.current_epoch
+    }});
+
+/// Adds the wire classes and functions to `mimi._core`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Frank>()?;
+    m.add_class::<RatchetTreeOption>()?;
+    m.add_class::<FanoutMessage>()?;
+    m.add_class::<SubmitMessageRequest>()?;
+    m.add_class::<SubmitMessageResponse>()?;
+    m.add_function(wrap_pyfunction!(encode_notify, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_notify, m)?)?;
+    m.add_function(wrap_pyfunction!(mls_message_kind, m)?)?;
+    Ok(())
+}

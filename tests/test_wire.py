@@ -1,0 +1,254 @@
+"""Provider-to-provider bodies of draft-ietf-mimi-protocol (mimi._core wire classes).
+
+Expected encodings are built here independently (struct.pack and a varint of
+our own), then compared with what the extension writes and reads back. Bad
+inputs must raise DecodeError naming the struct and the field.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from mimi import _core
+from mimi.errors import DecodeError
+
+ROOM_URI = "mimi://a.example/r/clubhouse"
+ALICE = "mimi://a.example/u/alice"
+
+
+def varint(n: int) -> bytes:
+    """RFC 9420 §2.1.2, written out independently of mimi.tls."""
+    if n < 0x40:
+        return struct.pack(">B", n)
+    if n < 0x4000:
+        return struct.pack(">H", 0x4000 | n)
+    return struct.pack(">I", 0x8000_0000 | n)
+
+
+def opaque(b: bytes) -> bytes:
+    return varint(len(b)) + b
+
+
+def private_message(content_type: int = 1, epoch: int = 7) -> bytes:
+    """An MLSMessage PrivateMessage (RFC 9420 §6.3): parses, is not decryptable."""
+    return (
+        struct.pack(">HH", 1, 2)
+        + opaque(b"g")
+        + struct.pack(">QB", epoch, content_type)
+        + opaque(b"")
+        + opaque(b"\xaa\xbb")
+        + opaque(b"\xcc")
+    )
+
+
+@dataclass(frozen=True)
+class Mls:
+    """Real MLS objects from a two-member group (handshakes are PublicMessages)."""
+
+    application: bytes
+    commit: bytes
+    welcome: bytes
+    group_info: bytes
+    ratchet_tree: bytes
+    proposal: bytes
+    proposal2: bytes
+    key_package: bytes
+
+
+@pytest.fixture(scope="module")
+def mls() -> Mls:
+    hub = _core.SignatureKeyPair.generate()
+    alice = _core.Client("mimi://a.example/d/alice/phone")
+    bob = _core.Client("mimi://b.example/d/bob/laptop")
+    group = alice.create_group(b"clubhouse", hub.public, "mimi://a.example")
+    kp, spare = bob.key_packages(2)
+    out = group.commit(adds=[kp])
+    group.merge_pending_commit()
+    assert out.welcome is not None
+    bob_group = bob.join_welcome(out.welcome, out.ratchet_tree)
+    return Mls(
+        application=group.encrypt(b"hello"),
+        commit=out.commit,
+        welcome=out.welcome,
+        group_info=out.group_info,
+        ratchet_tree=out.ratchet_tree,
+        proposal=bob_group.propose_leave(),
+        proposal2=group.propose_app_data(0x8000, b"x"),
+        key_package=spare,
+    )
+
+
+def test_mls_message_kinds(mls: Mls) -> None:
+    assert _core.mls_message_kind(mls.application) == "application"
+    assert _core.mls_message_kind(mls.commit) == "commit"
+    assert _core.mls_message_kind(mls.welcome) == "welcome"
+    assert _core.mls_message_kind(mls.proposal) == "proposal"
+    assert _core.mls_message_kind(private_message(3)) == "commit"
+    with pytest.raises(DecodeError, match="GroupInfo"):
+        _core.mls_message_kind(mls.group_info)
+
+
+# ---------------------------------------------------------------- FanoutMessage and /notify
+
+
+def test_fanout_application_known_bytes() -> None:
+    pm = private_message()
+    frank = _core.Frank(bytes(range(32)), 1, b"\x05\x06")
+    msg = _core.FanoutMessage(1_700_000_000_123, pm, frank=frank)
+    want = struct.pack(">Q", 1_700_000_000_123) + pm + b"\x01" + bytes(range(32)) + struct.pack(">H", 1) + opaque(b"\x05\x06")
+    assert msg.encode() == want
+    assert msg.kind == "application"
+    back = _core.FanoutMessage.decode(want)
+    assert back == msg
+    assert back.frank == frank and back.frank is not None
+    assert back.frank.server_frank == bytes(range(32))
+    # no frank: the optional's presence byte is 0
+    assert _core.FanoutMessage(5, pm).encode() == struct.pack(">Q", 5) + pm + b"\x00"
+
+
+def test_fanout_welcome_known_bytes(mls: Mls) -> None:
+    for rto, tail in [
+        (_core.RatchetTreeOption("distributionService"), b"\x04"),
+        (_core.RatchetTreeOption("outOfBand", tree_signature=b"sig"), b"\x03" + opaque(b"sig")),
+        (
+            _core.RatchetTreeOption("httpsUri", ratchet_tree_url="https://a.example/t", tree_signature=b"s"),
+            b"\x02" + opaque(b"https://a.example/t") + opaque(b"s"),
+        ),
+        (_core.RatchetTreeOption("full", ratchet_tree=mls.ratchet_tree), b"\x01" + mls.ratchet_tree),
+    ]:
+        msg = _core.FanoutMessage(9, mls.welcome, ratchet_tree_option=rto)
+        want = struct.pack(">Q", 9) + mls.welcome + tail
+        assert msg.encode() == want, rto
+        assert _core.FanoutMessage.decode(want) == msg
+        assert rto.encode() == tail
+        assert _core.RatchetTreeOption.decode(tail) == rto
+
+
+def test_fanout_handshakes_carry_proposal_lists(mls: Mls) -> None:
+    more = [mls.proposal, mls.proposal2]
+    listed = b"".join(more)
+    assert len(listed) >= 0x40  # a two-byte vector prefix
+    for first, proposals in [(mls.proposal, more), (mls.commit, more), (mls.commit, [])]:
+        msg = _core.FanoutMessage(3, first, proposals=proposals)
+        body = b"".join(proposals)
+        assert msg.encode() == struct.pack(">Q", 3) + first + varint(len(body)) + body
+        assert _core.FanoutMessage.decode(msg.encode()).proposals == proposals
+
+
+def test_notify_batch_round_trip(mls: Mls) -> None:
+    messages = [_core.FanoutMessage(1000 + i, mls.application) for i in range(200)]
+    messages.append(_core.FanoutMessage(2000, mls.welcome, ratchet_tree_option=_core.RatchetTreeOption("full", mls.ratchet_tree)))
+    messages.append(_core.FanoutMessage(2001, mls.commit, proposals=[mls.proposal2]))
+    body = _core.encode_notify(messages)
+    assert body == b"".join(m.encode() for m in messages)
+    back = _core.decode_notify(body)
+    assert back == messages
+    assert [m.timestamp for m in back] == [m.timestamp for m in messages]
+    assert [m.kind for m in back[-3:]] == ["application", "welcome", "commit"]
+
+
+def test_notify_errors_name_the_message(mls: Mls) -> None:
+    one = _core.FanoutMessage(1, mls.application).encode()
+    with pytest.raises(DecodeError, match=r"message 2: FanoutMessage\.timestamp: truncated"):
+        _core.decode_notify(one + one + one[:3])
+    with pytest.raises(DecodeError, match="empty"):
+        _core.decode_notify(b"")
+    with pytest.raises(DecodeError, match="at least one"):
+        _core.encode_notify([])
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda m: _core.FanoutMessage(1, m.application, proposals=[m.proposal]), "application message takes only frank"),
+        (lambda m: _core.FanoutMessage(1, m.welcome), "ratchet_tree_option"),
+        (lambda m: _core.FanoutMessage(1, m.commit, frank=_core.Frank(bytes(32), 1, b"")), "commit message takes only proposals"),
+        (lambda m: _core.FanoutMessage(1, m.commit, proposals=[m.commit]), "externalProposals: each item must be a proposal"),
+        (lambda m: _core.FanoutMessage(1, m.group_info), "FanoutMessage.message: .*GroupInfo"),
+        (lambda m: _core.FanoutMessage(1, m.application + b"\x00"), "FanoutMessage.message"),
+        (lambda m: _core.Frank(bytes(31), 1, b""), r"Frank.server_frank: must be 32 bytes"),
+        (lambda m: _core.RatchetTreeOption("full"), "representation full takes ratchet_tree only"),
+        (lambda m: _core.RatchetTreeOption("outOfBand", ratchet_tree=m.ratchet_tree, tree_signature=b""), "outOfBand"),
+        (lambda m: _core.RatchetTreeOption("httpsUrl"), "unknown RatchetTreeRepresentation"),
+        (lambda m: _core.RatchetTreeOption("full", ratchet_tree=b"\x01\x02"), "RatchetTreeOption.ratchet_tree"),
+        (lambda m: _core.SubmitMessageRequest(m.commit, ALICE), "appMessage: must be a PrivateMessage"),
+        (lambda m: _core.SubmitMessageResponse("success", 5), "unknown SubmitResponseCode"),
+        (lambda m: _core.SubmitMessageResponse("accepted"), "accepted_timestamp"),
+        (lambda m: _core.SubmitMessageResponse("notAllowed", current_epoch=3), "notAllowed takes no field"),
+    ],
+)
+def test_constructors_refuse_inconsistent_fields(mls: Mls, build: Callable[[Mls], Any], match: str) -> None:
+    with pytest.raises(DecodeError, match=match):
+        build(mls)
+
+
+# ---------------------------------------------------------------- Submit a Message
+
+
+def test_submit_request_known_bytes(mls: Mls) -> None:
+    req = _core.SubmitMessageRequest(mls.application, ALICE)
+    want = b"\x01" + mls.application + opaque(ALICE.encode())
+    assert req.encode() == want
+    assert _core.SubmitMessageRequest.decode(want) == req
+    assert req.app_message == mls.application and req.sending_uri == ALICE
+
+
+def test_submit_response_known_bytes() -> None:
+    frank = _core.Frank(b"\x11" * 32, 1, b"sig")
+    cases = [
+        (_core.SubmitMessageResponse("accepted", 77, frank), b"\x01\x00" + struct.pack(">Q", 77) + b"\x01" + b"\x11" * 32 + b"\x00\x01" + opaque(b"sig")),
+        (_core.SubmitMessageResponse("accepted", 77), b"\x01\x00" + struct.pack(">Q", 77) + b"\x00"),
+        (_core.SubmitMessageResponse("notAllowed"), b"\x01\x01"),
+        (_core.SubmitMessageResponse("epochTooOld", current_epoch=12), b"\x01\x02" + struct.pack(">Q", 12)),
+    ]
+    for resp, want in cases:
+        assert resp.encode() == want
+        back = _core.SubmitMessageResponse.decode(want)
+        assert back == resp
+        assert back.status == resp.status
+
+
+# ---------------------------------------------------------------- strict decoding
+
+
+def _bad_inputs(mls: Mls) -> list[tuple[Callable[[bytes], object], bytes, str]]:
+    fan = _core.FanoutMessage(1, mls.application).encode()
+    sub = _core.SubmitMessageRequest(mls.application, ALICE).encode()
+    resp = _core.SubmitMessageResponse("accepted", 77, _core.Frank(b"\x11" * 32, 1, b"sig")).encode()
+    prop = _core.FanoutMessage(3, mls.proposal, proposals=[mls.proposal2]).encode()
+    uri = ALICE.encode()
+    return [
+        (_core.FanoutMessage.decode, fan[:7], r"FanoutMessage\.timestamp: truncated"),
+        (_core.FanoutMessage.decode, fan + b"\x00", "FanoutMessage: 1 trailing byte"),
+        (_core.FanoutMessage.decode, fan[:-1], r"FanoutMessage\.frank: truncated"),
+        (_core.FanoutMessage.decode, fan[:-1] + b"\x02", r"FanoutMessage\.frank: optional presence byte"),
+        (_core.FanoutMessage.decode, fan[:8] + b"\x00\x09" + fan[10:], r"FanoutMessage\.message: not a valid MLSMessage"),
+        (_core.FanoutMessage.decode, prop[:-3], r"FanoutMessage\.moreProposals"),
+        (_core.FanoutMessage.decode, _core.FanoutMessage(1, mls.welcome, ratchet_tree_option=_core.RatchetTreeOption("distributionService")).encode()[:-1] + b"\x05", r"FanoutMessage\.ratchetTreeOption\.representation: unknown RatchetTreeRepresentation value 5"),
+        (_core.FanoutMessage.decode, _core.FanoutMessage(1, mls.welcome, ratchet_tree_option=_core.RatchetTreeOption("distributionService")).encode()[:-1] + b"\x00", "unknown RatchetTreeRepresentation value 0"),
+        (_core.SubmitMessageRequest.decode, sub[:-1], r"SubmitMessageRequest\.sendingUri\.uri: truncated"),
+        (_core.SubmitMessageRequest.decode, b"\x02" + sub[1:], r"SubmitMessageRequest\.protocol: unknown Protocol value 2"),
+        (_core.SubmitMessageRequest.decode, b"\x00" + sub[1:], r"SubmitMessageRequest\.protocol"),
+        (_core.SubmitMessageRequest.decode, b"\x01" + mls.application + b"\x40" + varint(len(uri))[-1:] + uri, r"sendingUri\.uri: non-minimal length prefix"),
+        (_core.SubmitMessageRequest.decode, b"\x01" + mls.application + b"\xc0" + uri, r"sendingUri\.uri: length prefix 0b11 is reserved"),
+        (_core.SubmitMessageRequest.decode, b"\x01" + mls.application + opaque(b"\xff\xfe"), r"sendingUri\.uri: not UTF-8"),
+        (_core.SubmitMessageRequest.decode, b"\x01" + private_message(2) + opaque(uri), r"appMessage: must be a PrivateMessage"),
+        (_core.SubmitMessageResponse.decode, b"\x01\x03", r"SubmitMessageResponse\.statusCode: unknown SubmitResponseCode value 3"),
+        (_core.SubmitMessageResponse.decode, resp[:9], r"SubmitMessageResponse\.accepted_timestamp: truncated"),
+        (_core.SubmitMessageResponse.decode, resp[:20], r"SubmitMessageResponse\.frank\.server_frank: truncated"),
+        (_core.SubmitMessageResponse.decode, b"\x01\x01\x00", "SubmitMessageResponse: 1 trailing byte"),
+        (_core.SubmitMessageResponse.decode, b"\x01\x02" + b"\x00" * 7, r"SubmitMessageResponse\.currentEpoch: truncated"),
+        (_core.RatchetTreeOption.decode, b"\x03\x05ab", r"RatchetTreeOption\.tree_signature: truncated"),
+    ]
+
+
+def test_bad_inputs_name_the_field(mls: Mls) -> None:
+    cases = _bad_inputs(mls)
+    for decode, data, match in cases:
+        with pytest.raises(DecodeError, match=match):
+            decode(data)
