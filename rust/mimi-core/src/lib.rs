@@ -13,6 +13,7 @@ pub mod hub;
 pub mod provider;
 pub mod signing;
 pub mod summary;
+pub mod vectors;
 pub mod wire;
 
 pub use client::{Client, CommitOutput, ExternalSenderInfo, Group};

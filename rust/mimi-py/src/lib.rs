@@ -11,6 +11,7 @@ use mimi_core as core;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod vectors;
 mod wire;
 
 mod errors {
@@ -649,6 +650,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MLS_STRUCT_KINDS", core::codec::KINDS.to_vec())?;
     m.add_function(wrap_pyfunction!(_raise_core_error, m)?)?;
     m.add("CIPHERSUITE", 0x0001u16)?;
+    vectors::register(m)?;
     wire::register(m)?;
     Ok(())
 }
