@@ -1,0 +1,37 @@
+"""Embedded SQLite stores: one database file per server and per client.
+
+A provider server opens `HubStore`, `FollowerStore` and `KeyPackageStore` on
+its one file (``DataDir.server(provider)``); a client device opens a
+`ClientStore` on its own (``DataDir.client(client)``). Every write is a
+durable commit (WAL, ``synchronous=FULL``) and every failure a
+`mimi.errors.StorageError` that changed nothing. Batch: one call, one commit,
+one fsync; several calls on one store join one commit inside
+``with store.transaction():``. A transaction spans one store object (one
+connection): do not write through a second store on the same file inside it,
+that waits on the first's lock and fails after `busy_timeout`.
+
+Measured (benches/bench_storage.py, this 2-core machine, ext4):
+NUMBERS
+"""
+
+from mimi.storage._base import SqliteStore, Synchronous
+from mimi.storage.client import ClientStore, HistoryEntry
+from mimi.storage.datadir import DataDir
+from mimi.storage.follower import Delivery, FollowerStore, InboxEvent
+from mimi.storage.hub import HubStore, LogEvent
+from mimi.storage.key_packages import KeyPackageStore, StoredKeyPackage
+
+__all__ = [
+    "ClientStore",
+    "DataDir",
+    "Delivery",
+    "FollowerStore",
+    "HistoryEntry",
+    "HubStore",
+    "InboxEvent",
+    "KeyPackageStore",
+    "LogEvent",
+    "SqliteStore",
+    "StoredKeyPackage",
+    "Synchronous",
+]

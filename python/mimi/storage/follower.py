@@ -1,0 +1,149 @@
+"""The follower's side of rooms: events received from hubs and local inboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from mimi.storage._base import (
+    SqliteStore,
+    check_bytes,
+    check_int,
+    check_limit,
+    check_many,
+    check_text,
+    check_tuple,
+    fail,
+)
+from mimi.storage.schema import SERVER
+
+
+class Delivery(NamedTuple):
+    """An event from the hub and the local clients it is for."""
+
+    sequence: int
+    body: bytes
+    recipients: Sequence[str]
+
+
+class InboxEvent(NamedTuple):
+    """An event in a client's inbox."""
+
+    sequence: int
+    body: bytes
+
+
+class FollowerStore(SqliteStore):
+    """Durable state of the rooms this server follows.
+
+    Each event a hub sends is stored once per room (dedupe by sequence: a
+    byte-identical repeat is accepted and ignored, another body for a stored
+    sequence is refused) with one inbox entry per recipient client. Events
+    may arrive out of order; `delivered_upto(room)` is the highest sequence up
+    to which every event is stored, and only those reach `fetch_inbox`. Events
+    beyond a gap are kept (`buffered_sequences`) and become visible when the
+    gap fills, across restarts too.
+    """
+
+    schema = SERVER
+
+    def follow_room(self, room_id: str, after: int = 0) -> int:
+        """Start following a room whose events after sequence `after` will come.
+
+        A server that joins a running room starts after the hub's current
+        sequence, not at 0. Following a room again changes nothing. Returns
+        the room's `delivered_upto`.
+        """
+        check_text("room_id", room_id)
+        check_int("after", after)
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO follower_rooms (room_id, start, delivered_upto) "
+                "VALUES (?, ?, ?)",
+                (room_id, after, after),
+            )
+            return self._upto(room_id)[1]
+
+    def rooms(self) -> list[str]:
+        """Every room this server follows, sorted."""
+        return [r[0] for r in self._read("SELECT room_id FROM follower_rooms ORDER BY room_id")]
+
+    def delivered_upto(self, room_id: str) -> int:
+        """The highest sequence up to which the room's events are all stored."""
+        check_text("room_id", room_id)
+        rows = self._read("SELECT delivered_upto FROM follower_rooms WHERE room_id = ?", (room_id,))
+        if not rows:
+            fail(f"{self.path}: room {room_id!r} is not followed")
+        return int(rows[0][0])
+
+    def receive(self, room_id: str, events: Sequence[Delivery]) -> int:
+        """Store events of one room from its hub in one commit; returns `delivered_upto`.
+
+        Repeats of stored events are accepted (their recipients are added); a
+        different body for a stored sequence refuses the whole batch.
+        """
+        check_text("room_id", room_id)
+        check_many("events", events)
+        with self.transaction():
+            start, upto = self._upto(room_id)
+            rows = []
+            inbox: list[tuple[str, str, int]] = []
+            for event in events:
+                sequence, body, recipients = check_tuple("event", event, 3)
+                if type(sequence) is not int or sequence <= start:
+                    fail(f"room {room_id!r}: sequence {sequence!r} is not after the start {start}")
+                rows.append((room_id, sequence, check_bytes("body", body)))
+                check_many("recipients", recipients)
+                inbox.extend((check_text("recipient", c), room_id, sequence) for c in recipients)
+            self._insert_once("follower_events", ("room_id", "sequence"), ("body",), rows)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO follower_inbox (client, room_id, sequence) VALUES (?, ?, ?)",
+                inbox,
+            )
+            # The end of the run of consecutive sequences that starts at upto + 1.
+            found = self._db.execute(
+                "SELECT min(sequence) FROM follower_events AS e "
+                "WHERE room_id = ?1 AND sequence > ?2 AND NOT EXISTS ("
+                " SELECT 1 FROM follower_events WHERE room_id = ?1 AND sequence = e.sequence + 1)"
+                " AND EXISTS (SELECT 1 FROM follower_events WHERE room_id = ?1 AND sequence = ?2 + 1)",
+                (room_id, upto),
+            ).fetchone()[0]
+            if found is not None:
+                upto = found
+                self._db.execute(
+                    "UPDATE follower_rooms SET delivered_upto = ? WHERE room_id = ?", (upto, room_id)
+                )
+        return upto
+
+    def buffered_sequences(self, room_id: str) -> list[int]:
+        """Sequences stored beyond the first gap, waiting for the missing events."""
+        check_text("room_id", room_id)
+        rows = self._read(
+            "SELECT e.sequence FROM follower_events AS e JOIN follower_rooms AS r USING (room_id) "
+            "WHERE e.room_id = ? AND e.sequence > r.delivered_upto ORDER BY e.sequence",
+            (room_id,),
+        )
+        return [r[0] for r in rows]
+
+    def fetch_inbox(self, client: str, room_id: str, after: int, limit: int) -> list[InboxEvent]:
+        """Up to `limit` of the client's events in the room with sequence > `after`, in order."""
+        check_text("client", client)
+        check_text("room_id", room_id)
+        check_int("after", after)
+        rows = self._read(
+            "SELECT i.sequence, e.body FROM follower_inbox AS i "
+            "JOIN follower_rooms AS r ON r.room_id = i.room_id "
+            "JOIN follower_events AS e ON e.room_id = i.room_id AND e.sequence = i.sequence "
+            "WHERE i.client = ? AND i.room_id = ? AND i.sequence > ? "
+            "AND i.sequence <= r.delivered_upto ORDER BY i.sequence LIMIT ?",
+            (client, room_id, after, check_limit(limit)),
+        )
+        return [InboxEvent(*row) for row in rows]
+
+    def _upto(self, room_id: str) -> tuple[int, int]:
+        row = self._db.execute(
+            "SELECT start, delivered_upto FROM follower_rooms WHERE room_id = ?", (room_id,)
+        ).fetchone()
+        if row is None:
+            fail(f"{self.path}: room {room_id!r} is not followed; follow_room first")
+        return row[0], row[1]

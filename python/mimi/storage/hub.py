@@ -1,0 +1,168 @@
+"""The hub's rooms: state blob, event log, KeyPackage routing, follower set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from mimi.storage._base import (
+    SqliteStore,
+    check_bytes,
+    check_int,
+    check_many,
+    check_text,
+    check_tuple,
+    fail,
+)
+from mimi.storage.schema import SERVER
+
+
+class LogEvent(NamedTuple):
+    """One accepted event of a room's log, as the hub stamped it.
+
+    A tuple, so a batch goes to ``executemany`` without copying into objects.
+    """
+
+    sequence: int
+    accepted_timestamp: int
+    body: bytes
+
+
+class HubStore(SqliteStore):
+    """Durable state of the rooms this server is the hub of.
+
+    Per room: an opaque state blob (the MLS hub view export and room policy
+    state), the event log with its per-room sequence (1, 2, 3, ...), which
+    provider each KeyPackageRef came from (to route Welcomes), and the set of
+    follower providers. Persist a commit's state and its events atomically::
+
+        with hub.transaction():
+            hub.save_state(room, state)
+            hub.append_events(room, events)
+    """
+
+    schema = SERVER
+
+    def save_state(self, room_id: str, state: bytes) -> None:
+        """Replace the room's state blob (creating the room)."""
+        check_text("room_id", room_id)
+        check_bytes("state", state)
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO hub_rooms (room_id, state) VALUES (?, ?) "
+                "ON CONFLICT (room_id) DO UPDATE SET state = excluded.state",
+                (room_id, state),
+            )
+
+    def load_state(self, room_id: str) -> bytes | None:
+        """The room's state blob, or None for a room this hub does not hold."""
+        check_text("room_id", room_id)
+        rows = self._read("SELECT state FROM hub_rooms WHERE room_id = ?", (room_id,))
+        return rows[0][0] if rows else None
+
+    def rooms(self) -> list[str]:
+        """Every room this hub holds, sorted."""
+        return [r[0] for r in self._read("SELECT room_id FROM hub_rooms ORDER BY room_id")]
+
+    def append_events(self, room_id: str, events: Sequence[LogEvent]) -> int:
+        """Append `events` to the room's log in one commit; returns the last sequence.
+
+        The sequences must continue the log without a gap (the first event of a
+        room is 1): a hub never renumbers, so a mismatch is a bug or a second
+        writer, refused whole. The room must have a state (`save_state`).
+        """
+        check_text("room_id", room_id)
+        with self.transaction():
+            found = self._db.execute(
+                "SELECT (SELECT max(sequence) FROM hub_events WHERE room_id = ?1) "
+                "FROM hub_rooms WHERE room_id = ?1",
+                (room_id,),
+            ).fetchone()
+            if found is None:
+                fail(f"{self.path}: room {room_id!r} has no state; save_state first")
+            last: int = found[0] or 0
+            rows = []
+            for event in events:
+                sequence, accepted_timestamp, body = check_tuple("event", event, 3)
+                last += 1
+                if type(sequence) is not int or sequence != last:
+                    fail(f"room {room_id!r}: event sequence {sequence!r} where {last} is next")
+                check_int("accepted_timestamp", accepted_timestamp)
+                check_bytes("body", body)
+                rows.append((room_id, sequence, accepted_timestamp, body))
+            self._db.executemany(
+                "INSERT INTO hub_events (room_id, sequence, accepted_timestamp, body) "
+                "VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        return last
+
+    def last_sequence(self, room_id: str) -> int:
+        """The room's last event sequence; 0 before its first event."""
+        check_text("room_id", room_id)
+        rows = self._read("SELECT max(sequence) FROM hub_events WHERE room_id = ?", (room_id,))
+        return rows[0][0] or 0
+
+    def events_since(self, room_id: str, after: int, limit: int) -> list[LogEvent]:
+        """Up to `limit` events of the room with sequence > `after`, in order."""
+        rows = self._page("sequence, accepted_timestamp, body", "hub_events", room_id, after, limit)
+        return [LogEvent(*row) for row in rows]
+
+    def record_key_packages(self, room_id: str, refs: Iterable[tuple[bytes, str]]) -> None:
+        """Record which provider each KeyPackageRef came from (ref, provider URI).
+
+        Recording the same pair again is a no-op; a ref already recorded with
+        another provider is refused.
+        """
+        check_text("room_id", room_id)
+        check_many("refs", refs)
+        rows = []
+        for pair in refs:
+            ref, provider = check_tuple("(ref, provider)", pair, 2)
+            rows.append((room_id, check_bytes("ref", ref), check_text("provider", provider)))
+        with self.transaction():
+            self._insert_once("hub_key_packages", ("room_id", "ref"), ("provider",), rows)
+
+    def key_package_providers(self, room_id: str, refs: Iterable[bytes]) -> dict[bytes, str]:
+        """The provider of each recorded ref among `refs` (unknown refs are left out)."""
+        check_text("room_id", room_id)
+        check_many("refs", refs)
+        found = {}
+        with self._reading() as db:
+            for ref in refs:
+                row = db.execute(
+                    "SELECT provider FROM hub_key_packages WHERE room_id = ? AND ref = ?",
+                    (room_id, check_bytes("ref", ref)),
+                ).fetchone()
+                if row is not None:
+                    found[ref] = row[0]
+        return found
+
+    def forget_key_packages(self, room_id: str, refs: Iterable[bytes]) -> None:
+        """Drop refs whose Welcome has been routed."""
+        check_text("room_id", room_id)
+        check_many("refs", refs)
+        rows = [(room_id, check_bytes("ref", ref)) for ref in refs]
+        with self.transaction():
+            self._db.executemany(
+                "DELETE FROM hub_key_packages WHERE room_id = ? AND ref = ?", rows
+            )
+
+    def set_followers(self, room_id: str, providers: Iterable[str]) -> None:
+        """Replace the room's follower set (provider URIs)."""
+        check_text("room_id", room_id)
+        check_many("providers", providers)
+        rows = [(room_id, p) for p in {check_text("provider", p) for p in providers}]
+        with self.transaction():
+            self._db.execute("DELETE FROM hub_followers WHERE room_id = ?", (room_id,))
+            self._db.executemany(
+                "INSERT INTO hub_followers (room_id, provider) VALUES (?, ?)", rows
+            )
+
+    def followers(self, room_id: str) -> list[str]:
+        """The room's follower providers, sorted."""
+        check_text("room_id", room_id)
+        rows = self._read(
+            "SELECT provider FROM hub_followers WHERE room_id = ? ORDER BY provider", (room_id,)
+        )
+        return [r[0] for r in rows]

@@ -1,0 +1,88 @@
+"""The two kinds of mimi database file and their tables.
+
+A provider server keeps one file (hub, follower and KeyPackage tables; each
+store reads and writes only its own), a client device another. Sequences are
+the hub's per-room event numbers: 1 is a room's first event, 0 means "none".
+Bump a `version` with every change and add the migration beside it.
+"""
+
+from __future__ import annotations
+
+from mimi.storage._base import Schema
+
+SERVER = Schema(
+    name="server",
+    application_id=0x4D494D53,  # "MIMS"
+    version=1,
+    ddl="""
+    CREATE TABLE hub_rooms (
+        room_id TEXT PRIMARY KEY,
+        state BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE hub_events (
+        room_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL CHECK (sequence > 0),
+        accepted_timestamp INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (room_id, sequence)
+    ) STRICT;
+    CREATE TABLE hub_key_packages (
+        room_id TEXT NOT NULL,
+        ref BLOB NOT NULL,
+        provider TEXT NOT NULL,
+        PRIMARY KEY (room_id, ref)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE hub_followers (
+        room_id TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        PRIMARY KEY (room_id, provider)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE follower_rooms (
+        room_id TEXT PRIMARY KEY,
+        start INTEGER NOT NULL CHECK (start >= 0),
+        delivered_upto INTEGER NOT NULL CHECK (delivered_upto >= start)
+    ) STRICT;
+    CREATE TABLE follower_events (
+        room_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL CHECK (sequence > 0),
+        body BLOB NOT NULL,
+        PRIMARY KEY (room_id, sequence)
+    ) STRICT;
+    CREATE TABLE follower_inbox (
+        client TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        PRIMARY KEY (client, room_id, sequence)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE key_packages (
+        ref BLOB PRIMARY KEY,
+        client TEXT NOT NULL,
+        key_package BLOB NOT NULL,
+        last_resort INTEGER NOT NULL CHECK (last_resort IN (0, 1)),
+        claimed INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1))
+    ) STRICT;
+    CREATE INDEX key_packages_unclaimed ON key_packages (client, last_resort) WHERE claimed = 0;
+    """,
+)
+
+CLIENT = Schema(
+    name="client",
+    application_id=0x4D494D43,  # "MIMC"
+    version=1,
+    ddl="""
+    CREATE TABLE client_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE client_history (
+        room_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL CHECK (sequence > 0),
+        accepted_timestamp INTEGER NOT NULL,
+        sender TEXT NOT NULL,
+        content BLOB NOT NULL,
+        PRIMARY KEY (room_id, sequence)
+    ) STRICT;
+    """,
+)

@@ -1,0 +1,472 @@
+"""The SQLite stores: round trips, group commit, dedupe, single-use claims,
+durability across a killed process, and refusal of bad input that changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mimi.errors import StorageError
+from mimi.storage import (
+    ClientStore,
+    DataDir,
+    Delivery,
+    FollowerStore,
+    HistoryEntry,
+    HubStore,
+    InboxEvent,
+    KeyPackageStore,
+    LogEvent,
+)
+
+ROOM = "mimi://a.example/r/clubhouse"
+ALICE = "mimi://a.example/d/alice/phone"
+BOB = "mimi://b.example/d/bob/laptop"
+
+
+def events(first: int, count: int, size: int = 16) -> list[LogEvent]:
+    return [LogEvent(s, 1_700_000_000_000 + s, s.to_bytes(4, "big") * (size // 4)) for s in range(first, first + count)]
+
+
+def run(script: str, *args: object) -> None:
+    """Run `script` in a fresh interpreter (another process on the same file)."""
+    subprocess.run([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], check=True, timeout=60)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Path:
+    return DataDir(tmp_path).server("mimi://a.example")
+
+
+@pytest.fixture
+def hub(server: Path) -> Any:
+    with HubStore(server) as store:
+        yield store
+
+
+@pytest.fixture
+def follower(server: Path) -> Any:
+    with FollowerStore(server) as store:
+        yield store
+
+
+@pytest.fixture
+def kps(server: Path) -> Any:
+    with KeyPackageStore(server) as store:
+        yield store
+
+
+# ---------------------------------------------------------------- hub
+
+
+def test_hub_state_and_log_round_trip(server: Path) -> None:
+    with HubStore(server) as hub:
+        assert hub.load_state(ROOM) is None and hub.last_sequence(ROOM) == 0
+        hub.save_state(ROOM, b"epoch 1")
+        hub.save_state(ROOM, b"epoch 2")
+        assert hub.append_events(ROOM, events(1, 3)) == 3
+        assert hub.append_events(ROOM, events(4, 2)) == 5
+    with HubStore(server) as hub:
+        assert hub.rooms() == [ROOM]
+        assert hub.load_state(ROOM) == b"epoch 2"
+        assert hub.last_sequence(ROOM) == 5
+        assert hub.events_since(ROOM, 0, 100) == events(1, 5)
+        assert hub.events_since(ROOM, 3, 1) == events(4, 1)
+        assert hub.events_since(ROOM, 5, 10) == []
+
+
+def test_hub_group_commit_of_10000_events(hub: HubStore) -> None:
+    hub.save_state(ROOM, b"s")
+    batch = events(1, 10_000, 1024)
+    assert hub.append_events(ROOM, batch) == 10_000
+    assert hub.events_since(ROOM, 0, 20_000) == batch
+    assert hub.events_since(ROOM, 9_998, 5) == batch[-2:]
+
+
+def test_hub_rooms_have_separate_sequences(hub: HubStore) -> None:
+    other = "mimi://b.example/r/lounge"
+    for room in (ROOM, other):
+        hub.save_state(room, room.encode())
+    hub.append_events(ROOM, events(1, 3))
+    hub.append_events(other, events(1, 1))
+    assert (hub.last_sequence(ROOM), hub.last_sequence(other)) == (3, 1)
+
+
+@pytest.mark.parametrize("first", [0, 1, 3])
+def test_hub_refuses_a_gap_or_a_repeat_whole(hub: HubStore, first: int) -> None:
+    hub.save_state(ROOM, b"s")
+    hub.append_events(ROOM, events(1, 1))
+    with pytest.raises(StorageError, match="is next"):
+        hub.append_events(ROOM, events(first, 3))
+    with pytest.raises(StorageError, match="is next"):
+        hub.append_events(ROOM, events(2, 2) + events(5, 1))
+    assert hub.events_since(ROOM, 0, 10) == events(1, 1)
+
+
+def test_hub_events_need_a_room(hub: HubStore) -> None:
+    with pytest.raises(StorageError, match="save_state first"):
+        hub.append_events(ROOM, events(1, 1))
+
+
+def test_state_and_events_commit_together_or_not_at_all(hub: HubStore) -> None:
+    hub.save_state(ROOM, b"epoch 1")
+    with hub.transaction():
+        hub.save_state(ROOM, b"epoch 2")
+        hub.append_events(ROOM, events(1, 2))
+    with pytest.raises(RuntimeError), hub.transaction():
+        hub.save_state(ROOM, b"epoch 3")
+        hub.append_events(ROOM, events(3, 2))
+        raise RuntimeError("the send failed")
+    assert hub.load_state(ROOM) == b"epoch 2"
+    assert hub.last_sequence(ROOM) == 2
+
+
+def test_a_refused_call_inside_a_transaction_undoes_only_itself(hub: HubStore) -> None:
+    with hub.transaction():
+        hub.save_state(ROOM, b"s")
+        hub.append_events(ROOM, events(1, 2))
+        with pytest.raises(StorageError):
+            hub.append_events(ROOM, events(3, 1) + [LogEvent(9, 0, b"gap")])
+        hub.append_events(ROOM, events(3, 1))
+    assert hub.events_since(ROOM, 0, 10) == events(1, 3)
+
+
+def test_hub_key_package_routing_and_followers(hub: HubStore) -> None:
+    refs = [(b"r1", "mimi://b.example"), (b"r2", "mimi://c.example")]
+    hub.record_key_packages(ROOM, refs)
+    hub.record_key_packages(ROOM, refs[:1])  # a retry
+    with pytest.raises(StorageError, match="other content"):
+        hub.record_key_packages(ROOM, [(b"r3", "mimi://b.example"), (b"r1", "mimi://evil.example")])
+    assert hub.key_package_providers(ROOM, [b"r1", b"r2", b"r3"]) == dict(refs)
+    assert hub.key_package_providers("mimi://a.example/r/other", [b"r1"]) == {}
+    hub.forget_key_packages(ROOM, [b"r1"])
+    assert hub.key_package_providers(ROOM, [b"r1", b"r2"]) == {b"r2": "mimi://c.example"}
+
+    hub.set_followers(ROOM, ["mimi://c.example", "mimi://b.example", "mimi://b.example"])
+    assert hub.followers(ROOM) == ["mimi://b.example", "mimi://c.example"]
+    hub.set_followers(ROOM, {"mimi://d.example"})
+    assert hub.followers(ROOM) == ["mimi://d.example"]
+    assert hub.followers("mimi://a.example/r/other") == []
+
+
+# ---------------------------------------------------------------- follower
+
+
+def deliveries(first: int, count: int, recipients: tuple[str, ...] = (ALICE, BOB)) -> list[Delivery]:
+    return [Delivery(e.sequence, e.body, recipients) for e in events(first, count)]
+
+
+def inbox(first: int, count: int) -> list[InboxEvent]:
+    return [InboxEvent(d.sequence, d.body) for d in deliveries(first, count)]
+
+
+def test_follower_delivers_in_order_per_client(follower: FollowerStore) -> None:
+    assert follower.follow_room(ROOM) == 0
+    assert follower.receive(ROOM, deliveries(1, 3) + deliveries(4, 1, (BOB,))) == 4
+    assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(1, 3)
+    assert follower.fetch_inbox(BOB, ROOM, 0, 10) == inbox(1, 4)
+    assert follower.fetch_inbox(BOB, ROOM, 1, 2) == inbox(2, 2)
+    assert follower.fetch_inbox("mimi://b.example/d/carol/tv", ROOM, 0, 10) == []
+    assert follower.rooms() == [ROOM]
+
+
+def test_follower_buffers_a_gap_across_restart(server: Path) -> None:
+    with FollowerStore(server) as follower:
+        follower.follow_room(ROOM, after=10)  # joined a running room
+        assert follower.receive(ROOM, deliveries(11, 1) + deliveries(14, 2)) == 11
+        assert follower.buffered_sequences(ROOM) == [14, 15]
+        assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(11, 1)
+    with FollowerStore(server) as follower:
+        assert follower.delivered_upto(ROOM) == 11
+        assert follower.follow_room(ROOM) == 11  # following again changes nothing
+        assert follower.receive(ROOM, deliveries(13, 1)) == 11
+        assert follower.receive(ROOM, deliveries(12, 1)) == 15
+        assert follower.buffered_sequences(ROOM) == []
+        assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(11, 5)
+
+
+def test_follower_dedupe(follower: FollowerStore) -> None:
+    follower.follow_room(ROOM)
+    follower.receive(ROOM, deliveries(1, 2, (ALICE,)))
+    # A byte-identical repeat (inside a batch and across batches) is stored once.
+    assert follower.receive(ROOM, deliveries(2, 2, (ALICE,)) + deliveries(3, 1, (ALICE,))) == 3
+    assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(1, 3)
+    # Another body for a stored sequence refuses the whole batch.
+    with pytest.raises(StorageError, match="sequence=2 is stored already with other content"):
+        follower.receive(ROOM, deliveries(4, 1) + [Delivery(2, b"forged", (ALICE,))])
+    assert follower.delivered_upto(ROOM) == 3
+    assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(1, 3)
+    assert follower.fetch_inbox(BOB, ROOM, 0, 10) == []
+
+
+def test_follower_refuses_unknown_rooms_and_old_sequences(follower: FollowerStore) -> None:
+    with pytest.raises(StorageError, match="not followed"):
+        follower.receive(ROOM, deliveries(1, 1))
+    with pytest.raises(StorageError, match="not followed"):
+        follower.delivered_upto(ROOM)
+    follower.follow_room(ROOM, after=5)
+    with pytest.raises(StorageError, match="not after the start 5"):
+        follower.receive(ROOM, deliveries(5, 2))
+    assert follower.delivered_upto(ROOM) == 5
+
+
+def test_follower_batch_of_many_events_and_clients(follower: FollowerStore) -> None:
+    clients = tuple(f"mimi://b.example/d/user{i}/phone" for i in range(50))
+    follower.follow_room(ROOM)
+    assert follower.receive(ROOM, deliveries(1, 1_000, clients)) == 1_000
+    assert follower.fetch_inbox(clients[-1], ROOM, 990, 100) == inbox(991, 10)
+
+
+# ---------------------------------------------------------------- KeyPackages
+
+
+def key_packages(client: str, count: int) -> list[tuple[bytes, bytes]]:
+    kps = [f"{client} kp {i}".encode() for i in range(count)]
+    return [(hashlib.sha256(kp).digest(), kp) for kp in kps]
+
+
+def test_key_packages_are_single_use(kps: KeyPackageStore) -> None:
+    published = key_packages(ALICE, 3)
+    kps.publish(ALICE, published)
+    kps.publish(BOB, key_packages(BOB, 1))
+    assert kps.remaining(ALICE) == 3
+    assert [kps.claim(ALICE) for _ in range(4)] == [*published, None]
+    assert kps.remaining(ALICE) == 0 and kps.remaining(BOB) == 1
+    kps.publish(ALICE, published)  # a retried upload does not make them claimable again
+    assert kps.claim(ALICE) is None
+
+
+def test_last_resort_key_package(kps: KeyPackageStore) -> None:
+    single, old, new = key_packages(ALICE, 3)
+    kps.publish(ALICE, [old], last_resort=True)
+    kps.publish(ALICE, [new], last_resort=True)  # replaces the old one
+    kps.publish(ALICE, [single])
+    assert kps.claim(ALICE) == single
+    assert kps.claim(ALICE) == new and kps.claim(ALICE) == new
+    assert kps.remaining(ALICE) == 0
+    with pytest.raises(StorageError, match="one last-resort"):
+        kps.publish(ALICE, [old, single], last_resort=True)
+
+
+def test_a_ref_names_one_key_package(kps: KeyPackageStore) -> None:
+    ref, kp = key_packages(ALICE, 1)[0]
+    kps.publish(ALICE, [(ref, kp)])
+    with pytest.raises(StorageError, match="other content"):
+        kps.publish(BOB, [(ref, kp)])
+    with pytest.raises(StorageError, match="other content"):
+        kps.publish(ALICE, [(ref, b"another")])
+    assert kps.remaining(BOB) == 0 and kps.claim(ALICE) == (ref, kp)
+
+
+CLAIMER = """
+    import sys
+    from mimi.storage import KeyPackageStore
+    with KeyPackageStore(sys.argv[1]) as store, open(sys.argv[2], "w") as out:
+        while (claimed := store.claim(sys.argv[3])) is not None:
+            out.write(claimed.ref.hex() + "\\n")
+"""
+
+
+def test_claims_race_across_processes_without_handing_one_out_twice(server: Path, tmp_path: Path) -> None:
+    published = key_packages(ALICE, 300)
+    with KeyPackageStore(server) as kps:
+        kps.publish(ALICE, published)
+    outs = [tmp_path / f"claims{i}.txt" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", textwrap.dedent(CLAIMER), str(server), str(out), ALICE]) for out in outs]
+    with KeyPackageStore(server) as kps:  # and this process claims too
+        mine = []
+        while (claimed := kps.claim(ALICE)) is not None:
+            mine.append(claimed.ref.hex())
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    claims = mine + [line for out in outs for line in out.read_text().split()]
+    assert sorted(claims) == sorted(ref.hex() for ref, _ in published)
+
+
+# ---------------------------------------------------------------- client
+
+
+def test_client_state_and_history(tmp_path: Path) -> None:
+    path = DataDir(tmp_path).client(ALICE)
+    history = [HistoryEntry(s, 1_700_000_000_000 + s, BOB, b"hi %d" % s) for s in (3, 4, 7)]
+    with ClientStore(path) as client:
+        assert client.load_state() is None
+        with client.transaction():
+            assert client.add_messages(ROOM, history[:2]) == 2
+            client.save_state(b"mls 1")
+        assert client.add_messages(ROOM, history[1:]) == 1
+        client.save_state(b"mls 2")
+        with pytest.raises(StorageError, match="other content"):
+            client.add_messages(ROOM, [history[0]._replace(sender=ALICE)])
+    with ClientStore(path) as client:
+        assert client.load_state() == b"mls 2"
+        assert client.rooms() == [ROOM]
+        assert client.messages(ROOM, 0, 10) == history
+        assert client.messages(ROOM, 3, 1) == history[1:2]
+
+
+# ---------------------------------------------------------------- durability
+
+
+CRASH = """
+    import os, sys
+    from mimi.storage import ClientStore, HubStore, KeyPackageStore, LogEvent
+    server, client = sys.argv[1], sys.argv[2]
+    hub = HubStore(server)
+    with hub.transaction():
+        hub.save_state("room", b"state")
+        hub.append_events("room", [LogEvent(s, s, b"x" * 1024) for s in range(1, 1001)])
+    kps = KeyPackageStore(server)
+    kps.publish("alice", [(b"ref1", b"kp1"), (b"ref2", b"kp2")])
+    assert kps.claim("alice") == (b"ref1", b"kp1")
+    ClientStore(client).save_state(b"mls state")
+    hub.save_state("uncommitted", b"never")  # committed: the one below is not
+    with hub.transaction():
+        hub.save_state("room", b"torn")
+        os._exit(0)  # killed: no close, no checkpoint, a transaction open
+"""
+
+
+def test_acknowledged_writes_survive_a_killed_process(tmp_path: Path) -> None:
+    server, client = tmp_path / "server.sqlite3", tmp_path / "client.sqlite3"
+    run(CRASH, server, client)
+    with HubStore(server) as hub:
+        assert hub.load_state("room") == b"state"
+        assert hub.last_sequence("room") == 1000
+        assert hub.load_state("uncommitted") == b"never"
+    with KeyPackageStore(server) as kps:
+        assert kps.claim("alice") == (b"ref2", b"kp2")
+        assert kps.claim("alice") is None
+    with ClientStore(client) as store:
+        assert store.load_state() == b"mls state"
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def corrupt(path: Path) -> None:
+    path.write_bytes(b"this is not a database" * 100)
+
+
+def foreign(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE t (x)")
+    db.close()
+
+
+def newer(path: Path) -> None:
+    HubStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+
+
+def client_file(path: Path) -> None:
+    ClientStore(path).close()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (corrupt, "file is not a database"),
+        (foreign, "not a mimi server database"),
+        (newer, "version 99 is newer"),
+        (client_file, r"not a mimi server database \(application_id 0x4d494d43"),
+    ],
+)
+def test_a_file_that_is_not_ours_is_refused_untouched(
+    tmp_path: Path, make: Callable[[Path], None], message: str
+) -> None:
+    path = tmp_path / "db.sqlite3"
+    make(path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    for store in (HubStore, FollowerStore, KeyPackageStore):
+        with pytest.raises(StorageError, match=message):
+            store(path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_server_file_is_not_a_client_file(server: Path) -> None:
+    HubStore(server).close()
+    with pytest.raises(StorageError, match="not a mimi client database"):
+        ClientStore(server)
+
+
+def test_a_directory_is_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot open|unable to open"):
+        HubStore(tmp_path)
+
+
+BAD_CALLS: list[tuple[str, Callable[[HubStore, FollowerStore, KeyPackageStore], object]]] = [
+    ("room_id must be a non-empty str", lambda h, f, k: h.save_state(b"room", b"s")),  # type: ignore[arg-type]
+    ("room_id must be a non-empty str", lambda h, f, k: h.save_state("", b"s")),
+    ("state must be bytes", lambda h, f, k: h.save_state(ROOM, "s")),  # type: ignore[arg-type]
+    ("event must be a tuple of 3", lambda h, f, k: h.append_events(ROOM, [(1, 2)])),  # type: ignore[list-item]
+    ("sequence '2'", lambda h, f, k: h.append_events(ROOM, [LogEvent("2", 0, b"")])),  # type: ignore[arg-type]
+    ("accepted_timestamp must be an int", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 1.5, b"")])),  # type: ignore[arg-type]
+    ("body must be bytes", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 0, bytearray())])),  # type: ignore[arg-type]
+    ("limit must be an int >= 1", lambda h, f, k: h.events_since(ROOM, 0, 0)),
+    ("after must be an int", lambda h, f, k: h.events_since(ROOM, None, 1)),  # type: ignore[arg-type]
+    ("providers must be a collection", lambda h, f, k: h.set_followers(ROOM, "mimi://b.example")),
+    ("provider must be a non-empty str", lambda h, f, k: h.record_key_packages(ROOM, [(b"r", 7)])),  # type: ignore[list-item]
+    ("recipient must be a non-empty str", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", [ALICE, 3])])),  # type: ignore[list-item]
+    ("recipients must be a collection", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", ALICE)])),
+    ("body must be bytes", lambda h, f, k: f.receive(ROOM, [Delivery(2, "x", [ALICE])])),  # type: ignore[arg-type]
+    ("key_package must be bytes", lambda h, f, k: k.publish(ALICE, [(b"r", "kp")])),  # type: ignore[list-item]
+    ("last_resort must be a bool", lambda h, f, k: k.publish(ALICE, [(b"r", b"kp")], last_resort=1)),  # type: ignore[arg-type]
+    ("client must be a non-empty str", lambda h, f, k: k.claim(None)),  # type: ignore[arg-type]
+    ("synchronous must be", lambda h, f, k: HubStore(h.path, synchronous="OFF")),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(("message", "call"), BAD_CALLS, ids=[m for m, _ in BAD_CALLS])
+def test_wrong_types_are_refused_and_change_nothing(
+    hub: HubStore, follower: FollowerStore, kps: KeyPackageStore, message: str, call: Callable[..., object]
+) -> None:
+    hub.save_state(ROOM, b"s")
+    hub.append_events(ROOM, events(1, 1))
+    follower.follow_room(ROOM)
+    with pytest.raises(StorageError, match=message):
+        call(hub, follower, kps)
+    assert hub.load_state(ROOM) == b"s" and hub.events_since(ROOM, 0, 9) == events(1, 1)
+    assert follower.delivered_upto(ROOM) == 0 and follower.fetch_inbox(ALICE, ROOM, 0, 9) == []
+    assert kps.remaining(ALICE) == 0
+
+
+def test_strict_tables_refuse_what_slips_past_the_checks(hub: HubStore) -> None:
+    with pytest.raises(StorageError, match="cannot store TEXT value in BLOB column"), hub.transaction():
+        hub._db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, "text"))
+    assert hub.rooms() == []
+
+
+def test_closed_store(server: Path) -> None:
+    hub = HubStore(server)
+    with pytest.raises(StorageError, match="inside an open transaction"), hub.transaction():
+        hub.close()
+    hub.close()
+    with pytest.raises(StorageError, match="closed database"):
+        hub.rooms()
+
+
+# ---------------------------------------------------------------- data directory
+
+
+def test_data_dir_maps_uris_to_safe_paths(tmp_path: Path) -> None:
+    data = DataDir(tmp_path)
+    assert data.server("mimi://y.example") == tmp_path / "servers/y.example.sqlite3"
+    assert data.client("mimi://y.example/d/charlie/phone") == tmp_path / "clients/y.example/charlie/phone.sqlite3"
+    assert data.client("mimi://y.example/d/../..") == tmp_path / "clients/y.example/%2E./%2E..sqlite3"
+    assert data.client("mimi://y.example/d/Ann/a:b") != data.client("mimi://y.example/d/ann/a:b")
+    assert (tmp_path / "clients/y.example/charlie").is_dir()
+    for bad in ("mimi://y.example/d/charlie", "https://y.example", "mimi://y.example/u/charlie"):
+        with pytest.raises(StorageError, match="no database path"):
+            data.client(bad)
+    with pytest.raises(StorageError, match="provider URI must be a str"):
+        data.server(None)  # type: ignore[arg-type]
