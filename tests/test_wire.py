@@ -180,6 +180,17 @@ def test_notify_errors_name_the_message(mls: Mls) -> None:
         (lambda m: _core.SubmitMessageResponse("success", 5), "unknown SubmitResponseCode"),
         (lambda m: _core.SubmitMessageResponse("accepted"), "accepted_timestamp"),
         (lambda m: _core.SubmitMessageResponse("notAllowed", current_epoch=3), "notAllowed takes no field"),
+        (lambda m: _core.HandshakeBundle(m.commit), "a commit takes group_info_option and ratchet_tree_option"),
+        (lambda m: _core.HandshakeBundle(m.application), "proposalOrCommit: must be a proposal or a commit"),
+        (lambda m: _core.HandshakeBundle(m.proposal, welcome=m.welcome[4:]), "a proposal takes only more_proposals"),
+        (lambda m: _core.HandshakeBundle(m.commit, m.welcome, _core.GroupInfoOption("full", m.group_info[4:]), _core.RatchetTreeOption("distributionService")), "HandshakeBundle.welcome: not a valid Welcome"),
+        (lambda m: _core.GroupInfoOption("full", m.group_info), "GroupInfoOption.groupInfo: not a valid GroupInfo"),
+        (lambda m: _core.GroupInfoOption("partial", m.group_info[4:]), "representation partial takes partial_group_info only"),
+        (lambda m: _core.PartialGroupInfo("present", [(2, b"")], b""), "must not contain ratchet_tree"),
+        (lambda m: _core.PartialGroupInfo("present", [(4, b""), (4, b"")], b""), "0x0004 appears twice"),
+        (lambda m: _core.PartialGroupInfo("gone", [], b""), "unknown RatchetTreePresence"),
+        (lambda m: _core.UpdateResponse("success"), "success takes accepted_timestamp"),
+        (lambda m: _core.UpdateResponse("notAllowed", invalid_proposals=[b"x"]), "notAllowed takes no field"),
     ],
 )
 def test_constructors_refuse_inconsistent_fields(mls: Mls, build: Callable[[Mls], Any], match: str) -> None:
@@ -213,6 +224,55 @@ def test_submit_response_known_bytes() -> None:
         assert back.status == resp.status
 
 
+# ---------------------------------------------------------------- Update Room State
+
+
+def bare(mls_message: bytes) -> bytes:
+    """The struct inside an MLSMessage (drop version and wire_format)."""
+    return mls_message[4:]
+
+
+def test_handshake_bundle_commit_known_bytes(mls: Mls) -> None:
+    pgi = _core.PartialGroupInfo("present", [(0x0004, b"\x20" + b"k" * 32)], b"sig")
+    pgi_bytes = b"\x01" + opaque(struct.pack(">H", 4) + opaque(b"\x20" + b"k" * 32)) + opaque(b"sig")
+    assert pgi.encode() == pgi_bytes
+    cases = [
+        (bare(mls.welcome), _core.GroupInfoOption("full", group_info=bare(mls.group_info)), b"\x01" + bare(mls.group_info)),
+        (None, _core.GroupInfoOption("partial", partial_group_info=pgi), b"\x02" + pgi_bytes),
+    ]
+    rto = _core.RatchetTreeOption("full", mls.ratchet_tree)
+    for welcome, gio, gio_bytes in cases:
+        bundle = _core.HandshakeBundle(mls.commit, welcome, gio, rto)
+        welcome_bytes = b"\x00" if welcome is None else b"\x01" + welcome
+        want = mls.commit + welcome_bytes + gio_bytes + b"\x01" + mls.ratchet_tree
+        assert bundle.encode() == want
+        assert _core.HandshakeBundle.decode(want) == bundle
+        assert _core.UpdateRequest is _core.HandshakeBundle
+        assert bundle.kind == "commit" and bundle.group_info_option == gio
+
+
+def test_handshake_bundle_proposal_known_bytes(mls: Mls) -> None:
+    bundle = _core.HandshakeBundle(mls.proposal, more_proposals=[mls.proposal2])
+    want = mls.proposal + opaque(mls.proposal2)
+    assert bundle.encode() == want
+    back = _core.HandshakeBundle.decode(want)
+    assert back == bundle and back.more_proposals == [mls.proposal2] and back.welcome is None
+
+
+def test_update_response_known_bytes() -> None:
+    refs = [b"\x01" * 32, b"\x02" * 32]
+    cases = [
+        (_core.UpdateResponse("success", accepted_timestamp=99), b"\x00\x00" + struct.pack(">Q", 99)),
+        (_core.UpdateResponse("wrongEpoch", "stale", current_epoch=4), b"\x01" + opaque(b"stale") + struct.pack(">Q", 4)),
+        (_core.UpdateResponse("notAllowed", "policy"), b"\x02" + opaque(b"policy")),
+        (_core.UpdateResponse("invalidProposal", invalid_proposals=refs), b"\x03\x00" + opaque(b"".join(opaque(r) for r in refs))),
+    ]
+    for resp, want in cases:
+        assert resp.encode() == want
+        assert _core.UpdateResponse.decode(want) == resp
+    assert _core.UpdateResponse.decode(cases[3][1]).invalid_proposals == refs
+
+
 # ---------------------------------------------------------------- strict decoding
 
 
@@ -244,6 +304,18 @@ def _bad_inputs(mls: Mls) -> list[tuple[Callable[[bytes], object], bytes, str]]:
         (_core.SubmitMessageResponse.decode, b"\x01\x01\x00", "SubmitMessageResponse: 1 trailing byte"),
         (_core.SubmitMessageResponse.decode, b"\x01\x02" + b"\x00" * 7, r"SubmitMessageResponse\.currentEpoch: truncated"),
         (_core.RatchetTreeOption.decode, b"\x03\x05ab", r"RatchetTreeOption\.tree_signature: truncated"),
+        (_core.HandshakeBundle.decode, mls.commit + b"\x02", r"HandshakeBundle\.welcome: optional presence byte"),
+        (_core.HandshakeBundle.decode, mls.commit + b"\x00\x03", r"HandshakeBundle\.groupInfoOption\.representation: unknown GroupInfoRepresentation value 3"),
+        (_core.HandshakeBundle.decode, mls.commit + b"\x00\x02\x04" + opaque(b"") + opaque(b""), r"HandshakeBundle\.groupInfoOption\.partialGroupInfo\.ratchet_tree_presence: unknown RatchetTreePresence value 4"),
+        (_core.HandshakeBundle.decode, mls.commit + b"\x00\x02\x01" + opaque(b"") + opaque(b""), r"HandshakeBundle\.ratchetTreeOption\.representation: truncated"),
+        (_core.HandshakeBundle.decode, mls.commit + b"\x00\x02\x01" + opaque(b"") + opaque(b"") + b"\x04\x00", "HandshakeBundle: 1 trailing byte"),
+        (_core.HandshakeBundle.decode, mls.proposal + b"\x41" + mls.proposal2, r"HandshakeBundle\.moreProposals"),
+        (_core.HandshakeBundle.decode, mls.proposal + opaque(mls.commit), r"HandshakeBundle\.moreProposals: each item must be a proposal"),
+        (_core.UpdateResponse.decode, b"\x04\x00", r"UpdateRoomResponse\.responseCode: unknown UpdateResponseCode value 4"),
+        (_core.UpdateResponse.decode, b"\x00\x00" + b"\x00" * 7, r"UpdateRoomResponse\.accepted_timestamp: truncated"),
+        (_core.UpdateResponse.decode, b"\x02\x05abc", r"UpdateRoomResponse\.errorDescription: truncated"),
+        (_core.UpdateResponse.decode, b"\x03\x00\x02\x05a", r"UpdateRoomResponse\.invalidProposals: truncated"),
+        (_core.UpdateResponse.decode, b"\x03\x00\x40\x00", r"UpdateRoomResponse\.invalidProposals: non-minimal"),
     ]
 
 

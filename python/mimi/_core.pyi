@@ -37,6 +37,11 @@ __all__ = [
     "decode_notify",
     "encode_notify",
     "mls_message_kind",
+    "GroupInfoOption",
+    "HandshakeBundle",
+    "PartialGroupInfo",
+    "UpdateRequest",
+    "UpdateResponse",
 ]
 
 CIPHERSUITE: Final[int]
@@ -367,29 +372,96 @@ class SubmitMessageResponse:
     @property
     def current_epoch(self) -> int | None: ...
 
-# MLS interop test vectors only: a client from a vector's private keys.
+@final
+class PartialGroupInfo:
+    """`PartialGroupInfo` (draft-mahy-mls-ratchet-tree-options): `ratchet_tree_presence` is
+    "no_ratchet_tree", "present", "removed" or "added"; extensions are (type, data), no ratchet_tree."""
+
+    def __new__(cls, ratchet_tree_presence: str, group_info_extensions: Sequence[tuple[int, bytes]], signature: bytes) -> PartialGroupInfo: ...
+    @staticmethod
+    def decode(data: bytes) -> PartialGroupInfo: ...
+    def encode(self) -> bytes: ...
+    @property
+    def ratchet_tree_presence(self) -> str: ...
+    @property
+    def group_info_extensions(self) -> list[tuple[int, bytes]]: ...
+    @property
+    def signature(self) -> bytes: ...
 
 @final
-class DecryptedWelcome:
-    """A Welcome decrypted with a vector's init key; its GroupInfo signature verified."""
+class GroupInfoOption:
+    """`GroupInfoOption`: "full" (group_info: a bare GroupInfo, not an MLSMessage) or "partial"."""
 
+    def __new__(
+        cls, representation: str, group_info: bytes | None = None, partial_group_info: PartialGroupInfo | None = None
+    ) -> GroupInfoOption: ...
+    @staticmethod
+    def decode(data: bytes) -> GroupInfoOption: ...
+    def encode(self) -> bytes: ...
     @property
-    def group_context(self) -> bytes: ...
+    def representation(self) -> str: ...
     @property
-    def group_id(self) -> bytes: ...
+    def group_info(self) -> bytes | None: ...
     @property
-    def epoch(self) -> int: ...
+    def partial_group_info(self) -> PartialGroupInfo | None: ...
 
-def decrypt_welcome_with_keys(key_package: bytes, init_priv: bytes, welcome: bytes, signer_pub: bytes) -> DecryptedWelcome:
-    """Decrypts `welcome` (MLSMessage) for `key_package` (MLSMessage) and verifies the GroupInfo with `signer_pub`."""
+@final
+class HandshakeBundle:
+    """`HandshakeBundle` (§Update Room State), the whole `/update` body.
 
-def join_with_injected_keys(
-    key_package: bytes,
-    init_priv: bytes,
-    encryption_priv: bytes,
-    signature_priv: bytes,
-    welcome: bytes,
-    ratchet_tree: bytes | None = None,
-    external_psks: Sequence[tuple[bytes, bytes]] = ...,
-) -> tuple[Client, Group]:
-    """Joins as a passive client holding the vector's keys and external PSKs (psk_id, psk); leaf lifetimes unchecked."""
+    A commit takes group_info_option and ratchet_tree_option (required) and an optional
+    bare Welcome (not an MLSMessage); a proposal takes more_proposals (MLSMessages).
+    """
+
+    def __new__(
+        cls,
+        proposal_or_commit: bytes,
+        welcome: bytes | None = None,
+        group_info_option: GroupInfoOption | None = None,
+        ratchet_tree_option: RatchetTreeOption | None = None,
+        more_proposals: Sequence[bytes] = ...,
+    ) -> HandshakeBundle: ...
+    @staticmethod
+    def decode(data: bytes) -> HandshakeBundle: ...
+    def encode(self) -> bytes: ...
+    @property
+    def proposal_or_commit(self) -> bytes: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def welcome(self) -> bytes | None: ...
+    @property
+    def group_info_option(self) -> GroupInfoOption | None: ...
+    @property
+    def ratchet_tree_option(self) -> RatchetTreeOption | None: ...
+    @property
+    def more_proposals(self) -> list[bytes]: ...
+
+UpdateRequest = HandshakeBundle
+
+@final
+class UpdateResponse:
+    """`UpdateRoomResponse`: "success" (accepted_timestamp), "wrongEpoch" (current_epoch),
+    "notAllowed", "invalidProposal" (invalid_proposals: ProposalRefs)."""
+
+    def __new__(
+        cls,
+        response_code: str,
+        error_description: str = ...,
+        accepted_timestamp: int | None = None,
+        current_epoch: int | None = None,
+        invalid_proposals: Sequence[bytes] = ...,
+    ) -> UpdateResponse: ...
+    @staticmethod
+    def decode(data: bytes) -> UpdateResponse: ...
+    def encode(self) -> bytes: ...
+    @property
+    def response_code(self) -> str: ...
+    @property
+    def error_description(self) -> str: ...
+    @property
+    def accepted_timestamp(self) -> int | None: ...
+    @property
+    def current_epoch(self) -> int | None: ...
+    @property
+    def invalid_proposals(self) -> list[bytes]: ...

@@ -19,8 +19,10 @@ use openmls::prelude::MlsMessageIn;
 use crate::error::{CoreError, Result};
 
 mod fanout;
+mod update;
 
 pub use fanout::*;
+pub use update::*;
 
 /// RFC 9420 §2.1.2: vector lengths are 30-bit at most.
 const MAX_VARINT: usize = (1 << 30) - 1;

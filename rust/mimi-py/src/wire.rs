@@ -241,6 +241,155 @@ wire_class!(SubmitMessageResponse, "SubmitMessageResponse", {
         self.0.current_epoch
     }});
 
+// ---------------------------------------------------------------- Update Room State
+
+/// `PartialGroupInfo`, draft-mahy-mls-ratchet-tree-options.
+#[pyclass(module = "mimi._core", frozen)]
+#[derive(Clone)]
+pub(crate) struct PartialGroupInfo(w::PartialGroupInfo);
+
+wire_class!(PartialGroupInfo, "PartialGroupInfo", {
+    #[new]
+    fn new(ratchet_tree_presence: &str, group_info_extensions: Vec<(u16, Vec<u8>)>, signature: Vec<u8>) -> PyResult<Self> {
+        guard(|| {
+            let presence = w::RatchetTreePresence::from_name(ratchet_tree_presence)?;
+            w::PartialGroupInfo::new(presence, group_info_extensions, signature)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn ratchet_tree_presence(&self) -> &'static str {
+        self.0.ratchet_tree_presence.as_str()
+    }
+    #[getter]
+    fn group_info_extensions(&self) -> Vec<(u16, Vec<u8>)> {
+        self.0.group_info_extensions.clone()
+    }
+    #[getter]
+    fn signature(&self) -> Vec<u8> {
+        self.0.signature.clone()
+    }
+});
+
+/// `GroupInfoOption`, §Update Room State.
+#[pyclass(module = "mimi._core", frozen)]
+#[derive(Clone)]
+pub(crate) struct GroupInfoOption(w::GroupInfoOption);
+
+wire_class!(GroupInfoOption, "GroupInfoOption", {
+    #[new]
+    #[pyo3(signature = (representation, group_info=None, partial_group_info=None))]
+    fn new(
+        representation: &str,
+        group_info: Option<Vec<u8>>,
+        partial_group_info: Option<PyRef<'_, PartialGroupInfo>>,
+    ) -> PyResult<Self> {
+        let partial = partial_group_info.map(|p| p.0.clone());
+        guard(|| {
+            let representation = w::GroupInfoRepresentation::from_name(representation)?;
+            w::GroupInfoOption::new(representation, group_info, partial)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn representation(&self) -> &'static str {
+        self.0.representation.as_str()
+    }
+    #[getter]
+    fn group_info(&self) -> Option<Vec<u8>> {
+        opt(&self.0.group_info)
+    }
+    #[getter]
+    fn partial_group_info(&self) -> Option<PartialGroupInfo> {
+        self.0.partial_group_info.clone().map(PartialGroupInfo)
+    }
+});
+
+/// `HandshakeBundle`, §Update Room State: the whole UpdateRequest body.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct HandshakeBundle(w::HandshakeBundle);
+
+wire_class!(HandshakeBundle, "HandshakeBundle", {
+    #[new]
+    #[pyo3(signature = (proposal_or_commit, welcome=None, group_info_option=None, ratchet_tree_option=None, more_proposals=Vec::new()))]
+    fn new(
+        proposal_or_commit: Vec<u8>,
+        welcome: Option<Vec<u8>>,
+        group_info_option: Option<PyRef<'_, GroupInfoOption>>,
+        ratchet_tree_option: Option<PyRef<'_, RatchetTreeOption>>,
+        more_proposals: Vec<Vec<u8>>,
+    ) -> PyResult<Self> {
+        let (g, r) = (group_info_option.map(|g| g.0.clone()), rto(ratchet_tree_option));
+        guard(|| w::HandshakeBundle::new(proposal_or_commit, welcome, g, r, more_proposals)).map(Self)
+    }
+    #[getter]
+    fn proposal_or_commit(&self) -> Vec<u8> {
+        self.0.proposal_or_commit.clone()
+    }
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.0.kind.as_str()
+    }
+    #[getter]
+    fn welcome(&self) -> Option<Vec<u8>> {
+        opt(&self.0.welcome)
+    }
+    #[getter]
+    fn group_info_option(&self) -> Option<GroupInfoOption> {
+        self.0.group_info_option.clone().map(GroupInfoOption)
+    }
+    #[getter]
+    fn ratchet_tree_option(&self) -> Option<RatchetTreeOption> {
+        self.0.ratchet_tree_option.clone().map(RatchetTreeOption)
+    }
+    #[getter]
+    fn more_proposals(&self) -> Vec<Vec<u8>> {
+        self.0.more_proposals.clone()
+    }
+});
+
+/// `UpdateRoomResponse`, §Update Room State.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct UpdateResponse(w::UpdateResponse);
+
+wire_class!(UpdateResponse, "UpdateResponse", {
+    #[new]
+    #[pyo3(signature = (response_code, error_description=String::new(), accepted_timestamp=None, current_epoch=None, invalid_proposals=Vec::new()))]
+    fn new(
+        response_code: &str,
+        error_description: String,
+        accepted_timestamp: Option<u64>,
+        current_epoch: Option<u64>,
+        invalid_proposals: Vec<Vec<u8>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let code = w::UpdateResponseCode::from_name(response_code)?;
+            w::UpdateResponse::new(code, error_description, accepted_timestamp, current_epoch, invalid_proposals)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn response_code(&self) -> &'static str {
+        self.0.response_code.as_str()
+    }
+    #[getter]
+    fn error_description(&self) -> String {
+        self.0.error_description.clone()
+    }
+    #[getter]
+    fn accepted_timestamp(&self) -> Option<u64> {
+        self.0.accepted_timestamp
+    }
+    #[getter]
+    fn current_epoch(&self) -> Option<u64> {
+        self.0.current_epoch
+    }
+    #[getter]
+    fn invalid_proposals(&self) -> Vec<Vec<u8>> {
+        self.0.invalid_proposals.clone()
+    }
+});
+
 /// Adds the wire classes and functions to `mimi._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Frank>()?;
@@ -248,6 +397,12 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FanoutMessage>()?;
     m.add_class::<SubmitMessageRequest>()?;
     m.add_class::<SubmitMessageResponse>()?;
+    m.add_class::<PartialGroupInfo>()?;
+    m.add_class::<GroupInfoOption>()?;
+    m.add_class::<HandshakeBundle>()?;
+    m.add_class::<UpdateResponse>()?;
+    // §Update Room State: the UpdateRequest body is one HandshakeBundle.
+    m.add("UpdateRequest", m.getattr("HandshakeBundle")?)?;
     m.add_function(wrap_pyfunction!(encode_notify, m)?)?;
     m.add_function(wrap_pyfunction!(decode_notify, m)?)?;
     m.add_function(wrap_pyfunction!(mls_message_kind, m)?)?;
