@@ -465,3 +465,31 @@ class UpdateResponse:
     def current_epoch(self) -> int | None: ...
     @property
     def invalid_proposals(self) -> list[bytes]: ...
+
+# ---------------------------------------------------------------- end of wire
+# MLS interop test vectors only: a client from a vector's private keys.
+
+@final
+class DecryptedWelcome:
+    """A Welcome decrypted with a vector's init key; its GroupInfo signature verified."""
+
+    @property
+    def group_context(self) -> bytes: ...
+    @property
+    def group_id(self) -> bytes: ...
+    @property
+    def epoch(self) -> int: ...
+
+def decrypt_welcome_with_keys(key_package: bytes, init_priv: bytes, welcome: bytes, signer_pub: bytes) -> DecryptedWelcome:
+    """Decrypts `welcome` (MLSMessage) for `key_package` (MLSMessage) and verifies the GroupInfo with `signer_pub`."""
+
+def join_with_injected_keys(
+    key_package: bytes,
+    init_priv: bytes,
+    encryption_priv: bytes,
+    signature_priv: bytes,
+    welcome: bytes,
+    ratchet_tree: bytes | None = None,
+    external_psks: Sequence[tuple[bytes, bytes]] = ...,
+) -> tuple[Client, Group]:
+    """Joins as a passive client holding the vector's keys and external PSKs (psk_id, psk); leaf lifetimes unchecked."""
