@@ -22,6 +22,9 @@ __all__ = [
     "SignatureKeyPair",
     "ref_hash",
     "reencode",
+    "message_header",
+    "welcome_key_package_refs",
+    "key_package_ref",
     "sign_with_label_many",
     "verify_batch",
     "verify_with_label",
@@ -80,6 +83,15 @@ def ref_hash(label: str, value: bytes) -> bytes:
 def reencode(kind: str, data: bytes) -> bytes:
     """Decodes `data` strictly as the MLS struct `kind` (see MLS_STRUCT_KINDS) and encodes it again."""
 
+def message_header(message: bytes) -> tuple[bytes, int, str]:
+    """(group_id, epoch, content type) of a PublicMessage or PrivateMessage MLSMessage."""
+
+def welcome_key_package_refs(welcome: bytes) -> list[bytes]:
+    """The KeyPackageRefs a Welcome (MLSMessage) is encrypted to."""
+
+def key_package_ref(key_package: bytes) -> bytes:
+    """The KeyPackageRef (RFC 9420 §5.2) of a KeyPackage."""
+
 def _raise_core_error(kind: str) -> None: ...
 @final
 class Member:
@@ -108,7 +120,8 @@ class RemovedClient:
 
 @final
 class Processed:
-    """What a processed message says. `kind`: application, proposal, commit, own_commit."""
+    """What a processed message says. `kind`: application, proposal, commit, own_commit,
+    own_message (this client's own PrivateMessage fanned back)."""
 
     @property
     def kind(self) -> str: ...
@@ -248,6 +261,33 @@ class HubView:
     def merge(self) -> None: ...
     def discard(self) -> None: ...
     def cached_proposals(self) -> Processed: ...
+
+# MLS interop test vectors only: a client from a vector's private keys.
+
+@final
+class DecryptedWelcome:
+    """A Welcome decrypted with a vector's init key; its GroupInfo signature verified."""
+
+    @property
+    def group_context(self) -> bytes: ...
+    @property
+    def group_id(self) -> bytes: ...
+    @property
+    def epoch(self) -> int: ...
+
+def decrypt_welcome_with_keys(key_package: bytes, init_priv: bytes, welcome: bytes, signer_pub: bytes) -> DecryptedWelcome:
+    """Decrypts `welcome` (MLSMessage) for `key_package` (MLSMessage) and verifies the GroupInfo with `signer_pub`."""
+
+def join_with_injected_keys(
+    key_package: bytes,
+    init_priv: bytes,
+    encryption_priv: bytes,
+    signature_priv: bytes,
+    welcome: bytes,
+    ratchet_tree: bytes | None = None,
+    external_psks: Sequence[tuple[bytes, bytes]] = ...,
+) -> tuple[Client, Group]:
+    """Joins as a passive client holding the vector's keys and external PSKs (psk_id, psk); leaf lifetimes unchecked."""
 
 # ---------------------------------------------------------------- wire (draft-ietf-mimi-protocol bodies)
 # Embedded MLS objects are `bytes`; enum values are the draft's names. Every
@@ -467,29 +507,3 @@ class UpdateResponse:
     def invalid_proposals(self) -> list[bytes]: ...
 
 # ---------------------------------------------------------------- end of wire
-# MLS interop test vectors only: a client from a vector's private keys.
-
-@final
-class DecryptedWelcome:
-    """A Welcome decrypted with a vector's init key; its GroupInfo signature verified."""
-
-    @property
-    def group_context(self) -> bytes: ...
-    @property
-    def group_id(self) -> bytes: ...
-    @property
-    def epoch(self) -> int: ...
-
-def decrypt_welcome_with_keys(key_package: bytes, init_priv: bytes, welcome: bytes, signer_pub: bytes) -> DecryptedWelcome:
-    """Decrypts `welcome` (MLSMessage) for `key_package` (MLSMessage) and verifies the GroupInfo with `signer_pub`."""
-
-def join_with_injected_keys(
-    key_package: bytes,
-    init_priv: bytes,
-    encryption_priv: bytes,
-    signature_priv: bytes,
-    welcome: bytes,
-    ratchet_tree: bytes | None = None,
-    external_psks: Sequence[tuple[bytes, bytes]] = ...,
-) -> tuple[Client, Group]:
-    """Joins as a passive client holding the vector's keys and external PSKs (psk_id, psk); leaf lifetimes unchecked."""

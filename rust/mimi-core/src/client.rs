@@ -577,6 +577,10 @@ impl Group {
                 summary.kind = Some(MessageKind::OwnCommit);
                 Some(Pending::OwnCommit)
             }
+            ProcessedMessageContent::OwnPrivateMessage => {
+                summary.kind = Some(MessageKind::OwnMessage);
+                None
+            }
             other => {
                 return Err(CoreError::Mls(format!(
                     "unexpected message content: {:?}",

@@ -3,6 +3,7 @@
 
 use openmls::prelude::*;
 use openmls::treesync::RatchetTreeIn;
+use tls_codec::Deserialize as _;
 
 use crate::error::{CoreError, Result};
 
@@ -34,4 +35,42 @@ pub fn reencode(kind: &str, bytes: &[u8]) -> Result<Vec<u8>> {
             KINDS.join(", ")
         ))),
     }
+}
+
+/// The routing header of a protocol MLSMessage (PublicMessage or PrivateMessage):
+/// group ID, epoch and content type, read without any group state. The hub uses
+/// it to refuse an application message for a stale epoch before fanning it out.
+pub fn message_header(bytes: &[u8]) -> Result<(Vec<u8>, u64, &'static str)> {
+    let msg = crate::summary::protocol_message(bytes)?;
+    let kind = match msg.content_type() {
+        ContentType::Application => "application",
+        ContentType::Proposal => "proposal",
+        ContentType::Commit => "commit",
+    };
+    Ok((msg.group_id().as_slice().to_vec(), msg.epoch().as_u64(), kind))
+}
+
+/// The KeyPackageRefs a Welcome (MLSMessage) is encrypted to, in order: they
+/// route it to the providers and clients that supplied those KeyPackages
+/// (draft-ietf-mimi-protocol §Fanout Messages and Room Events).
+pub fn welcome_key_package_refs(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let msg = MlsMessageIn::tls_deserialize_exact(bytes).map_err(|e| CoreError::decode("Welcome MLSMessage", e))?;
+    match msg.extract() {
+        MlsMessageBodyIn::Welcome(welcome) => Ok(welcome
+            .secrets()
+            .iter()
+            .map(|s| s.new_member().as_slice().to_vec())
+            .collect()),
+        _ => Err(CoreError::Decode("MLSMessage is not a Welcome".into())),
+    }
+}
+
+/// The KeyPackageRef of a KeyPackage (TLS-serialized KeyPackage struct).
+pub fn key_package_ref(bytes: &[u8]) -> Result<Vec<u8>> {
+    let crypto = openmls_rust_crypto::RustCrypto::default();
+    let kp = KeyPackageIn::tls_deserialize_exact(bytes)
+        .map_err(|e| CoreError::decode("KeyPackage", e))?
+        .validate(&crypto, ProtocolVersion::Mls10)
+        .map_err(|e| CoreError::mls("KeyPackage", e))?;
+    Ok(kp.hash_ref(&crypto)?.as_slice().to_vec())
 }

@@ -22,6 +22,8 @@ pub enum MessageKind {
     Commit,
     /// This client's own pending commit, fanned back by the hub.
     OwnCommit,
+    /// This client's own PrivateMessage, fanned back (it cannot decrypt it).
+    OwnMessage,
 }
 
 impl MessageKind {
@@ -32,6 +34,7 @@ impl MessageKind {
             MessageKind::Proposal => "proposal",
             MessageKind::Commit => "commit",
             MessageKind::OwnCommit => "own_commit",
+            MessageKind::OwnMessage => "own_message",
         }
     }
 }

@@ -1,0 +1,257 @@
+"""One client device (sans-IO): MLS groups per room, the room's policy view, and
+the message history its user sees.
+
+Inputs are the events its provider delivers (FanoutMessage bytes with the room
+sequence) and the hub's responses; outputs are the bodies to send through its
+provider (`/update` HandshakeBundles, `/submitMessage` requests) and events
+for the application. Nothing here reads a clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from mimi import _core, content, ids
+from mimi.errors import MimiError, RemoteProtocolError
+from mimi.logic.framing import bare_group_info, bare_welcome
+from mimi.logic.room import app_data_resolver, proposed_change
+from mimi.policy import authorize_update
+from mimi.room import Actor, RoomState
+
+@dataclass(frozen=True, slots=True)
+class Joined:
+    room: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """This client was removed from the room (it stops receiving its events)."""
+
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class EpochChanged:
+    room: str
+    epoch: int
+    committer: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageShown:
+    """An application message decrypted and folded into the room's history."""
+
+    room: str
+    sequence: int
+    message_id: bytes
+    sender: str  # user URI
+    change: str  # what it did to the history: added, edited, deleted, reacted, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An event this client could not take (a hub/client policy mismatch, undecryptable)."""
+
+    room: str
+    sequence: int
+    reason: str
+
+
+Event = Joined | Removed | EpochChanged | MessageShown | Refused
+
+
+@dataclass
+class RoomView:
+    group: _core.Group
+    history: content.RoomHistory
+    last_sequence: int = 0
+
+
+@dataclass
+class ClientSession:
+    """One device. `client` is its MLS client (credential naming its client URI)."""
+
+    client: _core.Client
+    rooms: dict[str, RoomView] = field(default_factory=dict)
+    pending: dict[str, _core.CommitOutput] = field(default_factory=dict)  # room -> commit awaiting the hub
+    joining: set[str] = field(default_factory=set)  # rooms joined by an external commit awaiting the hub
+    outbox: dict[bytes, tuple[str, content.MimiContent]] = field(default_factory=dict)  # message ID -> sent, unanswered
+
+    @property
+    def uri(self) -> str:
+        return self.client.client_uri
+
+    @property
+    def user(self) -> str:
+        return ids.user_of(self.uri)
+
+    def state_of(self, room: str) -> RoomState:
+        view = self.rooms[room]
+        return RoomState.from_app_data(view.group.app_data(), [m.identity for m in view.group.members()])
+
+    # -- creating and changing rooms ------------------------------------------
+
+    def create_room(self, room: str, group_id: bytes, hub_key: bytes, hub: str, state: RoomState) -> _core.Group:
+        group = self.client.create_group(group_id, hub_key, hub, state.to_app_data())
+        self.rooms[room] = RoomView(group, content.RoomHistory(room))
+        return group
+
+    def commit(
+        self,
+        room: str,
+        adds: Sequence[bytes] = (),
+        removes: Sequence[int] = (),
+        app_data: Sequence[tuple[int, bytes | None]] = (),
+        force_path: bool = False,
+    ) -> _core.CommitOutput:
+        """A commit, pending until the hub answers (`update_accepted` / `update_refused`)."""
+        view = self.rooms[room]
+        resolve = app_data_resolver([m.identity for m in view.group.members()])
+        out = view.group.commit(list(adds), list(removes), list(app_data), force_path, resolve)
+        self.pending[room] = out
+        return out
+
+    def join_external(self, room: str, group_info: bytes, ratchet_tree: bytes) -> _core.CommitOutput:
+        group, out = self.client.join_external(group_info, ratchet_tree)
+        self.rooms[room] = RoomView(group, content.RoomHistory(room))
+        self.pending[room] = out
+        self.joining.add(room)
+        return out
+
+    def update_accepted(self, room: str) -> EpochChanged:
+        """The hub accepted this client's commit: apply it."""
+        view = self.rooms[room]
+        self.pending.pop(room)
+        if room in self.joining:
+            self.joining.discard(room)  # openmls merged the external commit already
+        else:
+            view.group.merge_pending_commit()
+        return EpochChanged(room, view.group.epoch, self.uri)
+
+    def update_refused(self, room: str) -> None:
+        """The hub refused this client's commit: drop it (an external join's group too)."""
+        self.pending.pop(room)
+        if room in self.joining:
+            self.joining.discard(room)
+            del self.rooms[room]
+        else:
+            self.rooms[room].group.clear_pending_commit()
+
+    def propose_leave(self, room: str) -> bytes:
+        return self.rooms[room].group.propose_leave()
+
+    # -- messages -----------------------------------------------------------
+
+    def send(self, room: str, message: content.MimiContent) -> tuple[bytes, bytes]:
+        """Encrypts `message`; returns (SubmitMessageRequest body, message ID).
+
+        The sender's view shows it once the hub accepts it (`submit_answered`),
+        at the hub's accepted_timestamp like everyone else's."""
+        view = self.rooms[room]
+        data = content.encode(message)
+        message_id = content.message_id(data, self.user, room)
+        ciphertext = view.group.encrypt(data)
+        self.outbox[message_id] = (room, message)
+        return _core.SubmitMessageRequest(ciphertext, self.user).encode(), message_id
+
+    def submit_answered(self, message_id: bytes, response: bytes) -> MessageShown | Refused:
+        """The hub's SubmitMessageResponse to a message this client sent."""
+        room, message = self.outbox.pop(message_id)
+        answer = _core.SubmitMessageResponse.decode(response)
+        if answer.status != "accepted" or answer.accepted_timestamp is None:
+            return Refused(room, 0, f"hub answered {answer.status}")
+        applied = self.rooms[room].history.receive(message, message_id, self.user, answer.accepted_timestamp)
+        return MessageShown(room, 0, message_id, self.user, applied.change.value)
+
+    # -- events from the provider --------------------------------------------
+
+    def deliver(self, room: str, sequence: int, fanout: bytes) -> list[Event]:
+        """One event of the room, in the hub's order."""
+        message = _core.FanoutMessage.decode(fanout)
+        view = self.rooms.get(room)
+        if message.kind == "welcome":
+            if view is not None:
+                return []
+            tree = message.ratchet_tree_option
+            if tree is None or tree.ratchet_tree is None:
+                return [Refused(room, sequence, "Welcome without a full ratchet tree")]
+            group = self.client.join_welcome(message.message, tree.ratchet_tree)
+            self.rooms[room] = RoomView(group, content.RoomHistory(room), sequence)
+            return [Joined(room, group.epoch)]
+        if view is None or not view.group.is_active:
+            return []
+        if sequence <= view.last_sequence:
+            return []  # a duplicate delivery
+        view.last_sequence = sequence
+        if message.kind != "application" and _core.message_header(message.message)[1] < view.group.epoch:
+            return []  # this client's own handshake fanned back after it merged it, or a stale copy
+        try:
+            if message.kind == "application":
+                return self._application(room, view, sequence, message)
+            return self._handshake(room, view, sequence, message)
+        except MimiError as err:
+            return [Refused(room, sequence, str(err))]
+
+    def _application(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:
+        got = view.group.process(message.message)
+        if got.kind == "own_message":
+            return []  # shown when the hub accepted it
+        if got.plaintext is None or got.sender_identity is None:
+            raise RemoteProtocolError("application message without content")
+        sender = ids.user_of(got.sender_identity)
+        applied = view.history.receive_bytes(got.plaintext, sender_uri=sender, accepted_at=message.timestamp)
+        return [MessageShown(room, sequence, applied.message_id, sender, applied.change.value)]
+
+    def _handshake(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:
+        before = self.state_of(room)
+        got = view.group.process(message.message, app_data_resolver(before.members))
+        if got.kind == "own_commit":
+            self.pending.pop(room, None)
+            view.group.merge()
+            return [EpochChanged(room, view.group.epoch, self.uri)]
+        if got.kind == "proposal":
+            view.group.merge()
+            for extra in message.proposals:
+                view.group.process(extra)
+                view.group.merge()
+            return []
+        # A commit the hub accepted: check the room policy as the hub did. A
+        # mismatch means the hub and this client disagree on the policy; the
+        # commit is taken (the group must not fork) and the mismatch reported.
+        events: list[Event] = []
+        committer = got.sender_identity or (got.external_join[0] if got.external_join else None)
+        if committer is not None:
+            decision = authorize_update(before, Actor(committer), proposed_change(got))
+            if not decision.allowed:
+                events.append(Refused(room, sequence, f"policy mismatch with the hub: {decision.reason}"))
+        view.group.merge()
+        if got.self_removed:
+            return [*events, Removed(room)]
+        for extra in message.proposals:
+            view.group.process(extra)
+            view.group.merge()
+        return [*events, EpochChanged(room, view.group.epoch, committer)]
+
+    # -- what the user sees ------------------------------------------------------
+
+    def shown(self, room: str, now: int) -> list[content.Entry]:
+        return self.rooms[room].history.messages(now)
+
+
+
+def commit_bundle(out: _core.CommitOutput) -> bytes:
+    """The `/update` body of a commit: the commit with its Welcome (bare), the
+    GroupInfo of the new epoch (full) and the full ratchet tree."""
+    return _core.HandshakeBundle(
+        out.commit,
+        welcome=None if out.welcome is None else bare_welcome(out.welcome),
+        group_info_option=_core.GroupInfoOption("full", bare_group_info(out.group_info)),
+        ratchet_tree_option=_core.RatchetTreeOption("full", out.ratchet_tree),
+    ).encode()
+
+
+def proposal_bundle(proposal: bytes, more: Sequence[bytes] = ()) -> bytes:
+    """The `/update` body of one or more proposals."""
+    return _core.HandshakeBundle(proposal, more_proposals=list(more)).encode()

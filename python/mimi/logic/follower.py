@@ -1,0 +1,120 @@
+"""The follower role of a provider (sans-IO): takes `/notify` batches from hubs,
+delivers each room's events to the provider's local clients in the hub's
+sequence order, buffers gaps, and processes a repeated batch once.
+
+Sequence on the wire: the draft's FanoutMessage has no sequence number, so the
+transport envelope of each `/notify` carries the sequences of its messages and
+the sequence of the last event this destination got before them (`previous`).
+A follower delivers a batch when `previous` is what it has delivered so far,
+buffers it when it is ahead, and acknowledges and drops it when it is behind
+(a duplicate). docs/interop.md, "Fanout ordering".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mimi import _core
+from mimi.errors import DecodeError, RemoteProtocolError
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """One `/notify` call: the body of the draft and its ordering envelope."""
+
+    room: str
+    previous: int  # sequence of the last event sent to this destination before this batch; 0 if none
+    sequences: tuple[int, ...]  # one per FanoutMessage in `body`, increasing
+    body: bytes  # the /notify body: FanoutMessages concatenated
+
+    def __post_init__(self) -> None:
+        seqs = self.sequences
+        if not seqs or seqs[0] <= self.previous or any(b <= a for a, b in zip(seqs, seqs[1:])):
+            raise RemoteProtocolError(
+                f"notify for {self.room}: sequences must increase after previous={self.previous}", "badRequest"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One event for one local client: the FanoutMessage bytes and its room sequence."""
+
+    client: str
+    room: str
+    sequence: int
+    message: bytes
+
+
+@dataclass
+class _Room:
+    delivered_upto: int = 0  # sequence of the last event delivered in order
+    members: set[str] = field(default_factory=set)  # local clients receiving this room's events
+    waiting: dict[int, Notify] = field(default_factory=dict)  # buffered batches by `previous`
+
+
+class Follower:
+    """The follower role of one provider, for every room it takes part in."""
+
+    def __init__(self, provider: str) -> None:
+        self.provider = provider
+        self.rooms: dict[str, _Room] = {}
+        self.welcome_routes: dict[bytes, str] = {}  # KeyPackageRef -> local client
+
+    def expect_welcome(self, key_package_ref: bytes, client: str) -> None:
+        """A KeyPackage of `client` was handed out: a Welcome to it goes to that client."""
+        self.welcome_routes[key_package_ref] = client
+
+    def subscribe(self, room: str, client: str) -> None:
+        self.rooms.setdefault(room, _Room()).members.add(client)
+
+    def unsubscribe(self, room: str, client: str) -> None:
+        state = self.rooms.get(room)
+        if state is not None:
+            state.members.discard(client)
+
+    def delivered_upto(self, room: str) -> int:
+        state = self.rooms.get(room)
+        return 0 if state is None else state.delivered_upto
+
+    def notify(self, batch: Notify) -> list[Delivery]:
+        """Accepts one `/notify` batch; returns what to deliver now, in order.
+
+        A malformed body raises RemoteProtocolError and changes nothing."""
+        try:
+            messages = _core.decode_notify(batch.body)
+        except DecodeError as err:
+            raise RemoteProtocolError(f"notify for {batch.room}: {err}", "badRequest") from err
+        if len(messages) != len(batch.sequences):
+            raise RemoteProtocolError(
+                f"notify for {batch.room}: {len(messages)} messages but {len(batch.sequences)} sequences", "badRequest"
+            )
+        state = self.rooms.setdefault(batch.room, _Room())
+        if batch.sequences[-1] <= state.delivered_upto or batch.previous in state.waiting:
+            return []  # a duplicate: acknowledged, processed once
+        if batch.previous > state.delivered_upto:
+            state.waiting[batch.previous] = batch
+            return []
+        deliveries = self._deliver(batch.room, state, batch, messages)
+        while state.delivered_upto in state.waiting:
+            ready = state.waiting.pop(state.delivered_upto)
+            deliveries += self._deliver(batch.room, state, ready, _core.decode_notify(ready.body))
+        return deliveries
+
+    def _deliver(
+        self, room: str, state: _Room, batch: Notify, messages: list[_core.FanoutMessage]
+    ) -> list[Delivery]:
+        out: list[Delivery] = []
+        for sequence, message in zip(batch.sequences, messages):
+            if sequence <= state.delivered_upto:
+                continue  # overlaps what an earlier batch delivered
+            encoded = message.encode()
+            if message.kind == "welcome":
+                for ref in _core.welcome_key_package_refs(message.message):
+                    client = self.welcome_routes.pop(ref, None)
+                    if client is not None:
+                        state.members.add(client)
+                        out.append(Delivery(client, room, sequence, encoded))
+            else:
+                out.extend(Delivery(client, room, sequence, encoded) for client in sorted(state.members))
+            state.delivered_upto = sequence
+        return out

@@ -1,0 +1,220 @@
+"""The hub of one room (sans-IO): validates `/update` and `/submitMessage` bodies
+with its MLS view of the group and the room policy, orders what it accepts
+with a per-room sequence and `accepted_timestamp`, and says where each event
+goes (draft-ietf-mimi-protocol §Update Room State, §Submit a Message, §Fanout
+Messages and Room Events).
+
+Inputs are wire bytes, the authenticated provider that sent them, and `now`
+(milliseconds since the UNIX epoch); outputs are the response body and the
+`Fanout` events to send. Persisting and sending are the caller's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import msgpack
+
+from mimi import _core, ids
+from mimi.errors import DecodeError, InvalidSignature, MlsError, WrongEpoch
+from mimi.logic.framing import group_info_message, welcome_message
+from mimi.logic.room import app_data_resolver, proposed_change
+from mimi.policy import authorize_submit, authorize_update
+from mimi.room import Actor, ProposedChange, RemoveClient, RoomState
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """One accepted event: its room sequence and the providers it goes to."""
+
+    room: str
+    sequence: int
+    timestamp: int
+    destinations: frozenset[str]  # provider URIs
+    message: bytes  # FanoutMessage encoding
+
+
+@dataclass
+class HubRoom:
+    room: str
+    hub: str  # the hub's provider URI
+    view: _core.HubView
+    sequence: int = 0  # last sequence assigned (1-based; 0: none)
+    welcome_routes: dict[bytes, str] = field(default_factory=dict)  # KeyPackageRef -> provider
+    pending_removals: dict[int, str] = field(default_factory=dict)  # cached Remove proposals: leaf -> client
+
+    @classmethod
+    def create(cls, room: str, hub: str, group_info: bytes, ratchet_tree: bytes) -> HubRoom:
+        """Starts hosting a room from its creator's GroupInfo (MLSMessage) and tree."""
+        view = _core.HubView.from_group_info(group_info, ratchet_tree)
+        RoomState.from_app_data(view.app_data())  # the room state must decode
+        return cls(room, hub, view)
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def state(self) -> RoomState:
+        return RoomState.from_app_data(self.view.app_data(), [m.identity for m in self.view.members()])
+
+    def providers(self) -> frozenset[str]:
+        """Where the room's events go: the hub and every provider with a participant
+        or a client in the room (draft-ietf-mimi-arch: followers)."""
+        state = self.state
+        users = [p.user for p in state.participants.participants] + list(state.members)
+        return frozenset({self.hub} | {f"mimi://{ids.domain(u)}" for u in users if u.startswith("mimi://")})
+
+    def record_key_packages(self, provider: str, refs: list[bytes]) -> None:
+        """KeyPackages claimed from `provider` for this room: route their Welcome there."""
+        for ref in refs:
+            self.welcome_routes[ref] = provider
+
+    def export(self) -> bytes:
+        return bytes(msgpack.packb(
+            {
+                "room": self.room,
+                "hub": self.hub,
+                "view": self.view.export_state(),
+                "sequence": self.sequence,
+                "routes": list(self.welcome_routes.items()),
+                "removals": list(self.pending_removals.items()),
+            }
+        ))
+
+    @classmethod
+    def restore(cls, data: bytes) -> HubRoom:
+        try:
+            d = msgpack.unpackb(data)
+            return cls(
+                d["room"], d["hub"], _core.HubView.import_state(d["view"]), d["sequence"],
+                dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]),
+            )
+        except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
+            raise DecodeError(f"hub room record: {err}") from err
+
+    # -- /update ----------------------------------------------------------------
+
+    def update(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
+        """Handles an `/update` body from `provider`. Refusals change nothing."""
+        try:
+            bundle = _core.HandshakeBundle.decode(body)
+        except DecodeError as err:
+            return _refuse("invalidProposal", f"malformed HandshakeBundle: {err}"), []
+        try:
+            if bundle.kind == "commit":
+                return self._commit(provider, bundle, now)
+            return self._proposals(provider, bundle, now)
+        except WrongEpoch:
+            self.view.discard()
+            return _core.UpdateResponse("wrongEpoch", "", current_epoch=self.view.epoch).encode(), []
+        except (DecodeError, InvalidSignature, MlsError) as err:
+            self.view.discard()
+            return _refuse("invalidProposal", str(err)), []
+
+    def _sender(self, provider: str, got: _core.Processed) -> str:
+        sender = got.sender_identity or (got.external_join[0] if got.external_join else None)
+        if sender is None:
+            raise MlsError(f"a {got.sender_kind} sender cannot submit through /update")
+        if f"mimi://{ids.domain(sender)}" != provider:
+            raise MlsError(f"{provider} cannot submit for {sender}")
+        return sender
+
+    def _proposals(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
+        # Only leaving (a client's Remove of its own leaf) is cached from clients; the
+        # other changes must come in a commit, where policy sees them whole.
+        accepted: list[tuple[int, str]] = []
+        for proposal in [bundle.proposal_or_commit, *bundle.more_proposals]:
+            got = self.view.process(proposal)
+            sender = self._sender(provider, got)
+            own_leaf = got.sender_index
+            if got.added or got.app_data or [r.leaf_index for r in got.removed] != [own_leaf]:
+                self.view.discard()
+                return _refuse("notAllowed", "only a client's own Remove (leaving) is accepted as a proposal"), []
+            change = ProposedChange((RemoveClient(sender),))
+            decision = authorize_update(self.state, Actor(sender), change)
+            if not decision.allowed:
+                self.view.discard()
+                return _refuse("notAllowed", decision.reason), []
+            self.view.merge()
+            assert own_leaf is not None
+            accepted.append((own_leaf, sender))
+        self.pending_removals.update(accepted)
+        fanout = _core.FanoutMessage(now, bundle.proposal_or_commit, proposals=bundle.more_proposals).encode()
+        return _success(now), [self._stamp(now, self.providers(), fanout)]
+
+    def _commit(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
+        option = bundle.group_info_option
+        if option is None or option.group_info is None:
+            return _refuse("invalidProposal", "a commit needs the full GroupInfo of its new epoch"), []
+        before = self.state
+        destinations_before = self.providers()
+        got = self.view.process(
+            bundle.proposal_or_commit, group_info_message(option.group_info), app_data_resolver(before.members)
+        )
+        sender = self._sender(provider, got)
+        removed = {r.leaf_index for r in got.removed}
+        uncovered = sorted(set(self.pending_removals) - removed)
+        if uncovered:
+            self.view.discard()
+            clients = ", ".join(self.pending_removals[leaf] for leaf in uncovered)
+            return _refuse("notAllowed", f"the commit must cover the pending Remove of {clients}"), []
+        change = proposed_change(got)
+        decision = authorize_update(before, Actor(sender), change)
+        if not decision.allowed:
+            self.view.discard()
+            return _refuse(decision.code.name, decision.reason), []
+        self.view.merge()
+        self.pending_removals.clear()
+        events = [self._stamp(now, destinations_before | self.providers(), _core.FanoutMessage(now, bundle.proposal_or_commit).encode())]
+        if bundle.welcome is not None:
+            events.append(self._welcome(now, welcome_message(bundle.welcome), got))
+        return _success(now), events
+
+    def _welcome(self, now: int, welcome: bytes, got: _core.Processed) -> Fanout:
+        """A Welcome goes only to the providers of the KeyPackages it is for."""
+        by_ref = {a.key_package_ref: a.identity for a in got.added}
+        destinations = set()
+        for ref in _core.welcome_key_package_refs(welcome):
+            provider = self.welcome_routes.pop(ref, None)
+            if provider is None and ref in by_ref:
+                provider = f"mimi://{ids.domain(by_ref[ref])}"  # fetched outside /keyMaterial
+            if provider is not None:
+                destinations.add(provider)
+        tree = _core.RatchetTreeOption("full", self.view.export_ratchet_tree())
+        return self._stamp(now, frozenset(destinations), _core.FanoutMessage(now, welcome, ratchet_tree_option=tree).encode())
+
+    # -- /submitMessage ------------------------------------------------------------
+
+    def submit(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
+        """Handles a `/submitMessage` body from `provider`."""
+        try:
+            request = _core.SubmitMessageRequest.decode(body)
+            group_id, epoch, _ = _core.message_header(request.app_message)
+        except DecodeError:
+            # The response codes have no "malformed": a body that does not parse is not allowed.
+            return _core.SubmitMessageResponse("notAllowed").encode(), []
+        if group_id != self.view.group_id:
+            return _core.SubmitMessageResponse("notAllowed").encode(), []
+        if epoch != self.view.epoch:
+            return _core.SubmitMessageResponse("epochTooOld", current_epoch=self.view.epoch).encode(), []
+        sender = request.sending_uri
+        if not sender.startswith(f"{provider}/"):
+            return _core.SubmitMessageResponse("notAllowed").encode(), []
+        if not authorize_submit(self.state, sender).allowed:
+            return _core.SubmitMessageResponse("notAllowed").encode(), []
+        fanout = _core.FanoutMessage(now, request.app_message).encode()
+        event = self._stamp(now, self.providers(), fanout)
+        return _core.SubmitMessageResponse("accepted", accepted_timestamp=now).encode(), [event]
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _stamp(self, now: int, destinations: frozenset[str], message: bytes) -> Fanout:
+        self.sequence += 1
+        return Fanout(self.room, self.sequence, now, destinations, message)
+
+
+def _success(now: int) -> bytes:
+    return _core.UpdateResponse("success", "", accepted_timestamp=now).encode()
+
+
+def _refuse(code: str, reason: str) -> bytes:
+    return _core.UpdateResponse(code, reason).encode()

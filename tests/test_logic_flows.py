@@ -1,0 +1,205 @@
+"""The protocol flows in memory: hub, followers and clients as sans-IO logic, pumped
+by tests/netsim.py. What every client shows, and what every party agrees on."""
+
+from __future__ import annotations
+
+import pytest
+
+from mimi import content
+from mimi.logic.client import MessageShown, Refused, Removed
+from netsim import ROOM, Net
+
+USERS = {
+    "A": "mimi://x.example/d/alice/phone",
+    "B": "mimi://x.example/d/bob/phone",
+    "C": "mimi://y.example/d/charlie/phone",
+    "D": "mimi://y.example/d/charlie/laptop",
+    "E": "mimi://z.example/d/diana/phone",
+    "F": "mimi://z.example/d/evelyn/phone",
+}
+
+
+def room_with_everyone() -> Net:
+    net = Net()
+    for name, uri in USERS.items():
+        net.device(name, uri)
+    net.create("C")
+    response = net.add_users(
+        "C",
+        [USERS[n] for n in "ABDEF"],
+        ["mimi://x.example/u/alice", "mimi://x.example/u/bob", "mimi://z.example/u/diana", "mimi://z.example/u/evelyn"],
+    )
+    assert response.response_code == "success", response.error_description
+    return net
+
+
+def assert_agree(net: Net) -> None:
+    assert net.hub is not None
+    active = net.active()
+    assert {s.rooms[ROOM].group.epoch for s in active.values()} == {net.hub.view.epoch}
+    assert len({s.rooms[ROOM].group.epoch_authenticator for s in active.values()}) == 1
+    assert {s.rooms[ROOM].group.tree_hash for s in active.values()} == {net.hub.view.tree_hash}
+    hub_participants = net.hub.state.participants
+    for s in active.values():
+        assert s.state_of(ROOM).participants == hub_participants
+
+
+def test_everyone_joins_through_welcomes_routed_by_key_package() -> None:
+    net = room_with_everyone()
+    assert sorted(net.active()) == sorted(USERS)
+    assert_agree(net)
+    assert net.hub is not None and net.hub.view.epoch == 1
+
+
+def test_messages_reply_reaction_edit_delete_across_providers() -> None:
+    net = room_with_everyone()
+    hello = content.message(content.text_part("Hi everyone!"))
+    response, hello_id = net.send("A", hello)
+    assert response.status == "accepted" and response.accepted_timestamp == net.now
+    reply = content.reply(hello_id, content.text_part("Hello Alice!"))
+    _, reply_id = net.send("E", reply)
+    net.send("B", content.reaction(hello_id, "\N{HEAVY BLACK HEART}"))
+    net.send("E", content.edit(reply, reply_id, content.text_part("Hello Alice, welcome!")))
+    oops = content.message(content.text_part("wrong room"))
+    _, oops_id = net.send("C", oops)
+    net.send("C", content.delete(oops, oops_id))
+    for name, session in net.sessions.items():
+        shown = session.shown(ROOM, net.now)
+        texts = [e.content.nested_part.content.decode() for e in shown]  # type: ignore[union-attr]
+        assert texts == ["Hi everyone!", "Hello Alice, welcome!"], name
+        assert [len(e.reactions) for e in shown] == [1, 0]
+    # Every recipient saw each message once, with the sender's user URI.
+    shown_events = [e for _, e in net.events if isinstance(e, MessageShown)]
+    assert len(shown_events) == 6 * 5  # 6 messages, 5 recipients each
+
+
+def test_forbidden_action_is_refused_and_changes_nothing() -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    before = {n: (s.rooms[ROOM].group.epoch, s.rooms[ROOM].group.epoch_authenticator) for n, s in net.sessions.items()}
+    sequence = net.hub.sequence
+    response = net.ban("B", "mimi://z.example/u/diana")
+    assert response.response_code == "notAllowed"
+    assert "canBan" in response.error_description
+    assert net.hub.sequence == sequence  # nothing fanned out
+    assert before == {n: (s.rooms[ROOM].group.epoch, s.rooms[ROOM].group.epoch_authenticator) for n, s in net.sessions.items()}
+    # Bob's pending commit is gone; he can still take part.
+    assert ROOM not in net.sessions["B"].pending
+    assert net.send("B", content.message(content.text_part("ok, sorry")))[0].status == "accepted"
+
+
+def test_new_device_joins_by_external_commit() -> None:
+    net = room_with_everyone()
+    net.device("A2", "mimi://x.example/d/alice/tablet")
+    assert net.join_external("A2").response_code == "success"
+    assert_agree(net)
+    net.send("A2", content.message(content.text_part("from the tablet")))
+    assert net.sessions["E"].shown(ROOM, net.now)[-1].sender_uri == "mimi://x.example/u/alice"
+
+
+def test_external_join_of_a_stranger_is_refused() -> None:
+    net = room_with_everyone()
+    net.device("M", "mimi://x.example/d/mallory/phone")
+    response = net.join_external("M")
+    assert response.response_code == "notAllowed"
+    assert ROOM not in net.sessions["M"].rooms
+    assert_agree(net)
+
+
+def test_leave_is_cached_and_must_be_covered() -> None:
+    net = room_with_everyone()
+    net.hold.add("mimi://y.example")  # Charlie has not seen Evelyn's proposal yet
+    assert net.leave("F").response_code == "success"
+    assert net.hub is not None and net.hub.pending_removals
+    # A commit that does not cover Evelyn's leave is refused...
+    refused = net.commit("C", app_data=[])
+    assert refused.response_code == "notAllowed" and "pending Remove" in refused.error_description
+    # ...once Charlie has it, his commit covers it (and takes her off the participant list).
+    net.hold.clear()
+    net.release()
+    ok = net.remove_user("C", "mimi://z.example/u/evelyn", [])
+    assert ok.response_code == "success", ok.error_description
+    assert not net.sessions["F"].rooms[ROOM].group.is_active
+    assert ("mimi://z.example/d/evelyn/phone", Removed(ROOM)) in net.events
+    assert_agree(net)
+
+
+def test_remove_bob_then_he_reads_nothing_more() -> None:
+    net = room_with_everyone()
+    bob_leaf = net.sessions["B"].rooms[ROOM].group.own_leaf_index
+    assert net.remove_user("C", "mimi://x.example/u/bob", [bob_leaf]).response_code == "success"
+    assert_agree(net)
+    net.send("A", content.message(content.text_part("bob is gone")))
+    assert [e.content.nested_part.content for e in net.sessions["B"].shown(ROOM, net.now)] == []  # type: ignore[union-attr]
+    assert "mimi://x.example/d/bob/phone" not in net.followers["mimi://x.example"].rooms[ROOM].members
+
+
+def test_commit_race_first_wins_second_gets_wrong_epoch() -> None:
+    net = room_with_everyone()
+    first = net.sessions["A"].commit(ROOM, force_path=True)
+    second = net.sessions["E"].commit(ROOM, force_path=True)
+    from mimi.logic.client import commit_bundle
+
+    assert net.update("A", commit_bundle(first)).response_code == "success"
+    late = net.update("E", commit_bundle(second))
+    assert late.response_code == "wrongEpoch" and late.current_epoch == 2
+    assert_agree(net)
+
+
+def test_followers_reorder_and_deduplicate() -> None:
+    net = room_with_everyone()
+    net.hold.add("mimi://z.example")
+    for i in range(3):
+        net.send("A", content.message(content.text_part(f"m{i}")))
+    held = list(net.held)
+    net.release(reverse=True)  # out of order: buffered, then delivered in order
+    texts = [e.content.nested_part.content.decode() for e in net.sessions["E"].shown(ROOM, net.now)]  # type: ignore[union-attr]
+    assert texts == ["m0", "m1", "m2"]
+    for destination, notify in held:  # replayed notify: acknowledged, processed once
+        assert net.notify(destination, notify) == []
+    assert len(net.sessions["E"].shown(ROOM, net.now)) == 3
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
+def test_bad_update_bodies_get_invalid_proposal_and_change_nothing(damage: str) -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    from mimi.logic.client import commit_bundle
+
+    body = commit_bundle(net.sessions["A"].commit(ROOM, force_path=True))
+    net.sessions["A"].update_refused(ROOM)
+    bad = {"truncate": body[:-5], "flip": body[:200] + bytes([body[200] ^ 1]) + body[201:], "empty": b""}[damage]
+    epoch, sequence = net.hub.view.epoch, net.hub.sequence
+    raw, fanout = net.hub.update("mimi://x.example", bad, net.tick())
+    from mimi import _core
+
+    assert _core.UpdateResponse.decode(raw).response_code == "invalidProposal"
+    assert fanout == [] and (net.hub.view.epoch, net.hub.sequence) == (epoch, sequence)
+
+
+def test_submit_for_another_provider_or_stale_epoch_is_refused() -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    from mimi import _core
+
+    body, _ = net.sessions["A"].send(ROOM, content.message(content.text_part("x")))
+    raw, fanout = net.hub.submit("mimi://z.example", body, net.tick())  # z cannot speak for alice@x
+    assert _core.SubmitMessageResponse.decode(raw).status == "notAllowed" and fanout == []
+    raw, _ = net.hub.submit("mimi://x.example", body[:-3], net.tick())
+    assert _core.SubmitMessageResponse.decode(raw).status == "notAllowed"
+    net.commit("C", app_data=[])  # epoch moves on
+    raw, fanout = net.hub.submit("mimi://x.example", body, net.tick())
+    response = _core.SubmitMessageResponse.decode(raw)
+    assert response.status == "epochTooOld" and response.current_epoch == 2 and fanout == []
+
+
+def test_hub_room_survives_export_and_restore() -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    from mimi.logic.hub import HubRoom
+
+    net.hub = HubRoom.restore(net.hub.export())
+    assert net.send("A", content.message(content.text_part("after restart")))[0].status == "accepted"
+    assert net.remove_user("C", "mimi://x.example/u/bob", [net.sessions["B"].rooms[ROOM].group.own_leaf_index]).response_code == "success"
+    assert_agree(net)
+    assert not [e for _, e in net.events if isinstance(e, Refused)]
