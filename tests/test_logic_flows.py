@@ -69,8 +69,10 @@ def test_messages_reply_reaction_edit_delete_across_providers() -> None:
         assert texts == ["Hi everyone!", "Hello Alice, welcome!"], name
         assert [len(e.reactions) for e in shown] == [1, 0]
     # Every recipient saw each message once, with the sender's user URI.
-    shown_events = [e for _, e in net.events if isinstance(e, MessageShown)]
+    shown_events = [e for _, e in net.events if isinstance(e, MessageShown) and e.change != "sequenced"]
     assert len(shown_events) == 6 * 5  # 6 messages, 5 recipients each
+    # Each sender learns its own message's room sequence when the hub fans it back.
+    assert len([e for _, e in net.events if isinstance(e, MessageShown) and e.change == "sequenced"]) == 6
 
 
 def test_forbidden_action_is_refused_and_changes_nothing() -> None:

@@ -44,10 +44,12 @@ class MessageShown:
     """An application message decrypted and folded into the room's history."""
 
     room: str
-    sequence: int
+    sequence: int  # the hub's room sequence (0 while the hub has not fanned it back)
     message_id: bytes
     sender: str  # user URI
     change: str  # what it did to the history: added, edited, deleted, reacted, ...
+    content: bytes  # the MIMI content (CBOR) as sent
+    timestamp: int  # the hub's accepted_timestamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,8 @@ class ClientSession:
     pending: dict[str, _core.CommitOutput] = field(default_factory=dict)  # room -> commit awaiting the hub
     joining: set[str] = field(default_factory=set)  # rooms joined by an external commit awaiting the hub
     outbox: dict[bytes, tuple[str, content.MimiContent]] = field(default_factory=dict)  # message ID -> sent, unanswered
+    sent: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)  # ciphertext -> (message ID, content), until fanned back
+    pending_leaves: dict[str, set[str]] = field(default_factory=dict)  # room -> clients whose Remove is cached
 
     @property
     def uri(self) -> str:
@@ -124,6 +128,7 @@ class ClientSession:
         """The hub accepted this client's commit: apply it."""
         view = self.rooms[room]
         self.pending.pop(room)
+        self.pending_leaves.pop(room, None)
         if room in self.joining:
             self.joining.discard(room)  # openmls merged the external commit already
         else:
@@ -154,6 +159,7 @@ class ClientSession:
         message_id = content.message_id(data, self.user, room)
         ciphertext = view.group.encrypt(data)
         self.outbox[message_id] = (room, message)
+        self.sent[ciphertext] = (message_id, data)
         return _core.SubmitMessageRequest(ciphertext, self.user).encode(), message_id
 
     def submit_answered(self, message_id: bytes, response: bytes) -> MessageShown | Refused:
@@ -163,7 +169,7 @@ class ClientSession:
         if answer.status != "accepted" or answer.accepted_timestamp is None:
             return Refused(room, 0, f"hub answered {answer.status}")
         applied = self.rooms[room].history.receive(message, message_id, self.user, answer.accepted_timestamp)
-        return MessageShown(room, 0, message_id, self.user, applied.change.value)
+        return MessageShown(room, 0, message_id, self.user, applied.change.value, content.encode(message), answer.accepted_timestamp)
 
     # -- events from the provider --------------------------------------------
 
@@ -197,12 +203,16 @@ class ClientSession:
     def _application(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:
         got = view.group.process(message.message)
         if got.kind == "own_message":
-            return []  # shown when the hub accepted it
+            # Shown when the hub accepted it; now its room sequence is known.
+            own = self.sent.pop(message.message, None)
+            if own is None:
+                return []
+            return [MessageShown(room, sequence, own[0], self.user, "sequenced", own[1], message.timestamp)]
         if got.plaintext is None or got.sender_identity is None:
             raise RemoteProtocolError("application message without content")
         sender = ids.user_of(got.sender_identity)
         applied = view.history.receive_bytes(got.plaintext, sender_uri=sender, accepted_at=message.timestamp)
-        return [MessageShown(room, sequence, applied.message_id, sender, applied.change.value)]
+        return [MessageShown(room, sequence, applied.message_id, sender, applied.change.value, got.plaintext, message.timestamp)]
 
     def _handshake(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:
         before = self.state_of(room)
@@ -212,9 +222,11 @@ class ClientSession:
             view.group.merge()
             return [EpochChanged(room, view.group.epoch, self.uri)]
         if got.kind == "proposal":
+            leaving = self.pending_leaves.setdefault(room, set())
+            leaving.update(r.identity for r in got.removed)
             view.group.merge()
             for extra in message.proposals:
-                view.group.process(extra)
+                leaving.update(r.identity for r in view.group.process(extra).removed)
                 view.group.merge()
             return []
         # A commit the hub accepted: check the room policy as the hub did. A
@@ -227,6 +239,7 @@ class ClientSession:
             if not decision.allowed:
                 events.append(Refused(room, sequence, f"policy mismatch with the hub: {decision.reason}"))
         view.group.merge()
+        self.pending_leaves.pop(room, None)
         if got.self_removed:
             return [*events, Removed(room)]
         for extra in message.proposals:

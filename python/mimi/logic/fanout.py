@@ -30,6 +30,14 @@ class FanoutBatcher:
             for destination in event.destinations:
                 self._queues[(destination, event.room)].append(event)
 
+    def resume(self, destination: str, room: str, sequence: int) -> None:
+        """After a restart: `sequence` was the last event batched for `destination`."""
+        key = (destination, room)
+        self._last[key] = max(self._last.get(key, 0), sequence)
+
+    def last_sent(self, room: str) -> dict[str, int]:
+        return {d: seq for (d, r), seq in self._last.items() if r == room}
+
     def pending(self, destination: str | None = None) -> int:
         return sum(len(q) for (d, _), q in self._queues.items() if destination in (None, d))
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import msgpack
+
 from mimi import _core
 from mimi.errors import DecodeError, RemoteProtocolError
 
@@ -71,6 +73,27 @@ class Follower:
         state = self.rooms.get(room)
         if state is not None:
             state.members.discard(client)
+
+    def export(self) -> bytes:
+        rooms = {
+            room: [state.delivered_upto, sorted(state.members), [[n.previous, list(n.sequences), n.body] for n in state.waiting.values()]]
+            for room, state in self.rooms.items()
+        }
+        return bytes(msgpack.packb({"provider": self.provider, "rooms": rooms, "routes": list(self.welcome_routes.items())}))
+
+    @classmethod
+    def restore(cls, data: bytes) -> Follower:
+        try:
+            d = msgpack.unpackb(data)
+            follower = cls(d["provider"])
+            for room, (upto, members, waiting) in d["rooms"].items():
+                follower.rooms[room] = _Room(
+                    upto, set(members), {p: Notify(room, p, tuple(seqs), body) for p, seqs, body in waiting}
+                )
+            follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
+            return follower
+        except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
+            raise DecodeError(f"follower record: {err}") from err
 
     def delivered_upto(self, room: str) -> int:
         state = self.rooms.get(room)

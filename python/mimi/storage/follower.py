@@ -47,6 +47,16 @@ class FollowerStore(SqliteStore):
 
     schema = SERVER
 
+    def save_logic_state(self, state: bytes) -> None:
+        """The follower logic's own state (ordering, local members, Welcome routes)."""
+        check_bytes("state", state)
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO follower_logic (id, state) VALUES (1, ?)", (state,))
+
+    def load_logic_state(self) -> bytes | None:
+        row = self._db.execute("SELECT state FROM follower_logic WHERE id = 1").fetchone()
+        return None if row is None else bytes(row[0])
+
     def follow_room(self, room_id: str, after: int = 0) -> int:
         """Start following a room whose events after sequence `after` will come.
 

@@ -49,6 +49,10 @@ SERVER = Schema(
         body BLOB NOT NULL,
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
+    CREATE TABLE follower_logic (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        state BLOB NOT NULL
+    ) STRICT;
     CREATE TABLE follower_inbox (
         client TEXT NOT NULL,
         room_id TEXT NOT NULL,

@@ -1,0 +1,235 @@
+"""ClientHost: one device (`Client`) or many (`ClientFleet`) in one actor, each a
+ClientSession with its own SQLite file. Each actor is a process (~50-90 MB),
+so load tests host many devices per actor with the same logic."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from mimi import _core, content, ids
+from mimi.actors import names
+from mimi.errors import MimiError
+from mimi.logic.client import ClientSession, MessageShown, Removed, RoomView, commit_bundle, proposal_bundle
+from mimi.policy import ComponentId
+from mimi.policy.presets import PRESETS
+from mimi.room import ParticipantListUpdate, RoomState, UserindexRolePair, UserRolePair
+from mimi.storage import ClientStore, DataDir, HistoryEntry
+
+ORDINARY_USER = 2
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class Device:
+    session: ClientSession
+    store: ClientStore
+    provider: str
+    group_ids: dict[str, bytes]  # room -> MLS group ID
+
+
+class ClientHost:
+    def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+        self.name = name
+        self.data = DataDir(Path(data_dir))
+        self.devices: dict[str, Device] = {c: self._open(c) for c in clients}
+        for uri, device in self.devices.items():
+            names.handle(names.provider(device.provider)).register.remote(uri, name)
+
+    def _open(self, uri: str) -> Device:
+        store = ClientStore(self.data.client(uri))
+        provider = f"mimi://{ids.domain(uri)}"
+        saved = store.load_state()
+        if saved is None:
+            device = Device(ClientSession(_core.Client(uri)), store, provider, {})
+            self._save(device)
+            return device
+        record = msgpack.unpackb(saved)
+        session = ClientSession(_core.Client.import_state(record["mls"]))
+        device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
+        for room, group_id in device.group_ids.items():
+            view = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
+            session.rooms[room] = view
+            for entry in store.messages(room, 0, 1_000_000):
+                view.history.receive_bytes(entry.content, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
+        return device
+
+    def _save(self, device: Device) -> None:
+        session = device.session
+        device.group_ids = {room: view.group.group_id for room, view in session.rooms.items()}
+        record = {
+            "mls": session.client.export_state(),
+            "rooms": device.group_ids,
+            "last": {room: view.last_sequence for room, view in session.rooms.items()},
+        }
+        device.store.save_state(bytes(msgpack.packb(record)))
+
+    def _device(self, client: str) -> Device:
+        device = self.devices.get(client)
+        if device is None:
+            raise MimiError(f"{client} is not hosted by {self.name}")
+        return device
+
+    def ping(self) -> str:
+        return self.name
+
+    # -- setup ------------------------------------------------------------------------
+
+    def publish_key_packages(self, client: str, count: int) -> int:
+        device = self._device(client)
+        kps = device.session.client.key_packages(count)
+        self._save(device)
+        remaining: int = names.ray_get(
+            names.handle(names.provider(device.provider)).publish_key_packages.remote(client, kps)
+        )
+        return remaining
+
+    def create_room(self, client: str, room: str, preset: str, hub: str, hub_key: bytes) -> None:
+        device = self._device(client)
+        session = device.session
+        state = PRESETS[preset].new_room(session.user, room, room_name=room.rsplit("/", 1)[-1], hub=hub, members=[client])
+        group = session.create_room(room, room.encode(), hub_key, hub, state)
+        names.ray_get(names.handle(names.hub(room)).create_room.remote(room, group.export_group_info(), group.export_ratchet_tree()))
+        names.ray_get(names.handle(names.provider(device.provider)).subscribe.remote(room, client))
+        self._save(device)
+
+    # -- room changes ---------------------------------------------------------------------
+
+    def _update(self, device: Device, room: str, body: bytes) -> dict[str, Any]:
+        raw = names.ray_get(names.handle(names.hub(room)).update.remote(room, device.provider, body, now_ms()))
+        response = _core.UpdateResponse.decode(raw)
+        if room in device.session.pending:
+            if response.response_code == "success":
+                device.session.update_accepted(room)
+            else:
+                device.session.update_refused(room)
+        self._save(device)
+        return {"code": response.response_code, "reason": response.error_description, "epoch": response.current_epoch}
+
+    def _participants(self, update: ParticipantListUpdate) -> tuple[int, bytes]:
+        return (ComponentId.participant_list, update.encode())
+
+    def _index_of(self, device: Device, room: str, user: str) -> int:
+        return [p.user for p in device.session.state_of(room).participants.participants].index(user)
+
+    def add_users(self, client: str, room: str, users: dict[str, list[str]]) -> dict[str, Any]:
+        """Adds users (user URI -> their clients) as ordinary participants, with a
+        KeyPackage of each client claimed through the hub."""
+        device = self._device(client)
+        hub = names.handle(names.hub(room))
+        kps = [names.ray_get(hub.key_material.remote(room, c)) for clients in users.values() for c in clients]
+        if any(kp is None for kp in kps):
+            return {"code": "noKeyMaterial", "reason": "a client has no KeyPackage left", "epoch": None}
+        added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
+        update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in added))
+        out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
+        return self._update(device, room, commit_bundle(out))
+
+    def set_role(self, client: str, room: str, user: str, role: int) -> dict[str, Any]:
+        device = self._device(client)
+        update = ParticipantListUpdate(changed_role_participants=(UserindexRolePair(self._index_of(device, room, user), role),))
+        out = device.session.commit(room, app_data=[self._participants(update)])
+        return self._update(device, room, commit_bundle(out))
+
+    def remove_user(self, client: str, room: str, user: str) -> dict[str, Any]:
+        """Removes a participant and every client of theirs still in the group."""
+        device = self._device(client)
+        group = device.session.rooms[room].group
+        leaves = [m.leaf_index for m in group.members() if ids.user_of(m.identity) == user]
+        update = ParticipantListUpdate(removed_indices=(self._index_of(device, room, user),))
+        out = device.session.commit(room, removes=leaves, app_data=[self._participants(update)])
+        return self._update(device, room, commit_bundle(out))
+
+    def commit_pending(self, client: str, room: str) -> dict[str, Any]:
+        """Commits the pending proposals; a user who left also leaves the participant list."""
+        device = self._device(client)
+        session = device.session
+        state = session.state_of(room)
+        leaving = {ids.user_of(c) for c in session.pending_leaves.get(room, ())}
+        remaining = {ids.user_of(c) for c in state.members if c not in session.pending_leaves.get(room, ())}
+        gone = [i for i, p in enumerate(state.participants.participants) if p.user in leaving and p.user not in remaining]
+        app_data = [self._participants(ParticipantListUpdate(removed_indices=tuple(gone)))] if gone else []
+        out = session.commit(room, app_data=app_data)
+        return self._update(device, room, commit_bundle(out))
+
+    def leave(self, client: str, room: str) -> dict[str, Any]:
+        device = self._device(client)
+        return self._update(device, room, proposal_bundle(device.session.propose_leave(room)))
+
+    def join_external(self, client: str, room: str) -> dict[str, Any]:
+        device = self._device(client)
+        group_info, tree = names.ray_get(names.handle(names.hub(room)).group_info.remote(room))
+        out = device.session.join_external(room, group_info, tree)
+        result = self._update(device, room, commit_bundle(out))
+        if result["code"] == "success":
+            names.ray_get(names.handle(names.provider(device.provider)).subscribe.remote(room, client))
+        return result
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def send(self, client: str, room: str, message: bytes) -> dict[str, Any]:
+        """Sends MIMI content (CBOR bytes); returns its message ID and the hub's answer."""
+        device = self._device(client)
+        body, message_id = device.session.send(room, content.decode(message))
+        raw = names.ray_get(names.handle(names.hub(room)).submit.remote(room, device.provider, body, now_ms()))
+        device.session.submit_answered(message_id, raw)  # stored when fanned back with its sequence
+        self._save(device)
+        return {"message_id": message_id, "status": _core.SubmitMessageResponse.decode(raw).status}
+
+    def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
+        """Events from the provider, in order: (client, room, sequence, FanoutMessage)."""
+        touched: set[str] = set()
+        for client, room, sequence, fanout in batch:
+            device = self.devices.get(client)
+            if device is None:
+                continue
+            for event in device.session.deliver(room, sequence, fanout):
+                if isinstance(event, MessageShown):
+                    device.store.add_messages(room, [HistoryEntry(sequence, event.timestamp, event.sender, event.content)])
+                elif isinstance(event, Removed):
+                    names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
+            touched.add(client)
+        for client in touched:
+            self._save(self.devices[client])
+        return len(batch)
+
+    def progress(self, room: str) -> dict[str, int]:
+        """Per hosted client, the last room sequence it processed."""
+        return {c: d.session.rooms[room].last_sequence for c, d in self.devices.items() if room in d.session.rooms}
+
+    # -- what users see ----------------------------------------------------------------------
+
+    def view(self, client: str, room: str) -> dict[str, Any]:
+        device = self._device(client)
+        session = device.session
+        if room not in session.rooms:
+            return {"client": client, "member": False}
+        group = session.rooms[room].group
+        state = RoomState.from_app_data(group.app_data())
+        return {
+            "client": client,
+            "member": group.is_active,
+            "epoch": group.epoch,
+            "epoch_authenticator": group.epoch_authenticator.hex(),
+            "participants": sorted(p.user for p in state.participants.participants),
+            "last_sequence": session.rooms[room].last_sequence,
+            "messages": [
+                {"id": e.message_id.hex(), "sender": e.sender_uri, "text": text_of(e.content), "reactions": len(e.reactions)}
+                for e in session.shown(room, now_ms())
+            ],
+            "database": str(device.store.path),
+        }
+
+
+def text_of(message: content.MimiContent) -> str:
+    part = message.nested_part
+    if isinstance(part, content.SinglePart):
+        return part.content.decode("utf-8", "replace")
+    return f"<{type(part).__name__}>"

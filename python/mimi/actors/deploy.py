@@ -1,0 +1,108 @@
+"""Deploying mimi on Ray: a local cluster by default, or an existing one (`address`).
+
+`ray.remote` is applied here, where the actors are deployed; every actor is
+named in the `mimi` namespace, restarts from its SQLite files when it dies
+(`max_restarts`), and asks for no CPU reservation (a 2-core machine hosts
+many actors; they are mostly idle).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mimi.actors import names
+from mimi.actors.client import ClientHost
+from mimi.actors.hub import RoomHub
+from mimi.actors.provider import ProviderServer
+from mimi.errors import MimiError
+
+ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
+
+
+def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address, namespace=names.NAMESPACE, num_cpus=num_cpus, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+
+
+@dataclass
+class Deployment:
+    """The actors of one deployment, created on the connected Ray cluster."""
+
+    data_dir: str
+    providers: dict[str, Any] = field(default_factory=dict)
+    hubs: dict[str, Any] = field(default_factory=dict)  # room -> RoomHub
+    hosts: dict[str, Any] = field(default_factory=dict)  # host name -> ClientHost
+    client_host: dict[str, str] = field(default_factory=dict)  # client -> host name
+    hub_of_room: dict[str, str] = field(default_factory=dict)
+
+    def provider(self, uri: str) -> Any:
+        import ray
+
+        actor: Any = ray.remote(ProviderServer)
+        handle = actor.options(name=names.provider(uri), **ACTOR_OPTIONS).remote(uri, self.data_dir)
+        ray.get(handle.ping.remote())
+        self.providers[uri] = handle
+        return handle
+
+    def room_hub(self, room: str, hub: str) -> Any:
+        import ray
+
+        actor: Any = ray.remote(RoomHub)
+        handle = actor.options(name=names.hub(room), **ACTOR_OPTIONS).remote(hub, self.data_dir)
+        ray.get(handle.ping.remote())
+        self.hubs[room] = handle
+        self.hub_of_room[room] = hub
+        return handle
+
+    def clients(self, host: str, clients: list[str]) -> Any:
+        """One actor hosting `clients` (a `Client` for one device, a `ClientFleet` for many)."""
+        import ray
+
+        name = names.clients(host)
+        actor: Any = ray.remote(ClientHost)
+        handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, self.data_dir)
+        ray.get(handle.ping.remote())
+        self.hosts[host] = handle
+        for client in clients:
+            self.client_host[client] = host
+        return handle
+
+    def host(self, client: str) -> Any:
+        return self.hosts[self.client_host[client]]
+
+    def settle(self, room: str, timeout: float = 30.0) -> None:
+        """Waits until everything the hub fanned out for `room` was delivered and
+        processed by every client (bounded; raises MimiError on timeout)."""
+        import ray
+
+        deadline = time.monotonic() + timeout
+        while True:
+            sent = ray.get(self.hubs[room].progress.remote(room))
+            done = True
+            for provider, handle in self.providers.items():
+                delivered, pushed = ray.get(handle.progress.remote(room))
+                if sent.get(provider, 0) != delivered:
+                    done = False
+                    break
+                processed: dict[str, int] = {}
+                for host in {self.client_host[c] for c in pushed if c in self.client_host}:
+                    processed.update(ray.get(self.hosts[host].progress.remote(room)))
+                if any(processed.get(c, 0) < seq for c, seq in pushed.items()):
+                    done = False
+                    break
+            if done:
+                return
+            if time.monotonic() > deadline:
+                raise MimiError(f"{room}: events still in flight after {timeout}s")
+            time.sleep(0.02)
+
+    def shutdown(self) -> None:
+        import ray
+
+        for handle in [*self.hosts.values(), *self.hubs.values(), *self.providers.values()]:
+            ray.kill(handle, no_restart=True)

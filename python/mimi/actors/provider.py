@@ -1,0 +1,109 @@
+"""ProviderServer: one per provider. Follower role (ordered local delivery of every
+room's events), KeyPackage directory, and the local clients' hosts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from mimi import _core
+from mimi.actors import names
+from mimi.errors import MimiError, StorageError
+from mimi.logic.follower import Follower, Notify
+from mimi.storage import DataDir, FollowerStore, KeyPackageStore
+from mimi.storage.follower import Delivery as StoredDelivery
+
+
+class ProviderServer:
+    def __init__(self, provider: str, data_dir: str) -> None:
+        self.provider = provider
+        self.path = DataDir(Path(data_dir)).server(provider)
+        self.inbox = FollowerStore(self.path)
+        self.key_packages = KeyPackageStore(self.path)
+        saved = self.inbox.load_logic_state()
+        self.follower = Follower.restore(saved) if saved is not None else Follower(provider)
+        self.hosts: dict[str, str] = {}  # local client -> name of the actor hosting it
+        self.delivered = 0
+        self.pushed: dict[str, dict[str, int]] = {}  # room -> client -> last sequence pushed to its host
+
+    def ping(self) -> str:
+        return self.provider
+
+    def database(self) -> str:
+        return str(self.path)
+
+    # -- local clients -----------------------------------------------------------
+
+    def register(self, client: str, host: str) -> None:
+        if not client.startswith(self.provider + "/"):
+            raise MimiError(f"{client} is not a client of {self.provider}")
+        self.hosts[client] = host
+
+    def publish_key_packages(self, client: str, key_packages: list[bytes]) -> int:
+        self.key_packages.publish(client, [(_core.key_package_ref(kp), kp) for kp in key_packages])
+        return self.key_packages.remaining(client)
+
+    def subscribe(self, room: str, client: str) -> None:
+        self.follower.subscribe(room, client)
+        self.inbox.save_logic_state(self.follower.export())
+
+    def unsubscribe(self, room: str, client: str) -> None:
+        self.follower.unsubscribe(room, client)
+        self.inbox.save_logic_state(self.follower.export())
+
+    # -- /keyMaterial (target side) ------------------------------------------------
+
+    def claim_key_package(self, client: str) -> tuple[bytes, bytes] | None:
+        """Hands out one single-use KeyPackage of `client` (never twice); a Welcome
+        encrypted to it will be routed to that client."""
+        claimed = self.key_packages.claim(client)
+        if claimed is None:
+            return None
+        self.follower.expect_welcome(claimed.ref, client)
+        self.inbox.save_logic_state(self.follower.export())
+        return claimed.ref, claimed.key_package
+
+    # -- /notify (follower side) ---------------------------------------------------
+
+    def notify(self, room: str, previous: int, sequences: list[int], body: bytes) -> int:
+        """One `/notify` batch from the room's hub. Returns how many deliveries it made.
+
+        Delivered events go to the inbox (SQLite) with the follower's ordering
+        state in one transaction, then to the clients' hosts in one call each."""
+        deliveries = self.follower.notify(Notify(room, previous, tuple(sequences), body))
+        by_sequence: dict[int, tuple[bytes, list[str]]] = {}
+        for d in deliveries:
+            by_sequence.setdefault(d.sequence, (d.message, []))[1].append(d.client)
+        try:
+            with self.inbox.transaction():
+                self.inbox.follow_room(room)
+                local = self.inbox.delivered_upto(room)
+                # The inbox numbers this server's events of the room contiguously:
+                # a Welcome for another provider leaves no gap here.
+                events = [StoredDelivery(local + i, body, clients) for i, (_, (body, clients)) in enumerate(sorted(by_sequence.items()), 1)]
+                if events:
+                    self.inbox.receive(room, events)
+                self.inbox.save_logic_state(self.follower.export())
+        except StorageError:
+            saved = self.inbox.load_logic_state()  # not acknowledged: forget it, the hub resends
+            self.follower = Follower.restore(saved) if saved is not None else Follower(self.provider)
+            raise
+        per_host: dict[str, list[tuple[str, str, int, bytes]]] = defaultdict(list)
+        for d in deliveries:
+            host = self.hosts.get(d.client)
+            if host is not None:
+                per_host[host].append((d.client, d.room, d.sequence, d.message))
+        for host, batch in per_host.items():
+            names.handle(host).deliver.remote(batch)
+            for client, room_, sequence, _ in batch:
+                self.pushed.setdefault(room_, {})[client] = sequence
+        self.delivered += len(deliveries)
+        return len(deliveries)
+
+    def progress(self, room: str) -> tuple[int, dict[str, int]]:
+        """(room sequence delivered in order, last sequence pushed to each local client)."""
+        return self.follower.delivered_upto(room), dict(self.pushed.get(room, {}))
+
+    def stats(self) -> dict[str, Any]:
+        return {"provider": self.provider, "delivered": self.delivered, "database": str(self.path)}
