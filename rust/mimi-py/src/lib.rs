@@ -143,6 +143,24 @@ fn reencode(kind: &str, data: &[u8]) -> PyResult<Vec<u8>> {
     guard(|| core::codec::reencode(kind, data))
 }
 
+/// (group_id, epoch, content type) of a PublicMessage or PrivateMessage.
+#[pyfunction]
+fn message_header(message: &[u8]) -> PyResult<(Vec<u8>, u64, &'static str)> {
+    guard(|| core::codec::message_header(message))
+}
+
+/// The KeyPackageRefs a Welcome is encrypted to.
+#[pyfunction]
+fn welcome_key_package_refs(welcome: &[u8]) -> PyResult<Vec<Vec<u8>>> {
+    guard(|| core::codec::welcome_key_package_refs(welcome))
+}
+
+/// The KeyPackageRef of a KeyPackage.
+#[pyfunction]
+fn key_package_ref(key_package: &[u8]) -> PyResult<Vec<u8>> {
+    guard(|| core::codec::key_package_ref(key_package))
+}
+
 #[pyfunction]
 fn ref_hash(label: &str, value: &[u8]) -> Vec<u8> {
     core::ref_hash(label, value)
@@ -647,6 +665,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sign_with_label_many, m)?)?;
     m.add_function(wrap_pyfunction!(ref_hash, m)?)?;
     m.add_function(wrap_pyfunction!(reencode, m)?)?;
+    m.add_function(wrap_pyfunction!(message_header, m)?)?;
+    m.add_function(wrap_pyfunction!(welcome_key_package_refs, m)?)?;
+    m.add_function(wrap_pyfunction!(key_package_ref, m)?)?;
     m.add("MLS_STRUCT_KINDS", core::codec::KINDS.to_vec())?;
     m.add_function(wrap_pyfunction!(_raise_core_error, m)?)?;
     m.add("CIPHERSUITE", 0x0001u16)?;
