@@ -19,9 +19,13 @@ use openmls::prelude::MlsMessageIn;
 use crate::error::{CoreError, Result};
 
 mod fanout;
+mod group_info;
+mod key_material;
 mod update;
 
 pub use fanout::*;
+pub use group_info::*;
+pub use key_material::*;
 pub use update::*;
 
 /// RFC 9420 §2.1.2: vector lengths are 30-bit at most.

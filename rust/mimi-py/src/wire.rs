@@ -390,6 +390,290 @@ wire_class!(UpdateResponse, "UpdateResponse", {
     }
 });
 
+// ---------------------------------------------------------------- Fetch Key Material
+
+fn key(private_key: &[u8]) -> mimi_core::Result<mimi_core::SignatureKeyPair> {
+    mimi_core::SignatureKeyPair::from_private(private_key)
+}
+
+/// `KeyMaterialRequest`, §Fetch Key Material.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct KeyMaterialRequest(w::KeyMaterialRequest);
+
+wire_class!(KeyMaterialRequest, "KeyMaterialRequest", {
+    #[new]
+    #[pyo3(signature = (requesting_user, target_user, room_id, acceptable_ciphersuites, required_capabilities, requester_signature_key, requester_credential, signature=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        requesting_user: String,
+        target_user: String,
+        room_id: String,
+        acceptable_ciphersuites: Vec<u16>,
+        required_capabilities: Vec<u8>,
+        requester_signature_key: Vec<u8>,
+        requester_credential: Vec<u8>,
+        signature: Vec<u8>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            w::KeyMaterialRequest::new(
+                requesting_user,
+                target_user,
+                room_id,
+                acceptable_ciphersuites,
+                required_capabilities,
+                requester_signature_key,
+                requester_credential,
+                signature,
+            )
+        })
+        .map(Self)
+    }
+    /// The KeyMaterialRequestTBS bytes.
+    fn tbs(&self) -> PyResult<Vec<u8>> {
+        guard(|| self.0.tbs())
+    }
+    /// A copy signed with the 32-byte Ed25519 private key.
+    fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
+        guard(|| self.0.signed(&key(private_key)?)).map(Self)
+    }
+    /// VerifyWithLabel under requester_signature_key; raises InvalidSignature.
+    fn verify(&self) -> PyResult<()> {
+        guard(|| self.0.verify())
+    }
+    #[getter]
+    fn requesting_user(&self) -> String {
+        self.0.requesting_user.clone()
+    }
+    #[getter]
+    fn target_user(&self) -> String {
+        self.0.target_user.clone()
+    }
+    #[getter]
+    fn room_id(&self) -> String {
+        self.0.room_id.clone()
+    }
+    #[getter]
+    fn acceptable_ciphersuites(&self) -> Vec<u16> {
+        self.0.acceptable_ciphersuites.clone()
+    }
+    #[getter]
+    fn required_capabilities(&self) -> Vec<u8> {
+        self.0.required_capabilities.clone()
+    }
+    #[getter]
+    fn requester_signature_key(&self) -> Vec<u8> {
+        self.0.requester_signature_key.clone()
+    }
+    #[getter]
+    fn requester_credential(&self) -> Vec<u8> {
+        self.0.requester_credential.clone()
+    }
+    #[getter]
+    fn signature(&self) -> Vec<u8> {
+        self.0.signature.clone()
+    }
+});
+
+/// `ClientKeyMaterial`, §Fetch Key Material.
+#[pyclass(module = "mimi._core", frozen)]
+#[derive(Clone)]
+pub(crate) struct ClientKeyMaterial(w::ClientKeyMaterial);
+
+#[pymethods]
+impl ClientKeyMaterial {
+    #[new]
+    #[pyo3(signature = (client_status, client_uri, key_package=None, client_capabilities=None))]
+    fn new(
+        client_status: &str,
+        client_uri: String,
+        key_package: Option<Vec<u8>>,
+        client_capabilities: Option<Vec<u8>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let status = w::KeyMaterialClientCode::from_name(client_status)?;
+            w::ClientKeyMaterial::new(status, client_uri, key_package, client_capabilities)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn client_status(&self) -> &'static str {
+        self.0.client_status.as_str()
+    }
+    #[getter]
+    fn client_uri(&self) -> String {
+        self.0.client_uri.clone()
+    }
+    #[getter]
+    fn key_package(&self) -> Option<Vec<u8>> {
+        opt(&self.0.key_package)
+    }
+    #[getter]
+    fn client_capabilities(&self) -> Option<Vec<u8>> {
+        opt(&self.0.client_capabilities)
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Self>().map(|o| o.get().0 == self.0).unwrap_or(false)
+    }
+    fn __repr__(&self) -> String {
+        format!("ClientKeyMaterial({:?})", self.0)
+    }
+}
+
+/// `KeyMaterialResponse`, §Fetch Key Material.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct KeyMaterialResponse(w::KeyMaterialResponse);
+
+wire_class!(KeyMaterialResponse, "KeyMaterialResponse", {
+    #[new]
+    #[pyo3(signature = (user_status, user_uri, clients=Vec::new()))]
+    fn new(user_status: &str, user_uri: String, clients: Vec<PyRef<'_, ClientKeyMaterial>>) -> PyResult<Self> {
+        let clients: Vec<w::ClientKeyMaterial> = clients.iter().map(|c| c.0.clone()).collect();
+        guard(|| {
+            let status = w::KeyMaterialUserCode::from_name(user_status)?;
+            w::KeyMaterialResponse::new(status, user_uri, clients)
+        })
+        .map(Self)
+    }
+    #[getter]
+    fn user_status(&self) -> &'static str {
+        self.0.user_status.as_str()
+    }
+    #[getter]
+    fn user_uri(&self) -> String {
+        self.0.user_uri.clone()
+    }
+    #[getter]
+    fn clients(&self) -> Vec<ClientKeyMaterial> {
+        self.0.clients.iter().cloned().map(ClientKeyMaterial).collect()
+    }
+});
+
+// ---------------------------------------------------------------- Claim group key information
+
+/// `GroupInfoRequest`, §Claim group key information.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct GroupInfoRequest(w::GroupInfoRequest);
+
+wire_class!(GroupInfoRequest, "GroupInfoRequest", {
+    #[new]
+    #[pyo3(signature = (cipher_suite, requesting_signature_key, requesting_credential, group_info_public_key, joining_code=None, signature=Vec::new()))]
+    fn new(
+        cipher_suite: u16,
+        requesting_signature_key: Vec<u8>,
+        requesting_credential: Vec<u8>,
+        group_info_public_key: Vec<u8>,
+        joining_code: Option<Vec<u8>>,
+        signature: Vec<u8>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            w::GroupInfoRequest::new(
+                cipher_suite,
+                requesting_signature_key,
+                requesting_credential,
+                group_info_public_key,
+                joining_code,
+                signature,
+            )
+        })
+        .map(Self)
+    }
+    /// The GroupInfoRequestTBS bytes.
+    fn tbs(&self) -> PyResult<Vec<u8>> {
+        guard(|| self.0.tbs())
+    }
+    /// A copy signed with the 32-byte Ed25519 private key.
+    fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
+        guard(|| self.0.signed(&key(private_key)?)).map(Self)
+    }
+    /// VerifyWithLabel under requesting_signature_key; raises InvalidSignature.
+    fn verify(&self) -> PyResult<()> {
+        guard(|| self.0.verify())
+    }
+    #[getter]
+    fn cipher_suite(&self) -> u16 {
+        self.0.cipher_suite
+    }
+    #[getter]
+    fn requesting_signature_key(&self) -> Vec<u8> {
+        self.0.requesting_signature_key.clone()
+    }
+    #[getter]
+    fn requesting_credential(&self) -> Vec<u8> {
+        self.0.requesting_credential.clone()
+    }
+    #[getter]
+    fn group_info_public_key(&self) -> Vec<u8> {
+        self.0.group_info_public_key.clone()
+    }
+    #[getter]
+    fn joining_code(&self) -> Option<Vec<u8>> {
+        opt(&self.0.joining_code)
+    }
+    #[getter]
+    fn signature(&self) -> Vec<u8> {
+        self.0.signature.clone()
+    }
+});
+
+/// `GroupInfoResponse`, §Claim group key information.
+#[pyclass(module = "mimi._core", frozen)]
+pub(crate) struct GroupInfoResponse(w::GroupInfoResponse);
+
+wire_class!(GroupInfoResponse, "GroupInfoResponse", {
+    #[new]
+    #[pyo3(signature = (room_id, status, cipher_suite=None, hub_sender=None, encrypted_groupinfo_and_tree=None, signature=None))]
+    fn new(
+        room_id: String,
+        status: &str,
+        cipher_suite: Option<u16>,
+        hub_sender: Option<Vec<u8>>,
+        encrypted_groupinfo_and_tree: Option<Vec<u8>>,
+        signature: Option<Vec<u8>>,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let status = w::GroupInfoCode::from_name(status)?;
+            w::GroupInfoResponse::new(room_id, status, cipher_suite, hub_sender, encrypted_groupinfo_and_tree, signature)
+        })
+        .map(Self)
+    }
+    /// The GroupInfoResponseTBS bytes (success only).
+    fn tbs(&self) -> PyResult<Vec<u8>> {
+        guard(|| self.0.tbs())
+    }
+    /// A copy signed with the hub's 32-byte Ed25519 private key.
+    fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
+        guard(|| self.0.signed(&key(private_key)?)).map(Self)
+    }
+    /// VerifyWithLabel under hub_sender's signature key; raises InvalidSignature.
+    fn verify(&self) -> PyResult<()> {
+        guard(|| self.0.verify())
+    }
+    #[getter]
+    fn room_id(&self) -> String {
+        self.0.room_id.clone()
+    }
+    #[getter]
+    fn status(&self) -> &'static str {
+        self.0.status.as_str()
+    }
+    #[getter]
+    fn cipher_suite(&self) -> Option<u16> {
+        self.0.cipher_suite
+    }
+    #[getter]
+    fn hub_sender(&self) -> Option<Vec<u8>> {
+        opt(&self.0.hub_sender)
+    }
+    #[getter]
+    fn encrypted_groupinfo_and_tree(&self) -> Option<Vec<u8>> {
+        opt(&self.0.encrypted_groupinfo_and_tree)
+    }
+    #[getter]
+    fn signature(&self) -> Option<Vec<u8>> {
+        opt(&self.0.signature)
+    }
+});
+
 /// Adds the wire classes and functions to `mimi._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Frank>()?;
@@ -401,6 +685,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<GroupInfoOption>()?;
     m.add_class::<HandshakeBundle>()?;
     m.add_class::<UpdateResponse>()?;
+    m.add_class::<KeyMaterialRequest>()?;
+    m.add_class::<ClientKeyMaterial>()?;
+    m.add_class::<KeyMaterialResponse>()?;
+    m.add_class::<GroupInfoRequest>()?;
+    m.add_class::<GroupInfoResponse>()?;
     // §Update Room State: the UpdateRequest body is one HandshakeBundle.
     m.add("UpdateRequest", m.getattr("HandshakeBundle")?)?;
     m.add_function(wrap_pyfunction!(encode_notify, m)?)?;

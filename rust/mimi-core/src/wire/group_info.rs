@@ -1,0 +1,285 @@
+//! draft-ietf-mimi-protocol §Claim group key information.
+
+use openmls::prelude::{Credential, ExternalSender};
+
+use super::{checked, decode_exact, encode_with, wire_enum, Reader, Writer, PROTOCOL_MLS10};
+use crate::error::{CoreError, Result};
+use crate::signing::{verify_with_label, SignatureKeyPair};
+
+/// The SignWithLabel label of GroupInfoRequestTBS.
+pub const GROUP_INFO_REQUEST_LABEL: &str = "GroupInfoRequestTBS";
+/// The SignWithLabel label of GroupInfoResponseTBS.
+pub const GROUP_INFO_RESPONSE_LABEL: &str = "GroupInfoResponseTBS";
+
+/// `GroupInfoRequest`, §Claim group key information (protocol mls10).
+///
+/// reading: GroupInfoRequestTBS has `optional opaque joiningCode<V>`, the
+/// request a plain `opaque joiningCode<V>`. We use `optional<opaque<V>>` in
+/// both, so the request is its TBS followed by the signature, as in every
+/// other signed MIMI struct.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfoRequest {
+    /// `CipherSuite cipher_suite`.
+    pub cipher_suite: u16,
+    /// `SignaturePublicKey requestingSignatureKey` (the key bytes).
+    pub requesting_signature_key: Vec<u8>,
+    /// `Credential requestingCredential` (RFC 9420 §5.3 bytes).
+    pub requesting_credential: Vec<u8>,
+    /// `HPKEPublicKey groupInfoPublicKey` (the key bytes).
+    pub group_info_public_key: Vec<u8>,
+    /// `optional<opaque joiningCode<V>>`.
+    pub joining_code: Option<Vec<u8>>,
+    /// `opaque signature<V>`.
+    pub signature: Vec<u8>,
+}
+
+impl GroupInfoRequest {
+    /// A checked request (`signature` may be empty until `signed`).
+    pub fn new(
+        cipher_suite: u16,
+        requesting_signature_key: Vec<u8>,
+        requesting_credential: Vec<u8>,
+        group_info_public_key: Vec<u8>,
+        joining_code: Option<Vec<u8>>,
+        signature: Vec<u8>,
+    ) -> Result<Self> {
+        let v = Self {
+            cipher_suite,
+            requesting_signature_key,
+            requesting_credential,
+            group_info_public_key,
+            joining_code,
+            signature,
+        };
+        checked(&v, Self::encode, Self::decode)
+    }
+
+    /// Strict decode.
+    pub fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact("GroupInfoRequest", data, |r| {
+            r.protocol("protocol")?;
+            let cipher_suite = r.u16("cipher_suite")?;
+            let requesting_signature_key = r.opaque("requestingSignatureKey")?.to_vec();
+            let requesting_credential = r.mls::<Credential>("requestingCredential", "Credential")?.to_vec();
+            let group_info_public_key = r.opaque("groupInfoPublicKey")?.to_vec();
+            let joining_code = r.optional("joiningCode", |r| Ok(r.opaque("joiningCode")?.to_vec()))?;
+            let signature = r.opaque("signature")?.to_vec();
+            Ok(Self {
+                cipher_suite,
+                requesting_signature_key,
+                requesting_credential,
+                group_info_public_key,
+                joining_code,
+                signature,
+            })
+        })
+    }
+
+    /// The TLS encoding.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| {
+            self.write_tbs(w);
+            w.opaque(&self.signature);
+        })
+    }
+
+    /// The GroupInfoRequestTBS bytes.
+    pub fn tbs(&self) -> Result<Vec<u8>> {
+        encode_with(|w| self.write_tbs(w))
+    }
+
+    /// The request signed by `key` (SignWithLabel "GroupInfoRequestTBS").
+    pub fn signed(&self, key: &SignatureKeyPair) -> Result<Self> {
+        Ok(Self {
+            signature: key.sign_with_label(GROUP_INFO_REQUEST_LABEL, &self.tbs()?),
+            ..self.clone()
+        })
+    }
+
+    /// VerifyWithLabel under `requesting_signature_key` (binding the key to
+    /// the credential is the caller's check).
+    pub fn verify(&self) -> Result<()> {
+        verify_with_label(&self.requesting_signature_key, GROUP_INFO_REQUEST_LABEL, &self.tbs()?, &self.signature)
+    }
+
+    fn write_tbs(&self, w: &mut Writer) {
+        w.u8(PROTOCOL_MLS10);
+        w.u16(self.cipher_suite);
+        w.opaque(&self.requesting_signature_key);
+        w.raw(&self.requesting_credential);
+        w.opaque(&self.group_info_public_key);
+        w.optional(self.joining_code.as_ref(), |w, c| w.opaque(c));
+    }
+}
+
+wire_enum! {
+    /// `GroupInfoCode`, §Claim group key information.
+    GroupInfoCode {
+        Success = 1 => "success",
+        NotAuthorized = 2 => "notAuthorized",
+        NoSuchRoom = 3 => "noSuchRoom",
+    }
+}
+
+/// `GroupInfoResponse`, §Claim group key information.
+///
+/// reading: `Protocol version` is the protocol the selects name; `opaque
+/// room_id<V>` is the room URI (UTF-8); `HPKECiphertext` is RFC 9420's
+/// `struct { opaque kem_output<V>; opaque ciphertext<V>; }`, kept as its bytes.
+/// A non-success carries `struct{}` after the status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfoResponse {
+    /// `opaque room_id<V>`.
+    pub room_id: String,
+    /// `GroupInfoCode status`.
+    pub status: GroupInfoCode,
+    /// `CipherSuite cipher_suite` (success).
+    pub cipher_suite: Option<u16>,
+    /// `ExternalSender hub_sender` (success; RFC 9420 §12.1.8.1 bytes).
+    pub hub_sender: Option<Vec<u8>>,
+    /// `HPKECiphertext encrypted_groupinfo_and_tree` (success; bytes).
+    pub encrypted_groupinfo_and_tree: Option<Vec<u8>>,
+    /// `opaque signature<V>` (success).
+    pub signature: Option<Vec<u8>>,
+}
+
+impl GroupInfoResponse {
+    /// A checked response: success takes all four fields (signature may be
+    /// empty until `signed`), other codes none.
+    pub fn new(
+        room_id: String,
+        status: GroupInfoCode,
+        cipher_suite: Option<u16>,
+        hub_sender: Option<Vec<u8>>,
+        encrypted_groupinfo_and_tree: Option<Vec<u8>>,
+        signature: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let v = Self {
+            room_id,
+            status,
+            cipher_suite,
+            hub_sender,
+            encrypted_groupinfo_and_tree,
+            signature,
+        };
+        checked(&v, Self::encode, Self::decode)
+    }
+
+    /// Strict decode.
+    pub fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact("GroupInfoResponse", data, |r| {
+            r.protocol("version")?;
+            let room_id = r.string("room_id")?;
+            let status = r.code::<GroupInfoCode>("status")?;
+            let mut v = Self {
+                room_id,
+                status,
+                cipher_suite: None,
+                hub_sender: None,
+                encrypted_groupinfo_and_tree: None,
+                signature: None,
+            };
+            if status == GroupInfoCode::Success {
+                v.cipher_suite = Some(r.u16("cipher_suite")?);
+                v.hub_sender = Some(r.mls::<ExternalSender>("hub_sender", "ExternalSender")?.to_vec());
+                v.encrypted_groupinfo_and_tree = Some(read_hpke_ciphertext(r)?);
+                v.signature = Some(r.opaque("signature")?.to_vec());
+            }
+            Ok(v)
+        })
+    }
+
+    /// The TLS encoding.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| {
+            let parts = [
+                self.cipher_suite.is_some(),
+                self.hub_sender.is_some(),
+                self.encrypted_groupinfo_and_tree.is_some(),
+                self.signature.is_some(),
+            ];
+            let ok = if self.status == GroupInfoCode::Success {
+                parts.iter().all(|p| *p)
+            } else {
+                parts.iter().all(|p| !*p)
+            };
+            if !ok {
+                w.fail(format!(
+                    "GroupInfoResponse: status {} takes {}",
+                    self.status.as_str(),
+                    if self.status == GroupInfoCode::Success {
+                        "cipher_suite, hub_sender, encrypted_groupinfo_and_tree and signature"
+                    } else {
+                        "no field"
+                    }
+                ));
+                return;
+            }
+            self.write_tbs(w);
+            if let Some(sig) = &self.signature {
+                w.opaque(sig);
+            }
+        })
+    }
+
+    /// The GroupInfoResponseTBS bytes (success only).
+    pub fn tbs(&self) -> Result<Vec<u8>> {
+        if self.status != GroupInfoCode::Success {
+            return Err(CoreError::Decode(format!(
+                "GroupInfoResponse: status {} is not signed",
+                self.status.as_str()
+            )));
+        }
+        encode_with(|w| self.write_tbs(w))
+    }
+
+    /// The response signed by the hub's `key` (SignWithLabel "GroupInfoResponseTBS").
+    pub fn signed(&self, key: &SignatureKeyPair) -> Result<Self> {
+        Ok(Self {
+            signature: Some(key.sign_with_label(GROUP_INFO_RESPONSE_LABEL, &self.tbs()?)),
+            ..self.clone()
+        })
+    }
+
+    /// VerifyWithLabel under `hub_sender.signature_key`. That `hub_sender` is
+    /// the room's external sender is the caller's check.
+    pub fn verify(&self) -> Result<()> {
+        let sender = self.hub_sender.as_deref().unwrap_or_default();
+        let key = hub_signature_key(sender)?;
+        verify_with_label(
+            &key,
+            GROUP_INFO_RESPONSE_LABEL,
+            &self.tbs()?,
+            self.signature.as_deref().unwrap_or_default(),
+        )
+    }
+
+    fn write_tbs(&self, w: &mut Writer) {
+        w.u8(PROTOCOL_MLS10);
+        w.opaque(self.room_id.as_bytes());
+        w.u8(self.status as u8);
+        if let (Some(cs), Some(sender), Some(ct)) = (self.cipher_suite, &self.hub_sender, &self.encrypted_groupinfo_and_tree) {
+            w.u16(cs);
+            w.raw(sender);
+            w.raw(ct);
+        }
+    }
+}
+
+/// RFC 9420 §5.1.3 `HPKECiphertext`: two `opaque<V>`; returns its exact bytes.
+fn read_hpke_ciphertext(r: &mut Reader<'_>) -> Result<Vec<u8>> {
+    r.within("encrypted_groupinfo_and_tree", |r| {
+        let kem_output = r.opaque("kem_output")?;
+        let ciphertext = r.opaque("ciphertext")?;
+        let mut w = Writer::default();
+        w.opaque(kem_output);
+        w.opaque(ciphertext);
+        w.finish()
+    })
+}
+
+/// The `signature_key` opening an ExternalSender (RFC 9420 §12.1.8.1).
+fn hub_signature_key(sender: &[u8]) -> Result<Vec<u8>> {
+    let mut r = Reader::new("GroupInfoResponse.hub_sender", sender);
+    Ok(r.opaque("signature_key")?.to_vec())
+}
