@@ -62,3 +62,36 @@ fn varint_must_be_minimal() {
     let mut r = Reader::new("T", &[0x7b, 0xbd]);
     assert_eq!(r.varint("f").unwrap(), 15293);
 }
+
+#[test]
+fn key_material_request_signs_its_tbs() {
+    let key = crate::SignatureKeyPair::generate();
+    let credential = [&[0u8, 1, 5][..], b"mimi:"].concat();
+    let req = KeyMaterialRequest::new(
+        "a".into(),
+        "b".into(),
+        "r".into(),
+        vec![1],
+        vec![0, 0, 0],
+        key.public(),
+        credential,
+        vec![],
+    )
+    .unwrap()
+    .signed(&key)
+    .unwrap();
+    req.verify().unwrap();
+    let bytes = req.encode().unwrap();
+    assert!(bytes.starts_with(&req.tbs().unwrap()));
+    assert_eq!(KeyMaterialRequest::decode(&bytes).unwrap(), req);
+}
+
+#[test]
+fn update_response_known_bytes() {
+    let r = UpdateResponse::new(UpdateResponseCode::WrongEpoch, "e".into(), None, Some(4), vec![]).unwrap();
+    let mut want = vec![1, 1, b'e'];
+    want.extend_from_slice(&4u64.to_be_bytes());
+    assert_eq!(r.encode().unwrap(), want);
+    let e = UpdateResponse::decode(&[9, 0]).unwrap_err().to_string();
+    assert!(e.contains("UpdateRoomResponse.responseCode: unknown UpdateResponseCode value 9"), "{e}");
+}
