@@ -26,3 +26,15 @@ def vectors() -> Path:
 @pytest.fixture(scope="session")
 def specs() -> Path:
     return shared_dir() / "specs"
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():  # type: ignore[no-untyped-def]
+    """One local Ray cluster for every test that needs actors (2 CPUs, loopback only)."""
+    import ray
+
+    from mimi.actors.deploy import start_ray
+
+    start_ray(num_cpus=2)
+    yield ray
+    ray.shutdown()

@@ -7,13 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
-def test_demo_on_ray(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "mimi.cli", "demo", "--json", "--data-dir", str(tmp_path)],
-        check=True, capture_output=True, text=True, timeout=300,
-    )
-    summary = json.loads(out.stdout)
+from mimi.cli import main
+
+
+def test_demo_on_ray(ray_cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["demo", "--json", "--data-dir", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
     assert summary["agree"] is True
     assert summary["plaintext_on_servers"] == {}
     clients = summary["clients"]

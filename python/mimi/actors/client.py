@@ -41,7 +41,11 @@ class ClientHost:
         self.data = DataDir(Path(data_dir))
         self.devices: dict[str, Device] = {c: self._open(c) for c in clients}
         for uri, device in self.devices.items():
-            names.handle(names.provider(device.provider)).register.remote(uri, name)
+            provider = names.handle(names.provider(device.provider))
+            names.ray_get(provider.register.remote(uri, name))
+            # After a restart: what the provider pushed while this host was down.
+            for room, view in device.session.rooms.items():
+                self.deliver(names.ray_get(provider.missed.remote(uri, room, view.last_sequence)))
 
     def _open(self, uri: str) -> Device:
         store = ClientStore(self.data.client(uri))
@@ -103,7 +107,7 @@ class ClientHost:
     # -- room changes ---------------------------------------------------------------------
 
     def _update(self, device: Device, room: str, body: bytes) -> dict[str, Any]:
-        raw = names.ray_get(names.handle(names.hub(room)).update.remote(room, device.provider, body, now_ms()))
+        raw = names.call_hub(room, "update", device.provider, body, now_ms())
         response = _core.UpdateResponse.decode(raw)
         if room in device.session.pending:
             if response.response_code == "success":
@@ -123,8 +127,7 @@ class ClientHost:
         """Adds users (user URI -> their clients) as ordinary participants, with a
         KeyPackage of each client claimed through the hub."""
         device = self._device(client)
-        hub = names.handle(names.hub(room))
-        kps = [names.ray_get(hub.key_material.remote(room, c)) for clients in users.values() for c in clients]
+        kps = [names.call_hub(room, "key_material", c) for clients in users.values() for c in clients]
         if any(kp is None for kp in kps):
             return {"code": "noKeyMaterial", "reason": "a client has no KeyPackage left", "epoch": None}
         added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
@@ -165,7 +168,7 @@ class ClientHost:
 
     def join_external(self, client: str, room: str) -> dict[str, Any]:
         device = self._device(client)
-        group_info, tree = names.ray_get(names.handle(names.hub(room)).group_info.remote(room))
+        group_info, tree = names.call_hub(room, "group_info")
         out = device.session.join_external(room, group_info, tree)
         result = self._update(device, room, commit_bundle(out))
         if result["code"] == "success":
@@ -178,7 +181,7 @@ class ClientHost:
         """Sends MIMI content (CBOR bytes); returns its message ID and the hub's answer."""
         device = self._device(client)
         body, message_id = device.session.send(room, content.decode(message))
-        raw = names.ray_get(names.handle(names.hub(room)).submit.remote(room, device.provider, body, now_ms()))
+        raw = names.call_hub(room, "submit", device.provider, body, now_ms())
         device.session.submit_answered(message_id, raw)  # stored when fanned back with its sequence
         self._save(device)
         return {"message_id": message_id, "status": _core.SubmitMessageResponse.decode(raw).status}

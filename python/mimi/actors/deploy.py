@@ -78,28 +78,34 @@ class Deployment:
     def settle(self, room: str, timeout: float = 30.0) -> None:
         """Waits until everything the hub fanned out for `room` was delivered and
         processed by every client (bounded; raises MimiError on timeout)."""
-        import ray
+        from ray.exceptions import ActorUnavailableError
 
         deadline = time.monotonic() + timeout
         while True:
-            sent = ray.get(self.hubs[room].progress.remote(room))
-            done = True
-            for provider, handle in self.providers.items():
-                delivered, pushed = ray.get(handle.progress.remote(room))
-                if sent.get(provider, 0) != delivered:
-                    done = False
-                    break
-                processed: dict[str, int] = {}
-                for host in {self.client_host[c] for c in pushed if c in self.client_host}:
-                    processed.update(ray.get(self.hosts[host].progress.remote(room)))
-                if any(processed.get(c, 0) < seq for c, seq in pushed.items()):
-                    done = False
-                    break
-            if done:
-                return
+            try:
+                if self._settled(room):
+                    return
+            except ActorUnavailableError:
+                pass  # an actor is restarting: ask again
             if time.monotonic() > deadline:
                 raise MimiError(f"{room}: events still in flight after {timeout}s")
             time.sleep(0.02)
+
+    def _settled(self, room: str) -> bool:
+        import ray
+
+        ray.get(self.hubs[room].flush.remote())
+        sent = ray.get(self.hubs[room].progress.remote(room))
+        for provider, handle in self.providers.items():
+            delivered, pushed = ray.get(handle.progress.remote(room))
+            if sent.get(provider, 0) != delivered:
+                return False
+            processed: dict[str, int] = {}
+            for host in {self.client_host[c] for c in pushed if c in self.client_host}:
+                processed.update(ray.get(self.hosts[host].progress.remote(room)))
+            if any(processed.get(c, 0) < seq for c, seq in pushed.items()):
+                return False
+        return True
 
     def shutdown(self) -> None:
         import ray

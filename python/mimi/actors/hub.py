@@ -11,6 +11,7 @@ import msgpack
 from mimi.actors import names
 from mimi.errors import MimiError
 from mimi.logic.fanout import FanoutBatcher
+from mimi.logic.follower import Notify
 from mimi.logic.hub import Fanout, HubRoom
 from mimi.storage import DataDir, HubStore, LogEvent
 
@@ -23,6 +24,9 @@ class RoomHub:
         self.rooms: dict[str, HubRoom] = {}
         self.batcher = FanoutBatcher()
         self.accepted = 0
+        # /notify calls not yet answered: (destination, batch, reply). A follower
+        # that died before answering gets the batch again (it processes it once).
+        self.in_flight: list[tuple[str, Notify, Any]] = []
         for room in self.store.rooms():
             self._reload(room)
 
@@ -33,8 +37,10 @@ class RoomHub:
         hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
         # Where each destination's chain of batches stands (`previous` of its next batch).
         for event in self.store.events_since(room, 0, 1_000_000):
-            for destination in msgpack.unpackb(event.body)["d"]:
+            record = msgpack.unpackb(event.body)
+            for destination in record["d"]:
                 self.batcher.resume(destination, room, event.sequence)
+            hub_room.remember_logged(bytes(record["m"]))
         self.rooms[room] = hub_room
 
     def ping(self) -> str:
@@ -90,6 +96,14 @@ class RoomHub:
             self._fan_out(events)
         return response
 
+    def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
+        """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
+        out = []
+        for event in self.store.events_since(room, after, limit):
+            record = msgpack.unpackb(event.body)
+            out.append((event.sequence, list(record["d"]), bytes(record["m"])))
+        return out
+
     def progress(self, room: str) -> dict[str, int]:
         """Per destination provider, the last sequence fanned out to it."""
         return self.batcher.last_sent(room)
@@ -117,7 +131,40 @@ class RoomHub:
 
     def _fan_out(self, events: list[Fanout]) -> None:
         self.batcher.add(events)
+        retry = self._answered()
         for destination in self.batcher.destinations():
-            handle = names.handle(names.provider(destination))
-            for notify in self.batcher.take(destination):
-                handle.notify.remote(notify.room, notify.previous, list(notify.sequences), notify.body)
+            retry += [(destination, n) for n in self.batcher.take(destination)]
+        for destination, notify in retry:
+            self._send(destination, notify)
+
+    def _send(self, destination: str, notify: Notify) -> None:
+        handle = names.handle(names.provider(destination))
+        reply = handle.notify.remote(notify.room, notify.previous, list(notify.sequences), notify.body)
+        self.in_flight.append((destination, notify, reply))
+
+    def _answered(self) -> list[tuple[str, Notify]]:
+        """Collects the answered /notify calls; returns those to send again."""
+        import ray
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        if not self.in_flight:
+            return []
+        ready, _ = ray.wait([r for _, _, r in self.in_flight], num_returns=len(self.in_flight), timeout=0)
+        done = set(ready)
+        retry, waiting = [], []
+        for destination, notify, reply in self.in_flight:
+            if reply not in done:
+                waiting.append((destination, notify, reply))
+                continue
+            try:
+                ray.get(reply)
+            except (RayActorError, ActorUnavailableError):
+                retry.append((destination, notify))
+        self.in_flight = waiting
+        return retry
+
+    def flush(self) -> int:
+        """Sends again what a restarted follower missed; returns the calls still in flight."""
+        for destination, notify in self._answered():
+            self._send(destination, notify)
+        return len(self.in_flight)

@@ -29,3 +29,21 @@ def ray_get(ref: Any) -> Any:
     import ray
 
     return ray.get(ref)
+
+
+def call_hub(room: str, method: str, *args: Any, attempts: int = 100) -> Any:
+    """Calls the room's hub, again while it restarts (bounded). Its endpoints are
+    idempotent: a repeated body gets the first answer."""
+    import time
+
+    import ray
+    from ray.exceptions import ActorUnavailableError
+
+    for attempt in range(attempts):
+        try:
+            return ray.get(getattr(handle(hub(room)), method).remote(room, *args))
+        except ActorUnavailableError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")

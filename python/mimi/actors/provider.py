@@ -7,6 +7,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from mimi import _core
 from mimi.actors import names
 from mimi.errors import MimiError, StorageError
@@ -21,11 +23,21 @@ class ProviderServer:
         self.path = DataDir(Path(data_dir)).server(provider)
         self.inbox = FollowerStore(self.path)
         self.key_packages = KeyPackageStore(self.path)
-        saved = self.inbox.load_logic_state()
-        self.follower = Follower.restore(saved) if saved is not None else Follower(provider)
         self.hosts: dict[str, str] = {}  # local client -> name of the actor hosting it
+        self.follower = Follower(provider)
+        self._load()
         self.delivered = 0
         self.pushed: dict[str, dict[str, int]] = {}  # room -> client -> last sequence pushed to its host
+
+    def _load(self) -> None:
+        saved = self.inbox.load_logic_state()
+        if saved is not None:
+            record = msgpack.unpackb(saved)
+            self.follower = Follower.restore(record["follower"])
+            self.hosts = dict(record["hosts"])
+
+    def _state(self) -> bytes:
+        return bytes(msgpack.packb({"follower": self.follower.export(), "hosts": self.hosts}))
 
     def ping(self) -> str:
         return self.provider
@@ -39,6 +51,7 @@ class ProviderServer:
         if not client.startswith(self.provider + "/"):
             raise MimiError(f"{client} is not a client of {self.provider}")
         self.hosts[client] = host
+        self.inbox.save_logic_state(self._state())
 
     def publish_key_packages(self, client: str, key_packages: list[bytes]) -> int:
         self.key_packages.publish(client, [(_core.key_package_ref(kp), kp) for kp in key_packages])
@@ -46,11 +59,11 @@ class ProviderServer:
 
     def subscribe(self, room: str, client: str) -> None:
         self.follower.subscribe(room, client)
-        self.inbox.save_logic_state(self.follower.export())
+        self.inbox.save_logic_state(self._state())
 
     def unsubscribe(self, room: str, client: str) -> None:
         self.follower.unsubscribe(room, client)
-        self.inbox.save_logic_state(self.follower.export())
+        self.inbox.save_logic_state(self._state())
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
@@ -61,7 +74,7 @@ class ProviderServer:
         if claimed is None:
             return None
         self.follower.expect_welcome(claimed.ref, client)
-        self.inbox.save_logic_state(self.follower.export())
+        self.inbox.save_logic_state(self._state())
         return claimed.ref, claimed.key_package
 
     # -- /notify (follower side) ---------------------------------------------------
@@ -81,13 +94,15 @@ class ProviderServer:
                 local = self.inbox.delivered_upto(room)
                 # The inbox numbers this server's events of the room contiguously:
                 # a Welcome for another provider leaves no gap here.
-                events = [StoredDelivery(local + i, body, clients) for i, (_, (body, clients)) in enumerate(sorted(by_sequence.items()), 1)]
+                events = [
+                    StoredDelivery(local + i, bytes(msgpack.packb([sequence, body])), clients)
+                    for i, (sequence, (body, clients)) in enumerate(sorted(by_sequence.items()), 1)
+                ]
                 if events:
                     self.inbox.receive(room, events)
-                self.inbox.save_logic_state(self.follower.export())
+                self.inbox.save_logic_state(self._state())
         except StorageError:
-            saved = self.inbox.load_logic_state()  # not acknowledged: forget it, the hub resends
-            self.follower = Follower.restore(saved) if saved is not None else Follower(self.provider)
+            self._load()  # not acknowledged: forget it, the hub sends it again
             raise
         per_host: dict[str, list[tuple[str, str, int, bytes]]] = defaultdict(list)
         for d in deliveries:
@@ -100,6 +115,16 @@ class ProviderServer:
                 self.pushed.setdefault(room_, {})[client] = sequence
         self.delivered += len(deliveries)
         return len(deliveries)
+
+    def missed(self, client: str, room: str, after: int) -> list[tuple[str, str, int, bytes]]:
+        """The room's events in `client`'s inbox after room sequence `after`, for a
+        client host that restarted (deliveries pushed to it meanwhile were lost)."""
+        out = []
+        for event in self.inbox.fetch_inbox(client, room, 0, 1_000_000):
+            sequence, message = msgpack.unpackb(event.body)
+            if sequence > after:
+                out.append((client, room, sequence, bytes(message)))
+        return out
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
         """(room sequence delivered in order, last sequence pushed to each local client)."""

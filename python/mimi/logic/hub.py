@@ -11,6 +11,8 @@ Inputs are wire bytes, the authenticated provider that sent them, and `now`
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import msgpack
@@ -42,6 +44,12 @@ class HubRoom:
     sequence: int = 0  # last sequence assigned (1-based; 0: none)
     welcome_routes: dict[bytes, str] = field(default_factory=dict)  # KeyPackageRef -> provider
     pending_removals: dict[int, str] = field(default_factory=dict)  # cached Remove proposals: leaf -> client
+    # Answers already given, by digest of the handshake or application message: a
+    # provider that retries (it could not tell whether its call went through) gets
+    # the same answer and nothing is fanned out twice.
+    answered: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
+
+    REMEMBERED = 4096
 
     @classmethod
     def create(cls, room: str, hub: str, group_info: bytes, ratchet_tree: bytes) -> HubRoom:
@@ -77,6 +85,7 @@ class HubRoom:
                 "sequence": self.sequence,
                 "routes": list(self.welcome_routes.items()),
                 "removals": list(self.pending_removals.items()),
+                "answered": list(self.answered.items()),
             }
         ))
 
@@ -87,6 +96,7 @@ class HubRoom:
             return cls(
                 d["room"], d["hub"], _core.HubView.import_state(d["view"]), d["sequence"],
                 dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]),
+                OrderedDict((bytes(k), bytes(v)) for k, v in d["answered"]),
             )
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
             raise DecodeError(f"hub room record: {err}") from err
@@ -99,10 +109,17 @@ class HubRoom:
             bundle = _core.HandshakeBundle.decode(body)
         except DecodeError as err:
             return _refuse("invalidProposal", f"malformed HandshakeBundle: {err}"), []
+        key = _digest(bundle.proposal_or_commit)
+        if key in self.answered:
+            return self.answered[key], []
         try:
             if bundle.kind == "commit":
-                return self._commit(provider, bundle, now)
-            return self._proposals(provider, bundle, now)
+                response, events = self._commit(provider, bundle, now)
+            else:
+                response, events = self._proposals(provider, bundle, now)
+            if events:
+                self.remember(key, response)
+            return response, events
         except WrongEpoch:
             self.view.discard()
             return _core.UpdateResponse("wrongEpoch", "", current_epoch=self.view.epoch).encode(), []
@@ -194,6 +211,9 @@ class HubRoom:
             return _core.SubmitMessageResponse("notAllowed").encode(), []
         if group_id != self.view.group_id:
             return _core.SubmitMessageResponse("notAllowed").encode(), []
+        key = _digest(request.app_message)
+        if key in self.answered:
+            return self.answered[key], []
         if epoch != self.view.epoch:
             return _core.SubmitMessageResponse("epochTooOld", current_epoch=self.view.epoch).encode(), []
         sender = request.sending_uri
@@ -203,13 +223,31 @@ class HubRoom:
             return _core.SubmitMessageResponse("notAllowed").encode(), []
         fanout = _core.FanoutMessage(now, request.app_message).encode()
         event = self._stamp(now, self.providers(), fanout)
-        return _core.SubmitMessageResponse("accepted", accepted_timestamp=now).encode(), [event]
+        response = _core.SubmitMessageResponse("accepted", accepted_timestamp=now).encode()
+        self.remember(key, response)
+        return response, [event]
+
+    def remember(self, key: bytes, response: bytes) -> None:
+        self.answered[key] = response
+        while len(self.answered) > self.REMEMBERED:
+            self.answered.popitem(last=False)
+
+    def remember_logged(self, fanout_message: bytes) -> None:
+        """After a restart: an application message found in the log was accepted."""
+        message = _core.FanoutMessage.decode(fanout_message)
+        if message.kind == "application":
+            response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
+            self.remember(_digest(message.message), response)
 
     # -- helpers ----------------------------------------------------------------
 
     def _stamp(self, now: int, destinations: frozenset[str], message: bytes) -> Fanout:
         self.sequence += 1
         return Fanout(self.room, self.sequence, now, destinations, message)
+
+
+def _digest(message: bytes) -> bytes:
+    return hashlib.sha256(message).digest()
 
 
 def _success(now: int) -> bytes:

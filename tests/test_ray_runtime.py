@@ -1,0 +1,117 @@
+"""The runtime on a local Ray cluster: actors killed and restarted resume from
+SQLite, and the room goes on; bad input at the endpoints changes no state."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mimi import _core, content
+from mimi.actors.deploy import Deployment
+
+ROOM = "mimi://h.example/r/restart"
+HUB = "mimi://h.example"
+CLIENTS = {
+    "hal": "mimi://h.example/d/hal/phone",
+    "fay": "mimi://f.example/d/fay/phone",
+    "gus": "mimi://f.example/d/gus/phone",
+}
+
+
+def call(ray: Any, d: Deployment, name: str, method: str, *args: Any) -> Any:
+    """Calls a client's host, again while it restarts (bounded)."""
+    from ray.exceptions import ActorUnavailableError
+
+    uri = CLIENTS[name]
+    for _ in range(100):
+        try:
+            return ray.get(getattr(d.host(uri), method).remote(uri, *args))
+        except ActorUnavailableError:
+            time.sleep(0.1)
+    raise AssertionError(f"{name}'s host did not come back")
+
+
+@pytest.fixture
+def room(ray_cluster: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
+    ray = ray_cluster
+    d = Deployment(str(tmp_path))
+    d.provider(HUB)
+    d.provider("mimi://f.example")
+    d.room_hub(ROOM, HUB)
+    d.clients("hal", [CLIENTS["hal"]])
+    d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # a ClientFleet: two devices, one actor
+    for name in CLIENTS:
+        call(ray, d, name, "publish_key_packages", 2)
+    call(ray, d, "hal", "create_room", ROOM, "cooperative", HUB, _core.SignatureKeyPair.generate().public)
+    users = {"mimi://f.example/u/fay": [CLIENTS["fay"]], "mimi://f.example/u/gus": [CLIENTS["gus"]]}
+    assert call(ray, d, "hal", "add_users", ROOM, users)["code"] == "success"
+    d.settle(ROOM)
+    yield ray, d
+    d.shutdown()
+
+
+def say(ray: Any, d: Deployment, name: str, text: str) -> None:
+    result = call(ray, d, name, "send", ROOM, content.encode(content.message(content.text_part(text))))
+    assert result["status"] == "accepted"
+
+
+def texts(ray: Any, d: Deployment, name: str) -> list[str]:
+    return [m["text"] for m in call(ray, d, name, "view", ROOM)["messages"]]
+
+
+def agree(ray: Any, d: Deployment) -> None:
+    views = [call(ray, d, n, "view", ROOM) for n in CLIENTS]
+    assert len({(v["epoch"], v["epoch_authenticator"], tuple(v["participants"])) for v in views}) == 1
+
+
+@pytest.mark.parametrize("victim", ["provider", "hub", "clients"])
+def test_killed_actor_restarts_from_sqlite_and_the_room_goes_on(room, victim: str) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    say(ray, d, "hal", "before")
+    d.settle(ROOM)
+    handle = {"provider": d.providers["mimi://f.example"], "hub": d.hubs[ROOM], "clients": d.hosts["fleet"]}[victim]
+    ray.kill(handle, no_restart=False)
+    say(ray, d, "hal", "after")  # to the restarted actor, or while it restarts
+    say(ray, d, "fay", "fay is back")
+    d.settle(ROOM)
+    for name in CLIENTS:
+        assert texts(ray, d, name) == ["before", "after", "fay is back"], (victim, name)
+    assert call(ray, d, "hal", "remove_user", ROOM, "mimi://f.example/u/gus")["code"] == "success"
+    d.settle(ROOM)
+    assert not call(ray, d, "gus", "view", ROOM)["member"]
+    views = [call(ray, d, n, "view", ROOM) for n in ("hal", "fay")]
+    assert len({(v["epoch"], v["epoch_authenticator"]) for v in views}) == 1
+
+
+def test_bad_bodies_at_the_hub_change_nothing(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    hub = d.hubs[ROOM]
+    before = ray.get(hub.progress.remote(ROOM))
+    raw = ray.get(hub.update.remote(ROOM, "mimi://f.example", b"\x00\x01", 1))
+    assert _core.UpdateResponse.decode(raw).response_code == "invalidProposal"
+    raw = ray.get(hub.submit.remote(ROOM, "mimi://f.example", b"\xff" * 40, 1))
+    assert _core.SubmitMessageResponse.decode(raw).status == "notAllowed"
+    with pytest.raises(Exception, match="no such room"):
+        ray.get(hub.submit.remote("mimi://h.example/r/other", "mimi://f.example", b"", 1))
+    assert ray.get(hub.progress.remote(ROOM)) == before
+    agree(ray, d)
+
+
+def test_replayed_notify_is_acknowledged_and_processed_once(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    say(ray, d, "hal", "once")
+    d.settle(ROOM)
+    provider = d.providers["mimi://f.example"]
+    mine = [e for e in ray.get(d.hubs[ROOM].events.remote(ROOM, 0, 1000)) if "mimi://f.example" in e[1]]
+    (previous, _, _), (sequence, _, message) = mine[-2], mine[-1]
+    body = _core.encode_notify([_core.FanoutMessage.decode(message)])
+    before = ray.get(provider.progress.remote(ROOM))
+    assert ray.get(provider.notify.remote(ROOM, previous, [sequence], body)) == 0  # acknowledged, not redelivered
+    assert ray.get(provider.progress.remote(ROOM)) == before
+    assert texts(ray, d, "fay") == ["once"]
+    with pytest.raises(Exception, match="badRequest|notify"):
+        ray.get(provider.notify.remote(ROOM, sequence, [sequence + 1], body[:-2]))
+    assert ray.get(provider.progress.remote(ROOM)) == before
