@@ -45,9 +45,8 @@ def room(ray_cluster: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # a ClientFleet: two devices, one actor
     for name in CLIENTS:
         call(ray, d, name, "publish_key_packages", 2)
-    call(ray, d, "hal", "create_room", ROOM, "cooperative", HUB, _core.SignatureKeyPair.generate().public)
-    users = {"mimi://f.example/u/fay": [CLIENTS["fay"]], "mimi://f.example/u/gus": [CLIENTS["gus"]]}
-    assert call(ray, d, "hal", "add_users", ROOM, users)["code"] == "success"
+    call(ray, d, "hal", "create_room", ROOM, "cooperative")
+    assert call(ray, d, "hal", "add_users", ROOM, ["mimi://f.example/u/fay", "mimi://f.example/u/gus"])["code"] == "success"
     d.settle(ROOM)
     yield ray, d
     d.shutdown()

@@ -19,6 +19,7 @@ from mimi.policy import ComponentId
 from mimi.policy.presets import PRESETS
 from mimi.room import ParticipantListUpdate, RoomState, UserindexRolePair, UserRolePair
 from mimi.storage import ClientStore, DataDir, HistoryEntry
+from mimi.tls import Writer
 
 ORDINARY_USER = 2
 
@@ -95,9 +96,11 @@ class ClientHost:
         )
         return remaining
 
-    def create_room(self, client: str, room: str, preset: str, hub: str, hub_key: bytes) -> None:
+    def create_room(self, client: str, room: str, preset: str) -> None:
+        """Creates `room` on its hub (the provider its URI names) with a policy preset."""
         device = self._device(client)
         session = device.session
+        hub_key, hub = names.call_hub(room, "reserve")
         state = PRESETS[preset].new_room(session.user, room, room_name=room.rsplit("/", 1)[-1], hub=hub, members=[client])
         group = session.create_room(room, room.encode(), hub_key, hub, state)
         names.ray_get(names.handle(names.hub(room)).create_room.remote(room, group.export_group_info(), group.export_ratchet_tree()))
@@ -123,13 +126,19 @@ class ClientHost:
     def _index_of(self, device: Device, room: str, user: str) -> int:
         return [p.user for p in device.session.state_of(room).participants.participants].index(user)
 
-    def add_users(self, client: str, room: str, users: dict[str, list[str]]) -> dict[str, Any]:
-        """Adds users (user URI -> their clients) as ordinary participants, with a
-        KeyPackage of each client claimed through the hub."""
+    def add_users(self, client: str, room: str, users: list[str]) -> dict[str, Any]:
+        """Adds users as ordinary participants with every client of theirs, their
+        KeyPackages fetched through the hub (/keyMaterial)."""
         device = self._device(client)
-        kps = [names.call_hub(room, "key_material", c) for clients in users.values() for c in clients]
-        if any(kp is None for kp in kps):
-            return {"code": "noKeyMaterial", "reason": "a client has no KeyPackage left", "epoch": None}
+        kps: list[bytes] = []
+        for user in users:
+            request = key_material_request(device.session, user, room)
+            reply = names.call_hub(room, "key_material", device.provider, request)
+            response = _core.KeyMaterialResponse.decode(reply)
+            if response.user_status not in ("success", "partialSuccess"):
+                return {"code": response.user_status, "reason": f"no key material for {user}", "epoch": None}
+            members = {m.identity for m in device.session.rooms[room].group.members()}
+            kps += [c.key_package for c in response.clients if c.key_package is not None and c.client_uri not in members]
         added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
         update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in added))
         out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
@@ -229,6 +238,28 @@ class ClientHost:
             ],
             "database": str(device.store.path),
         }
+
+
+def basic_credential(identity: str) -> bytes:
+    """RFC 9420 Credential: credential_type basic (1), opaque identity<V>."""
+    w = Writer()
+    w.uint16(1)
+    w.opaque(identity.encode())
+    return w.getvalue()
+
+
+# RequiredCapabilities of every mimi group: app_data_dictionary (0x0006) and AppDataUpdate (0x0008).
+REQUIRED_CAPABILITIES = b"\x02\x00\x06\x02\x00\x08\x00"
+
+
+def key_material_request(session: ClientSession, target_user: str, room: str) -> bytes:
+    """A KeyMaterialRequest from this client's user, signed by this client."""
+    key = session.client.signature_key
+    request = _core.KeyMaterialRequest(
+        session.user, target_user, room, [_core.CIPHERSUITE], REQUIRED_CAPABILITIES,
+        key.public, basic_credential(session.uri),
+    )
+    return request.signed(key.private).encode()
 
 
 def text_of(message: content.MimiContent) -> str:

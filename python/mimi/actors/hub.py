@@ -1,34 +1,43 @@
 """RoomHub: the hub logic for a shard of one provider's rooms. Validates, orders,
-logs durably (one SQLite transaction per accepted call), fans out in batches."""
+logs durably (one SQLite transaction per accepted call), fans out in batches.
+
+A background thread keeps `/notify` flowing: whenever a call to a follower is
+answered, what queued meanwhile goes out as one batch (adaptive flushing), and a
+call that failed (the follower restarted) is sent again."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
-from mimi.actors import names
+from mimi import _core, ids
 from mimi.errors import MimiError
-from mimi.logic.fanout import FanoutBatcher
-from mimi.logic.follower import Notify
+from mimi.logic.fanout import FanoutBatcher, Outbox
 from mimi.logic.hub import Fanout, HubRoom
 from mimi.storage import DataDir, HubStore, LogEvent
+from mimi.transport import Transport
 
 
 class RoomHub:
-    def __init__(self, hub: str, data_dir: str) -> None:
+    def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2) -> None:
+        from mimi.transport.ray import RayTransport
+
         self.hub = hub
+        self.transport: Transport = transport or RayTransport()
         self.path = DataDir(Path(data_dir)).server(hub)
         self.store = HubStore(self.path)
         self.rooms: dict[str, HubRoom] = {}
-        self.batcher = FanoutBatcher()
+        self.outbox = Outbox(FanoutBatcher(), window)
         self.accepted = 0
-        # /notify calls not yet answered: (destination, batch, reply). A follower
-        # that died before answering gets the batch again (it processes it once).
-        self.in_flight: list[tuple[str, Notify, Any]] = []
+        self.lock = threading.RLock()
         for room in self.store.rooms():
             self._reload(room)
+        self.running = True
+        self.pump = threading.Thread(target=self._pump, name="notify-pump", daemon=True)
+        self.pump.start()
 
     def _reload(self, room: str) -> None:
         saved = self.store.load_state(room)
@@ -39,7 +48,7 @@ class RoomHub:
         for event in self.store.events_since(room, 0, 1_000_000):
             record = msgpack.unpackb(event.body)
             for destination in record["d"]:
-                self.batcher.resume(destination, room, event.sequence)
+                self.outbox.batcher.resume(destination, room, event.sequence)
             hub_room.remember_logged(bytes(record["m"]))
         self.rooms[room] = hub_room
 
@@ -51,50 +60,70 @@ class RoomHub:
 
     # -- endpoints (bodies of draft-ietf-mimi-protocol) ---------------------------------
 
+    def reserve(self, room: str) -> tuple[bytes, str]:
+        """The hub's external-sender key and identity for a room about to be created."""
+        with self.lock:
+            key = self._hub_key()
+            return key.public, self.hub
+
+    def _hub_key(self) -> _core.SignatureKeyPair:
+        saved = self.store.load_secret("external-sender-key")
+        if saved is None:
+            key = _core.SignatureKeyPair.generate()
+            self.store.save_secret("external-sender-key", key.private)
+            return key
+        return _core.SignatureKeyPair.from_private(saved)
+
     def create_room(self, room: str, group_info: bytes, ratchet_tree: bytes) -> None:
-        if room in self.rooms:
-            raise MimiError(f"{room} already exists")
-        hub_room = HubRoom.create(room, self.hub, group_info, ratchet_tree)
-        self.store.save_state(room, hub_room.export())
-        self.rooms[room] = hub_room
+        with self.lock:
+            if room in self.rooms:
+                raise MimiError(f"{room} already exists")
+            hub_room = HubRoom.create(room, self.hub, group_info, ratchet_tree)
+            self.store.save_state(room, hub_room.export())
+            self.rooms[room] = hub_room
 
     def group_info(self, room: str) -> tuple[bytes, bytes]:
-        view = self._room(room).view
-        return view.group_info(), view.export_ratchet_tree()
+        with self.lock:
+            view = self._room(room).view
+            return view.group_info(), view.export_ratchet_tree()
 
-    def key_material(self, room: str, target_client: str) -> bytes | None:
-        """Claims a KeyPackage of `target_client` from its provider; remembers where
-        the KeyPackage came from so its Welcome goes there."""
-        hub_room = self._room(room)
-        provider = "mimi://" + target_client.split("/")[2]
-        claimed = names.handle(names.provider(provider)).claim_key_package.remote(target_client)
-        import ray
-
-        result = ray.get(claimed)
-        if result is None:
-            return None
-        ref, key_package = result
-        hub_room.record_key_packages(provider, [ref])
-        self.store.save_state(room, hub_room.export())
-        return bytes(key_package)
+    def key_material(self, room: str, provider: str, body: bytes) -> bytes:
+        """/keyMaterial through the hub: forwards the KeyMaterialRequest to the target
+        user's provider and remembers where each KeyPackage came from, so its
+        Welcome goes there (draft-ietf-mimi-protocol §Fetch Key Material)."""
+        request = _core.KeyMaterialRequest.decode(body)
+        request.verify()
+        if request.room_id != room or f"mimi://{ids.domain(request.requesting_user)}" != provider:
+            raise MimiError(f"{provider} cannot request key material for {request.requesting_user} in {request.room_id}")
+        target = f"mimi://{ids.domain(request.target_user)}"
+        reply = self.transport.key_material(target, body)
+        response = _core.KeyMaterialResponse.decode(reply)
+        refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]
+        with self.lock:
+            hub_room = self._room(room)
+            hub_room.record_key_packages(target, refs)
+            self.store.save_state(room, hub_room.export())
+        return reply
 
     def update(self, room: str, provider: str, body: bytes, now: int) -> bytes:
-        hub_room = self._room(room)
-        response, events = hub_room.update(provider, body, now)
-        if events:
-            with self.store.transaction():
-                self.store.save_state(room, hub_room.export())
-                self._log(room, events)
-            self._fan_out(events)
-        return response
+        with self.lock:
+            hub_room = self._room(room)
+            response, events = hub_room.update(provider, body, now)
+            if events:
+                with self.store.transaction():
+                    self.store.save_state(room, hub_room.export())
+                    self._log(room, events)
+                self._fan_out(events)
+            return response
 
     def submit(self, room: str, provider: str, body: bytes, now: int) -> bytes:
-        hub_room = self._room(room)
-        response, events = hub_room.submit(provider, body, now)
-        if events:
-            self._log(room, events)
-            self._fan_out(events)
-        return response
+        with self.lock:
+            hub_room = self._room(room)
+            response, events = hub_room.submit(provider, body, now)
+            if events:
+                self._log(room, events)
+                self._fan_out(events)
+            return response
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
@@ -105,11 +134,21 @@ class RoomHub:
         return out
 
     def progress(self, room: str) -> dict[str, int]:
-        """Per destination provider, the last sequence fanned out to it."""
-        return self.batcher.last_sent(room)
+        """Per destination provider, the last sequence of the room bound for it."""
+        with self.lock:
+            return self.outbox.batcher.last_queued(room)
+
+    def flush(self) -> int:
+        """Sends what can go now; returns the `/notify` calls still unanswered."""
+        with self.lock:
+            self._send_ready()
+            return len(self.outbox.in_flight)
 
     def stats(self) -> dict[str, Any]:
         return {"hub": self.hub, "accepted": self.accepted, "database": str(self.path)}
+
+    def close(self) -> None:
+        self.running = False
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -130,41 +169,26 @@ class RoomHub:
         self.accepted += len(events)
 
     def _fan_out(self, events: list[Fanout]) -> None:
-        self.batcher.add(events)
-        retry = self._answered()
-        for destination in self.batcher.destinations():
-            retry += [(destination, n) for n in self.batcher.take(destination)]
-        for destination, notify in retry:
-            self._send(destination, notify)
+        self.outbox.add(events)
+        self._send_ready()
 
-    def _send(self, destination: str, notify: Notify) -> None:
-        handle = names.handle(names.provider(destination))
-        reply = handle.notify.remote(notify.room, notify.previous, list(notify.sequences), notify.body)
-        self.in_flight.append((destination, notify, reply))
+    def _send_ready(self) -> None:
+        for destination, notify in self.outbox.sendable():
+            self.outbox.sent(self.transport.notify(destination, notify), destination, notify)
 
-    def _answered(self) -> list[tuple[str, Notify]]:
-        """Collects the answered /notify calls; returns those to send again."""
-        import ray
-        from ray.exceptions import ActorUnavailableError, RayActorError
+    def _pump(self) -> None:
+        """Waits for answers to `/notify` calls; each frees a slot for what queued."""
+        import time
 
-        if not self.in_flight:
-            return []
-        ready, _ = ray.wait([r for _, _, r in self.in_flight], num_returns=len(self.in_flight), timeout=0)
-        done = set(ready)
-        retry, waiting = [], []
-        for destination, notify, reply in self.in_flight:
-            if reply not in done:
-                waiting.append((destination, notify, reply))
+        while self.running:
+            with self.lock:
+                handles = list(self.outbox.in_flight)
+            if not handles:
+                time.sleep(0.002)
                 continue
-            try:
-                ray.get(reply)
-            except (RayActorError, ActorUnavailableError):
-                retry.append((destination, notify))
-        self.in_flight = waiting
-        return retry
-
-    def flush(self) -> int:
-        """Sends again what a restarted follower missed; returns the calls still in flight."""
-        for destination, notify in self._answered():
-            self._send(destination, notify)
-        return len(self.in_flight)
+            done, _ = self.transport.answered(handles, 0.05)
+            if done:
+                with self.lock:
+                    for handle, ok in done:
+                        self.outbox.answered(handle, ok)
+                    self._send_ready()

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgpack
 
-from mimi import _core
+from mimi import _core, ids
 from mimi.actors import names
 from mimi.errors import MimiError, StorageError
 from mimi.logic.follower import Follower, Notify
@@ -67,15 +67,29 @@ class ProviderServer:
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
-    def claim_key_package(self, client: str) -> tuple[bytes, bytes] | None:
-        """Hands out one single-use KeyPackage of `client` (never twice); a Welcome
-        encrypted to it will be routed to that client."""
-        claimed = self.key_packages.claim(client)
-        if claimed is None:
-            return None
-        self.follower.expect_welcome(claimed.ref, client)
+    def key_material(self, body: bytes) -> bytes:
+        """POST /keyMaterial: one single-use KeyPackage of each client of the target
+        user (never handed out twice); a Welcome encrypted to one of them will be
+        routed to that client (draft-ietf-mimi-protocol §Fetch Key Material)."""
+        request = _core.KeyMaterialRequest.decode(body)
+        request.verify()
+        user = request.target_user
+        clients = sorted(c for c in self.hosts if ids.user_of(c) == user)
+        if not clients:
+            return _core.KeyMaterialResponse("userUnknown", user).encode()
+        material = []
+        with self.key_packages.transaction():
+            for client in clients:
+                claimed = self.key_packages.claim(client)
+                if claimed is None:
+                    material.append(_core.ClientKeyMaterial("keyMaterialExhausted", client))
+                else:
+                    self.follower.expect_welcome(claimed.ref, client)
+                    material.append(_core.ClientKeyMaterial("success", client, key_package=claimed.key_package))
         self.inbox.save_logic_state(self._state())
-        return claimed.ref, claimed.key_package
+        served = sum(1 for m in material if m.client_status == "success")
+        status = "success" if served == len(material) else "partialSuccess" if served else "noCompatibleMaterial"
+        return _core.KeyMaterialResponse(status, user, material).encode()
 
     # -- /notify (follower side) ---------------------------------------------------
 

@@ -35,8 +35,13 @@ class FanoutBatcher:
         key = (destination, room)
         self._last[key] = max(self._last.get(key, 0), sequence)
 
-    def last_sent(self, room: str) -> dict[str, int]:
-        return {d: seq for (d, r), seq in self._last.items() if r == room}
+    def last_queued(self, room: str) -> dict[str, int]:
+        """Per destination, the last sequence of `room` batched or queued for it."""
+        out = {d: seq for (d, r), seq in self._last.items() if r == room}
+        for (d, r), events in self._queues.items():
+            if r == room and events:
+                out[d] = max(out.get(d, 0), events[-1].sequence)
+        return out
 
     def pending(self, destination: str | None = None) -> int:
         return sum(len(q) for (d, _), q in self._queues.items() if destination in (None, d))
@@ -62,3 +67,48 @@ class FanoutBatcher:
 
     def destinations(self) -> list[str]:
         return sorted({d for d, _ in self._queues})
+
+
+class Outbox:
+    """Flow control of `/notify` per destination (sans-IO): at most `window` calls
+    in flight each; what is queued meanwhile goes, batched, as soon as a slot frees
+    (adaptive flushing: batches grow with load, latency stays one round trip
+    under light load). A call that failed is sent again, first."""
+
+    def __init__(self, batcher: FanoutBatcher | None = None, window: int = 2) -> None:
+        self.batcher = batcher or FanoutBatcher()
+        self.window = window
+        self.in_flight: dict[object, tuple[str, Notify]] = {}
+        self.retry: list[tuple[str, Notify]] = []
+
+    def busy(self, destination: str) -> int:
+        return sum(1 for d, _ in self.in_flight.values() if d == destination)
+
+    def add(self, events: Iterable[Fanout]) -> None:
+        self.batcher.add(events)
+
+    def sendable(self) -> list[tuple[str, Notify]]:
+        """What to send now, in order, within each destination's window."""
+        out: list[tuple[str, Notify]] = []
+        retry, self.retry = self.retry, []
+        for destination, notify in retry:
+            if self.busy(destination) + sum(1 for d, _ in out if d == destination) < self.window:
+                out.append((destination, notify))
+            else:
+                self.retry.append((destination, notify))
+        for destination in self.batcher.destinations():
+            slots = self.window - self.busy(destination) - sum(1 for d, _ in out if d == destination)
+            if slots > 0 and not any(d == destination for d, _ in self.retry):
+                out += [(destination, n) for n in self.batcher.take(destination)]
+        return out
+
+    def sent(self, handle: object, destination: str, notify: Notify) -> None:
+        self.in_flight[handle] = (destination, notify)
+
+    def answered(self, handle: object, ok: bool) -> None:
+        destination, notify = self.in_flight.pop(handle)
+        if not ok:
+            self.retry.append((destination, notify))
+
+    def idle(self) -> bool:
+        return not self.in_flight and not self.retry and self.batcher.pending() == 0

@@ -43,6 +43,17 @@ class HubStore(SqliteStore):
 
     schema = SERVER
 
+    def save_secret(self, name: str, value: bytes) -> None:
+        """A key of the hub itself (its external-sender signature key), by name."""
+        check_text("name", name)
+        check_bytes("value", value)
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO hub_secrets (name, value) VALUES (?, ?)", (name, value))
+
+    def load_secret(self, name: str) -> bytes | None:
+        row = self._db.execute("SELECT value FROM hub_secrets WHERE name = ?", (name,)).fetchone()
+        return None if row is None else bytes(row[0])
+
     def save_state(self, room_id: str, state: bytes) -> None:
         """Replace the room's state blob (creating the room)."""
         check_text("room_id", room_id)

@@ -26,6 +26,10 @@ SERVER = Schema(
         body BLOB NOT NULL,
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
+    CREATE TABLE hub_secrets (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) STRICT;
     CREATE TABLE hub_key_packages (
         room_id TEXT NOT NULL,
         ref BLOB NOT NULL,

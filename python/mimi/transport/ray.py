@@ -1,0 +1,40 @@
+"""The in-cluster transport: the peers' endpoints are methods of named actors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mimi.actors import names
+from mimi.logic.follower import Notify
+
+
+class RayTransport:
+    def key_material(self, target_provider: str, body: bytes) -> bytes:
+        import ray
+
+        reply: bytes = ray.get(names.handle(names.provider(target_provider)).key_material.remote(body))
+        return reply
+
+    def notify(self, follower: str, batch: Notify) -> Any:
+        # Fire and forget, with the reply kept for flow control and resending;
+        # no task events for the hot path (DESIGN.md, performance model).
+        method = names.handle(names.provider(follower)).notify.options(enable_task_events=False)
+        return method.remote(batch.room, batch.previous, list(batch.sequences), batch.body)
+
+    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
+        import ray
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        if not handles:
+            return [], []
+        ready, pending = ray.wait(handles, num_returns=len(handles), timeout=wait)
+        if not ready and wait > 0:
+            ready, pending = ray.wait(handles, num_returns=1, timeout=wait)
+        done: list[tuple[Any, bool]] = []
+        for handle in ready:
+            try:
+                ray.get(handle)
+                done.append((handle, True))
+            except (RayActorError, ActorUnavailableError):
+                done.append((handle, False))
+        return done, list(pending)
