@@ -196,20 +196,26 @@ class ClientHost:
         return {"message_id": message_id, "status": _core.SubmitMessageResponse.decode(raw).status}
 
     def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
-        """Events from the provider, in order: (client, room, sequence, FanoutMessage)."""
-        touched: set[str] = set()
+        """Events from the provider, in order: (client, room, sequence, FanoutMessage).
+        Each device's new history and MLS state are stored in one transaction."""
+        shown: dict[str, dict[str, list[HistoryEntry]]] = {}
         for client, room, sequence, fanout in batch:
             device = self.devices.get(client)
             if device is None:
                 continue
+            entries = shown.setdefault(client, {}).setdefault(room, [])
             for event in device.session.deliver(room, sequence, fanout):
                 if isinstance(event, MessageShown):
-                    device.store.add_messages(room, [HistoryEntry(sequence, event.timestamp, event.sender, event.content)])
+                    entries.append(HistoryEntry(sequence, event.timestamp, event.sender, event.content))
                 elif isinstance(event, Removed):
                     names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
-            touched.add(client)
-        for client in touched:
-            self._save(self.devices[client])
+        for client, rooms in shown.items():
+            device = self.devices[client]
+            with device.store.transaction():
+                for room, entries in rooms.items():
+                    if entries:
+                        device.store.add_messages(room, entries)
+                self._save(device)
         return len(batch)
 
     def progress(self, room: str) -> dict[str, int]:
