@@ -50,6 +50,8 @@ class HubRoom:
     answered: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
 
     REMEMBERED = 4096
+    _cached: tuple[tuple[int, bytes], RoomState, frozenset[str]] | None = field(default=None, repr=False, compare=False)
+    _senders: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def create(cls, room: str, hub: str, group_info: bytes, ratchet_tree: bytes) -> HubRoom:
@@ -62,14 +64,32 @@ class HubRoom:
 
     @property
     def state(self) -> RoomState:
-        return RoomState.from_app_data(self.view.app_data(), [m.identity for m in self.view.members()])
+        """The room state of the current epoch (decoded once per epoch: the
+        message path reads it for every submission)."""
+        return self._epoch_view()[0]
 
     def providers(self) -> frozenset[str]:
         """Where the room's events go: the hub and every provider with a participant
         or a client in the room (draft-ietf-mimi-arch: followers)."""
+        return self._epoch_view()[1]
+
+    def _epoch_view(self) -> tuple[RoomState, frozenset[str]]:
+        key = (self.view.epoch, self.view.tree_hash)
+        if self._cached is None or self._cached[0] != key:
+            state = RoomState.from_app_data(self.view.app_data(), [m.identity for m in self.view.members()])
+            users = [p.user for p in state.participants.participants] + list(state.members)
+            providers = frozenset({self.hub} | {f"mimi://{ids.domain(u)}" for u in users if u.startswith("mimi://")})
+            self._cached = (key, state, providers)
+            self._senders = {}
+        return self._cached[1], self._cached[2]
+
+    def _may_submit(self, sender: str) -> bool:
+        """authorize_submit, decided once per sender and epoch."""
         state = self.state
-        users = [p.user for p in state.participants.participants] + list(state.members)
-        return frozenset({self.hub} | {f"mimi://{ids.domain(u)}" for u in users if u.startswith("mimi://")})
+        allowed = self._senders.get(sender)
+        if allowed is None:
+            allowed = self._senders[sender] = authorize_submit(state, sender).allowed
+        return allowed
 
     def record_key_packages(self, provider: str, refs: list[bytes]) -> None:
         """KeyPackages claimed from `provider` for this room: route their Welcome there."""
@@ -219,7 +239,7 @@ class HubRoom:
         sender = request.sending_uri
         if not sender.startswith(f"{provider}/"):
             return _core.SubmitMessageResponse("notAllowed").encode(), []
-        if not authorize_submit(self.state, sender).allowed:
+        if not self._may_submit(sender):
             return _core.SubmitMessageResponse("notAllowed").encode(), []
         fanout = _core.FanoutMessage(now, request.app_message).encode()
         event = self._stamp(now, self.providers(), fanout)
