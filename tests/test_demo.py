@@ -30,6 +30,9 @@ def test_demo_on_ray(ray_cluster, tmp_path: Path, capsys: pytest.CaptureFixture[
     assert remaining["E"]["messages"][0]["reactions"] == 1
     assert "Bob is gone; hi from my laptop" not in [m["text"] for m in clients["B"]["messages"]]
     assert not clients["B"]["member"] and not clients["F"]["member"]
+    # The closing burst reached every remaining member, decrypted.
+    assert {c["burst_messages"] for c in remaining.values()} == {summary["fanout"]["messages"]} == {100}
+    assert summary["fanout"]["deliveries"] == 100 * 5
     # Every server wrote its database under the data directory; no message plaintext in any of them.
     for provider, server in summary["servers"].items():
         for db in server["databases"]:

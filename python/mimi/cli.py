@@ -16,7 +16,7 @@ def demo(args: argparse.Namespace) -> int:
 
     data_dir = args.data_dir or tempfile.mkdtemp(prefix="mimi-demo-")
     start_ray(args.address, num_cpus=None if args.address else 2)
-    run = RayDemo(data_dir, args.preset)
+    run = RayDemo(data_dir, args.preset, args.burst)
     try:
         run.run()
         summary = run.summary()
@@ -39,11 +39,23 @@ def demo(args: argparse.Namespace) -> int:
         for m in view["messages"]:
             reactions = f"  [{m['reactions']} reaction(s)]" if m["reactions"] else ""
             print(f"    {m['sender']}: {m['text']}{reactions}")
+        if view["burst_messages"]:
+            print(f"    (+ {view['burst_messages']} messages of the fanout burst)")
     print()
     print("every remaining client agrees on epoch, epoch authenticator and participants:", summary["agree"])
     print("message plaintext found in server databases:", summary["plaintext_on_servers"] or "none")
     print(f"took {summary['seconds']} s")
     return 0 if ok else 1
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100000, got {value}")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", choices=sorted(PRESETS), default="cooperative", help="room policy preset")
     p.add_argument("--address", help="address of an existing Ray cluster (default: start a local one)")
     p.add_argument("--data-dir", help="where the SQLite files go (default: a fresh temporary directory)")
+    p.add_argument("--burst", type=_count, default=100, help="messages in the closing fanout burst (default 100; 0: none)")
     p.set_defaults(run=demo)
     args = parser.parse_args(argv)
     return int(args.run(args))

@@ -195,6 +195,10 @@ class ClientHost:
         self._save(device)
         return {"message_id": message_id, "status": _core.SubmitMessageResponse.decode(raw).status}
 
+    def send_many(self, client: str, room: str, messages: list[bytes]) -> list[str]:
+        """Sends many MIMI contents in order; returns the hub's answers."""
+        return [self.send(client, room, m)["status"] for m in messages]
+
     def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
         """Events from the provider, in order: (client, room, sequence, FanoutMessage).
         Each device's new history and MLS state are stored in one transaction."""
