@@ -38,6 +38,7 @@ __all__ = [
     "SubmitMessageRequest",
     "SubmitMessageResponse",
     "decode_notify",
+    "split_notify",
     "encode_notify",
     "mls_message_kind",
     "GroupInfoOption",
@@ -376,6 +377,9 @@ class FanoutMessage:
 
 def encode_notify(messages: Sequence[FanoutMessage]) -> bytes:
     """The `/notify` body: the FanoutMessages concatenated (at least one)."""
+
+def split_notify(data: bytes) -> list[tuple[str, bytes]]:
+    """A `/notify` body as (kind, exact FanoutMessage bytes) pairs, validated like `decode_notify`."""
 
 def decode_notify(data: bytes) -> list[FanoutMessage]:
     """Strict decode of a `/notify` body; errors name the message's index."""

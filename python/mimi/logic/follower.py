@@ -104,7 +104,7 @@ class Follower:
 
         A malformed body raises RemoteProtocolError and changes nothing."""
         try:
-            messages = _core.decode_notify(batch.body)
+            messages = _core.split_notify(batch.body)
         except DecodeError as err:
             raise RemoteProtocolError(f"notify for {batch.room}: {err}", "badRequest") from err
         if len(messages) != len(batch.sequences):
@@ -120,24 +120,23 @@ class Follower:
         deliveries = self._deliver(batch.room, state, batch, messages)
         while state.delivered_upto in state.waiting:
             ready = state.waiting.pop(state.delivered_upto)
-            deliveries += self._deliver(batch.room, state, ready, _core.decode_notify(ready.body))
+            deliveries += self._deliver(batch.room, state, ready, _core.split_notify(ready.body))
         return deliveries
 
-    def _deliver(
-        self, room: str, state: _Room, batch: Notify, messages: list[_core.FanoutMessage]
-    ) -> list[Delivery]:
+    def _deliver(self, room: str, state: _Room, batch: Notify, messages: list[tuple[str, bytes]]) -> list[Delivery]:
         out: list[Delivery] = []
-        for sequence, message in zip(batch.sequences, messages):
+        members = sorted(state.members)
+        for sequence, (kind, encoded) in zip(batch.sequences, messages):
             if sequence <= state.delivered_upto:
                 continue  # overlaps what an earlier batch delivered
-            encoded = message.encode()
-            if message.kind == "welcome":
-                for ref in _core.welcome_key_package_refs(message.message):
+            if kind == "welcome":
+                for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
                         state.members.add(client)
+                        members = sorted(state.members)
                         out.append(Delivery(client, room, sequence, encoded))
             else:
-                out.extend(Delivery(client, room, sequence, encoded) for client in sorted(state.members))
+                out.extend([Delivery(client, room, sequence, encoded) for client in members])
             state.delivered_upto = sequence
         return out

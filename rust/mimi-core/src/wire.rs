@@ -120,6 +120,11 @@ impl<'a> Reader<'a> {
         CoreError::Decode(format!("{}.{field}: {msg}", self.path.join(".")))
     }
 
+    /// Bytes consumed so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn at_end(&self) -> bool {
         self.pos == self.limit
     }

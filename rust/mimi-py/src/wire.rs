@@ -36,6 +36,7 @@ macro_rules! wire_class {
         }
     };
 }
+pub(crate) use wire_class;
 
 fn opt<T: Clone>(v: &Option<T>) -> Option<T> {
     v.clone()
@@ -83,7 +84,7 @@ fn frank(v: Option<PyRef<'_, Frank>>) -> Option<w::Frank> {
 /// `RatchetTreeOption`, draft-mahy-mls-ratchet-tree-options.
 #[pyclass(module = "mimi._core", frozen)]
 #[derive(Clone)]
-pub(crate) struct RatchetTreeOption(w::RatchetTreeOption);
+pub(crate) struct RatchetTreeOption(pub(crate) w::RatchetTreeOption);
 
 wire_class!(RatchetTreeOption, "RatchetTreeOption", {
     #[new]
@@ -176,6 +177,13 @@ fn encode_notify(messages: Vec<PyRef<'_, FanoutMessage>>) -> PyResult<Vec<u8>> {
 #[pyfunction]
 fn decode_notify(data: &[u8]) -> PyResult<Vec<FanoutMessage>> {
     guard(|| w::decode_notify(data)).map(|v| v.into_iter().map(FanoutMessage).collect())
+}
+
+/// A `/notify` body split into (kind, exact FanoutMessage bytes), strictly validated.
+#[pyfunction]
+fn split_notify<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Vec<(&'static str, Bound<'py, pyo3::types::PyBytes>)>> {
+    let parts = guard(|| w::split_notify(data))?;
+    Ok(parts.into_iter().map(|(k, b)| (k.as_str(), pyo3::types::PyBytes::new(py, b))).collect())
 }
 
 /// What an MLSMessage carries: "application", "proposal", "commit" or "welcome".
@@ -694,6 +702,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("UpdateRequest", m.getattr("HandshakeBundle")?)?;
     m.add_function(wrap_pyfunction!(encode_notify, m)?)?;
     m.add_function(wrap_pyfunction!(decode_notify, m)?)?;
+    m.add_function(wrap_pyfunction!(split_notify, m)?)?;
     m.add_function(wrap_pyfunction!(mls_message_kind, m)?)?;
     Ok(())
 }

@@ -167,6 +167,25 @@ pub fn decode_notify(data: &[u8]) -> Result<Vec<FanoutMessage>> {
     Ok(out)
 }
 
+/// A `/notify` body split into its FanoutMessages' exact bytes, each with its
+/// kind, validated as strictly as `decode_notify` but without building the
+/// messages: the follower forwards these bytes to each recipient unchanged.
+pub fn split_notify(data: &[u8]) -> Result<Vec<(MlsMessageKind, &[u8])>> {
+    if data.is_empty() {
+        return Err(CoreError::Decode("notify body: empty (at least one FanoutMessage is required)".into()));
+    }
+    let mut r = Reader::new("FanoutMessage", data);
+    let mut out = Vec::new();
+    while !r.at_end() {
+        let start = r.position();
+        let m = FanoutMessage::read(&mut r)
+            .map_err(|e| CoreError::Decode(format!("notify body, message {}: {}", out.len(), strip(e))))?;
+        out.push((m.kind, &data[start..r.position()]));
+    }
+    r.finish()?;
+    Ok(out)
+}
+
 fn strip(e: CoreError) -> String {
     match e {
         CoreError::Decode(s) => s,
