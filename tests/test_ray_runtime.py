@@ -114,3 +114,16 @@ def test_replayed_notify_is_acknowledged_and_processed_once(room) -> None:  # ty
     with pytest.raises(Exception, match="badRequest|notify"):
         ray.get(provider.notify.remote(ROOM, sequence, [sequence + 1], body[:-2]))
     assert ray.get(provider.progress.remote(ROOM)) == before
+
+
+def test_submit_many_is_one_call_and_keeps_order(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    # Bodies as fay's client makes them, submitted by her provider in one call.
+    bodies = []
+    for i in range(3):
+        message = content.encode(content.message(content.text_part(f"batched {i}")))
+        bodies.append(message)
+    results = call(ray, d, "fay", "send_many", ROOM, bodies)
+    assert results == ["accepted"] * 3
+    d.settle(ROOM)
+    assert texts(ray, d, "hal") == ["batched 0", "batched 1", "batched 2"]

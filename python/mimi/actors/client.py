@@ -196,8 +196,15 @@ class ClientHost:
         return {"message_id": message_id, "status": _core.SubmitMessageResponse.decode(raw).status}
 
     def send_many(self, client: str, room: str, messages: list[bytes]) -> list[str]:
-        """Sends many MIMI contents in order; returns the hub's answers."""
-        return [self.send(client, room, m)["status"] for m in messages]
+        """Sends many MIMI contents in order, in one call to the hub (its provider
+        coalescing `/submitMessage` bodies); returns the hub's answers."""
+        device = self._device(client)
+        sent = [device.session.send(room, content.decode(m)) for m in messages]
+        replies = names.call_hub(room, "submit_many", device.provider, [body for body, _ in sent], now_ms())
+        for (_, message_id), reply in zip(sent, replies):
+            device.session.submit_answered(message_id, reply)
+        self._save(device)
+        return [_core.SubmitMessageResponse.decode(reply).status for reply in replies]
 
     def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
         """Events from the provider, in order: (client, room, sequence, FanoutMessage).

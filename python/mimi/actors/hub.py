@@ -125,6 +125,21 @@ class RoomHub:
                 self._fan_out(events)
             return response
 
+    def submit_many(self, room: str, provider: str, bodies: list[bytes], now: int) -> list[bytes]:
+        """Many `/submitMessage` bodies from one provider in one call: validated in
+        order, logged in one transaction (group commit), fanned out in batches."""
+        with self.lock:
+            hub_room = self._room(room)
+            responses, events = [], []
+            for body in bodies:
+                response, accepted = hub_room.submit(provider, body, now)
+                responses.append(response)
+                events += accepted
+            if events:
+                self._log(room, events)
+                self._fan_out(events)
+            return responses
+
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
         out = []
