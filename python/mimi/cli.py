@@ -58,6 +58,12 @@ def _count(text: str) -> int:
     return value
 
 
+def loadtest(args: argparse.Namespace) -> int:
+    from mimi.loadtest.run import command
+
+    return command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mimi", description="MIMI runtime: rooms across providers, MLS end to end.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", help="where the SQLite files go (default: a fresh temporary directory)")
     p.add_argument("--burst", type=_count, default=100, help="messages in the closing fanout burst (default 100; 0: none)")
     p.set_defaults(run=demo)
+    p = commands.add_parser("loadtest", help="rooms at a message rate on Ray: lost/duplicated, throughput, latency, plots")
+    from mimi.loadtest.config import add_arguments  # argparse only: no Ray until it runs
+
+    add_arguments(p)
+    p.set_defaults(run=loadtest)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

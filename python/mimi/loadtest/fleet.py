@@ -1,0 +1,177 @@
+"""ClientFleet for load runs: a LoadClientHost that also records which
+(sender, sequence) each of its devices decrypted, and drives many senders
+(one per room) on one schedule from inside the actor.
+
+Message `i` of a run goes to stream `i % len(streams)` at `start + i / rate`,
+as sequence `i // len(streams)` of that stream; its plaintext starts with the
+LoadClientHost marker `MIMILOAD <sequence> <scheduled send time>`, so a late
+sender shows as latency.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from typing import Any
+
+from mimi import _core, content
+from mimi.actors import names
+from mimi.actors.client import Device, now_ms
+from mimi.actors.deploy import ACTOR_OPTIONS, Deployment
+from mimi.actors.load import MARKER, LoadClientHost, load_text
+from mimi.errors import MimiError
+from mimi.loadtest.report import Tally
+from mimi.logic.client import Event, MessageShown
+
+
+def marker_of(plaintext: bytes) -> tuple[int, int] | None:
+    """(sequence, send time in ns) of a load message's plaintext (MIMI content)."""
+    at = plaintext.find(MARKER)
+    if at < 0:
+        return None
+    fields = plaintext[at + len(MARKER) : at + len(MARKER) + 48].split(b" ", 2)
+    return int(fields[0]), int(fields[1])
+
+
+def cpu_seconds(_actor: object) -> float:
+    """The CPU time of the calling actor's process (for `__ray_call__`)."""
+    return time.process_time()
+
+
+class FleetHost(LoadClientHost):
+    def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+        self._clear()
+        super().__init__(name, clients, data_dir)
+
+    def _clear(self) -> None:
+        self.tally = Tally()
+        self.decrypt_ns = array("q")
+        self.latency_ns = array("q")
+        self.deliveries = 0
+
+    def _open(self, uri: str) -> Device:
+        device = super()._open(uri)
+        session = device.session
+        deliver = session.deliver
+
+        def recorded(room: str, sequence: int, fanout: bytes) -> list[Event]:
+            self.deliveries += 1
+            events = deliver(room, sequence, fanout)
+            for event in events:
+                if isinstance(event, MessageShown) and event.sequence and event.sender != session.user:
+                    mark = marker_of(event.content)
+                    if mark is not None:
+                        now = time.monotonic_ns()
+                        self.tally.record(uri, event.sender, mark[0])
+                        self.decrypt_ns.append(now)
+                        self.latency_ns.append(now - mark[1])
+            return events
+
+        session.deliver = recorded  # type: ignore[method-assign]
+        return device
+
+    def counts(self) -> tuple[int, int]:
+        """(deliveries, load messages decrypted) since the last `take_records`."""
+        return self.deliveries, len(self.decrypt_ns)
+
+    def take_records(self) -> dict[str, Any]:
+        out = {
+            "tally": self.tally.export(),
+            "decrypt_ns": self.decrypt_ns.tobytes(),
+            "latency_ns": self.latency_ns.tobytes(),
+            "deliveries": self.deliveries,
+        }
+        self._clear()
+        self._reset()  # LoadClientHost's own latency record: unused here
+        return out
+
+    def drive(self, streams: list[tuple[str, str]], rate: float, duration: float, size: int, window: int,
+              timeout: float = 60.0) -> dict[str, Any]:
+        """Sends `rate × duration` messages over `streams` ((client, room) pairs) with
+        up to `window` submits in flight; gives up (MimiError) when no hub answers
+        for `timeout` seconds or the run overruns its schedule by that much."""
+        import ray
+
+        if not streams:
+            raise MimiError("no streams to drive")
+        devices = [self._device(client) for client, _ in streams]
+        hubs = [names.handle(names.hub(room)) for _, room in streams]
+        total = int(rate * duration)
+        sent = [0] * len(streams)
+        refused: list[list[int]] = [[] for _ in streams]
+        answers: dict[str, int] = {}
+        in_flight: dict[Any, tuple[int, int, bytes]] = {}  # reply -> (stream, sequence, message ID)
+        submit_ns = array("q")
+        dirty: set[int] = set()
+        start = time.monotonic_ns()
+        give_up = start + int((duration + timeout) * 1e9)
+
+        def collect(block: bool) -> None:
+            if not in_flight:
+                return
+            ready, _ = ray.wait(list(in_flight), num_returns=1 if block else len(in_flight), timeout=timeout if block else 0)
+            if block and not ready:
+                raise MimiError(f"no /submitMessage answer in {timeout} s")
+            for ref in ready:
+                k, sequence, message_id = in_flight.pop(ref)
+                raw = ray.get(ref)
+                devices[k].session.submit_answered(message_id, raw)
+                status = _core.SubmitMessageResponse.decode(raw).status
+                answers[status] = answers.get(status, 0) + 1
+                if status != "accepted":
+                    refused[k].append(sequence)
+
+        issued = 0
+        saved = start
+        while issued < total or in_flight:
+            now = time.monotonic_ns()
+            if now > give_up:
+                raise MimiError(f"sending overran its {duration} s schedule by {timeout} s")
+            due = min(total, int((now - start) * rate / 1e9) + 1)
+            while issued < due and len(in_flight) < window:
+                k = issued % len(streams)
+                stamp = start + int(issued * 1e9 / rate)
+                message = content.message(content.text_part(load_text(sent[k], stamp, size)))
+                body, message_id = devices[k].session.send(streams[k][1], message)
+                reply = hubs[k].submit.remote(streams[k][1], devices[k].provider, body, now_ms())
+                in_flight[reply] = (k, sent[k], message_id)
+                submit_ns.append(time.monotonic_ns())
+                sent[k] += 1
+                dirty.add(k)
+                issued += 1
+            if now - saved > 10_000_000:  # the ratchets advanced: persist every 10 ms, not per message
+                for k in dirty:
+                    self._save(devices[k])
+                dirty.clear()
+                saved = now
+            if in_flight and (len(in_flight) >= window or issued >= total):
+                collect(block=True)
+                continue
+            collect(block=False)
+            if issued < total:
+                wait = (start + int(issued * 1e9 / rate) - time.monotonic_ns()) / 1e9
+                if wait > 0:
+                    time.sleep(min(wait, 0.05))
+        for k in dirty:
+            self._save(devices[k])
+        return {
+            "sent": sent,
+            "refused": refused,
+            "answers": answers,
+            "start_ns": start,
+            "seconds": (time.monotonic_ns() - start) / 1e9,
+            "submit_ns": submit_ns.tobytes(),
+        }
+
+
+def fleet(deployment: Deployment, host: str, clients: list[str]) -> Any:
+    """Like `load_clients`, with a FleetHost (one actor, many devices)."""
+    import ray
+
+    name = names.clients(host)
+    actor: Any = ray.remote(FleetHost)
+    handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, deployment.data_dir)
+    ray.get(handle.ping.remote())
+    deployment.hosts[host] = handle
+    deployment.client_host.update((c, host) for c in clients)
+    return handle

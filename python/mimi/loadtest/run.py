@@ -1,0 +1,298 @@
+"""`mimi loadtest`: providers, rooms and ClientFleet actors on Ray, a message rate
+for a while, then counts, throughput and send→decrypt latency.
+
+Layout of one phase: room `r` has its hub on provider `r % providers`; its
+member `j` is on provider `(hub + j) % providers`. Member 0 of every room
+creates it, adds the others (KeyPackages through the hub) and is its one
+sender; the senders share one FleetHost, and the receivers are spread over
+`fleets` FleetHosts by provider (a provider's deliveries to them take one call
+per fleet and `/notify` batch). A sender's actor serves nothing else while it
+sends, so no receiver lives there.
+
+The main phase runs the configuration; `--sweep` adds one-room phases of other
+sizes on the same providers, for the cost-vs-room-size plot.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mimi.actors.deploy import Deployment
+from mimi.errors import MimiError
+from mimi.loadtest import report
+from mimi.loadtest.config import Config
+from mimi.loadtest.fleet import cpu_seconds, fleet
+
+PRESET = "cooperative"
+BIN_S = 0.5
+POLL_S = 0.25
+
+
+@dataclass
+class Phase:
+    """One load phase's measurements, reduced for the report and the plots."""
+
+    label: str
+    summary: report.Summary
+    origin_ns: int
+    submit_ns: array[int]
+    decrypt_ns: array[int]
+    latency_ns: list[int]  # ascending
+    receivers: int  # per room
+
+    def series(self) -> dict[str, list[float]]:
+        """Messages sent and decryptions per second, in bins of BIN_S from the first send."""
+        return {
+            "bin_s": [BIN_S],
+            "sent_per_s": report.rate_series(self.submit_ns, self.origin_ns, BIN_S),
+            "decrypted_per_s": report.rate_series(self.decrypt_ns, self.origin_ns, BIN_S),
+        }
+
+    def cdf(self, points: int = 100) -> list[tuple[float, float]]:
+        """(latency ms, fraction) at `points` evenly spaced ranks."""
+        n = len(self.latency_ns)
+        if not n:
+            return []
+        return [(round(self.latency_ns[min(n - 1, -(-n * k // points) - 1)] / 1e6, 3), k / points) for k in range(1, points + 1)]
+
+
+Progress = Callable[[str, float, float | None], None]  # (stage, done, total)
+
+
+@dataclass
+class LoadRun:
+    """The actors of a run and the phases measured on them."""
+
+    config: Config
+    data_dir: str
+    progress: Progress = lambda stage, done, total: None  # noqa: E731
+    tag: str = field(default_factory=lambda: secrets.token_hex(3))  # keeps actor names unique per run
+
+    def __post_init__(self) -> None:
+        self.deploy = Deployment(self.data_dir)
+        self.provider_uris = [f"mimi://p{k}-{self.tag}.example" for k in range(self.config.providers)]
+        self.phases: list[Phase] = []
+
+    def start(self) -> None:
+        self.progress("starting providers", 0, len(self.provider_uris))
+        for k, uri in enumerate(self.provider_uris, 1):
+            self.deploy.provider(uri)
+            self.progress("starting providers", k, len(self.provider_uris))
+
+    def shutdown(self) -> None:
+        self.deploy.shutdown()
+
+    # -- one phase ------------------------------------------------------------------------
+
+    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float) -> Phase:
+        import ray
+
+        c, d, n = self.config, self.deploy, len(self.provider_uris)
+        room_uris = [f"{self.provider_uris[r % n]}/r/{label}-{r}" for r in range(rooms)]
+        devices = [
+            [f"{self.provider_uris[(r + j) % n]}/d/{label}-r{r}-m{j}/phone" for j in range(members)] for r in range(rooms)
+        ]
+        hosts: list[str] = []
+        hubs: list[str] = []
+        started = time.monotonic()
+        try:
+            for r, room in enumerate(room_uris):
+                self.progress(f"{label}: starting hubs", r, rooms)
+                d.room_hub(room, self.provider_uris[r % n])
+                hubs.append(room)
+            self.progress(f"{label}: starting client fleets", 0, None)
+            senders = [room_devices[0] for room_devices in devices]
+            sender_host = f"{label}-senders-{self.tag}"
+            sender = fleet(d, sender_host, senders)
+            hosts.append(sender_host)
+            receivers: list[Any] = []
+            for k in range(min(c.fleets, n)):
+                hosted = [dev for room_devices in devices for j, dev in enumerate(room_devices)
+                          if j and self.provider_uris.index(provider_of(dev)) % c.fleets == k]
+                if hosted:
+                    host = f"{label}-fleet{k}-{self.tag}"
+                    receivers.append(fleet(d, host, hosted))
+                    hosts.append(host)
+            everyone = [dev for room_devices in devices for dev in room_devices]
+            ray.get([d.host(dev).publish_key_packages.remote(dev, 1) for dev in everyone])
+            for r, room in enumerate(room_uris):
+                self.progress(f"{label}: creating rooms", r, rooms)
+                ray.get(sender.create_room.remote(senders[r], room, PRESET))
+                result = ray.get(sender.add_users.remote(senders[r], room, [user_of(dev) for dev in devices[r][1:]]))
+                if result["code"] != "success":
+                    raise MimiError(f"adding {members - 1} members to {room}: {result}")
+            for room in room_uris:
+                d.settle(room, timeout=60 + members)
+            measured = self._measure(label, rooms, members, rate, duration, sender, receivers,
+                                     list(zip(senders, room_uris)), devices, setup_s=time.monotonic() - started)
+            measured.summary.extra["phase_s"] = round(time.monotonic() - started, 2)
+            return measured
+        finally:
+            for host in hosts:
+                ray.kill(d.hosts.pop(host), no_restart=True)
+            for room in hubs:
+                ray.kill(d.hubs.pop(room), no_restart=True)
+
+    def _measure(self, label: str, rooms: int, members: int, rate: float, duration: float, sender: Any,
+                 receivers: list[Any], streams: list[tuple[str, str]], devices: list[list[str]], setup_s: float) -> Phase:
+        import ray
+
+        c, d = self.config, self.deploy
+        hubs = [d.hubs[room] for _, room in streams]
+        roles = {"hub": hubs, "providers": list(d.providers.values()), "receivers": receivers, "sender": [sender]}
+        ray.get([h.take_records.remote() for h in receivers])  # setup's deliveries are not measured
+        cpu_before = cpu_of(roles)
+        expected = int(rate * duration) * (members - 1)
+        running = sender.drive.remote(streams, rate, duration, c.size, c.window)
+        stage = f"{label}: sending {rate:g} msg/s for {duration:g} s"
+        until = time.monotonic() + duration + 120.0
+        while time.monotonic() < until:
+            done, _ = ray.wait([running], timeout=POLL_S)
+            self.progress(stage, decrypted(receivers), expected)
+            if done:
+                break
+        run = ray.get(running, timeout=max(1.0, until - time.monotonic()))
+        expected = sum(run["sent"]) * (members - 1) - sum(len(r) for r in run["refused"]) * (members - 1)
+        until = time.monotonic() + c.drain
+        while (got := decrypted(receivers)) < expected and time.monotonic() < until:
+            self.progress(f"{label}: draining", got, expected)
+            time.sleep(POLL_S)
+        self.progress(f"{label}: draining", decrypted(receivers), expected)
+        cpu_after = cpu_of(roles)
+        records = ray.get([h.take_records.remote() for h in receivers])
+        tally = report.Tally.merged(r["tally"] for r in records)
+        decrypt_ns: array[int] = array("q")
+        latency_ns: array[int] = array("q")
+        for record in records:
+            decrypt_ns.frombytes(record["decrypt_ns"])
+            latency_ns.frombytes(record["latency_ns"])
+        streams_sent = [
+            report.Stream(user_of(client), run["sent"][k], tuple(devices[k][1:]), frozenset(run["refused"][k]))
+            for k, (client, _) in enumerate(streams)
+        ]
+        submit_ns: array[int] = array("q")
+        submit_ns.frombytes(run["submit_ns"])
+        accepted = run["answers"].get("accepted", 0)
+        summary = report.summarize(
+            providers=len(self.provider_uris), rooms=rooms, members=members, rate=rate, duration_s=duration,
+            sent=accepted, delivered=sum(r["deliveries"] for r in records), accounting=report.account(tally, streams_sent),
+            start_ns=run["start_ns"], send_seconds=run["seconds"], decrypt_ns=decrypt_ns, latencies_ns=latency_ns,
+            cpu_s={role: round(cpu_after[role] - cpu_before[role], 3) for role in roles},
+            extra={"hub_answers": run["answers"], "label": label, "setup_s": round(setup_s, 2)},
+        )
+        return Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
+
+
+def provider_of(uri: str) -> str:
+    return uri.split("/d/", 1)[0]
+
+
+def user_of(device: str) -> str:
+    return device.replace("/d/", "/u/").rsplit("/", 1)[0]
+
+
+def decrypted(receivers: list[Any]) -> int:
+    import ray
+
+    return sum(n for _, n in ray.get([h.counts.remote() for h in receivers], timeout=60))
+
+
+def cpu_of(roles: dict[str, list[Any]]) -> dict[str, float]:
+    import ray
+
+    return {role: sum(ray.get([h.__ray_call__.remote(cpu_seconds) for h in handles], timeout=60)) for role, handles in roles.items()}
+
+
+# -- the whole run -----------------------------------------------------------------------------
+
+
+def default_out() -> Path:
+    return Path("loadtest-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def run(config: Config, out: Path, progress: Progress | None = None, address: str | None = None,
+        data_root: str | None = None) -> dict[str, Any]:
+    """Runs the configured phase (and the sweep's), writes report.json and the
+    plots under `out`, and returns the report. Actors are gone when it returns."""
+    from mimi.actors.deploy import start_ray
+    from mimi.loadtest import plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    start_ray(address, num_cpus=None if address else 2)
+    data_dir = tempfile.mkdtemp(prefix="mimi-loadtest-", dir=data_root)
+    load = LoadRun(config, data_dir, progress or (lambda stage, done, total: None))
+    try:
+        load.start()
+        main = load.phase("run", config.rooms, config.members, config.rate, config.duration)
+        sweep = [load.phase(f"sweep{m}", 1, m, config.sweep_rate, config.sweep_duration) for m in config.sweep]
+    finally:
+        load.shutdown()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    result = {
+        "config": {**asdict(config), "sweep": list(config.sweep)},
+        "run": main.summary.to_json(),
+        "cost_us_per_message": report.cost_per_message_us(main.summary),
+        "series": main.series(),
+        "latency_cdf_ms": main.cdf(),
+        "sweep": [{**p.summary.to_json(), "cost_us_per_message": report.cost_per_message_us(p.summary)} for p in sweep],
+        "files": {},
+    }
+    result["files"] = plots.write_all(out, main, sweep)
+    (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def command(args: Any) -> int:
+    """`mimi loadtest` (argparse namespace of `config.add_arguments`): runs with a
+    progress bar on stderr, prints the results table and where the files are."""
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from mimi.loadtest.config import from_args
+
+    config = from_args(args)
+    out = Path(args.out) if args.out else default_out()
+    console = Console()
+    bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=Console(stderr=True), transient=True, disable=args.no_progress or not sys.stderr.isatty())
+    tasks: dict[str, Any] = {}
+
+    def progress(stage: str, done: float, total: float | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    with bar:
+        result = run(config, out, progress, args.address, args.data_dir)
+    table = Table(title=f"mimi loadtest → {out}")
+    for column in ("phase", "members", "msg/s asked", "sent", "delivered", "decrypted", "lost", "dup",
+                   "msg/s", "deliveries/s", "p50 ms", "p90 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="left" if column == "phase" else "right")
+    for s in [result["run"], *result["sweep"]]:
+        lat = s["latency_ms"]
+        table.add_row(s["extra"]["label"], str(s["members"]), f"{s['rate']:g}", str(s["sent"]), str(s["delivered"]),
+                      str(s["decrypted"]), str(s["lost"]), str(s["duplicated"]), f"{s['messages_per_s']:g}",
+                      f"{s['deliveries_per_s']:g}", *(("-" if lat[k] is None else f"{lat[k]:.1f}") for k in ("p50", "p90", "p99", "max")))
+    console.print(table)
+    console.print(f"CPU µs per message: {result['cost_us_per_message']}")
+    console.print(f"report and plots: {out.resolve()}")
+    complete = result["run"]["complete"] and all(s["complete"] for s in result["sweep"])
+    if not complete:
+        console.print("[red]incomplete: some messages were lost, duplicated or unexpected[/red]")
+    return 0 if complete else 1
