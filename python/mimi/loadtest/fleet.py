@@ -53,12 +53,13 @@ class FleetHost(LoadClientHost):
         device = super()._open(uri)
         session = device.session
         deliver = session.deliver
+        me = session.user  # parsed once: the property parses the URI on every call
 
         def recorded(room: str, sequence: int, fanout: bytes) -> list[Event]:
             self.deliveries += 1
             events = deliver(room, sequence, fanout)
             for event in events:
-                if isinstance(event, MessageShown) and event.sequence and event.sender != session.user:
+                if isinstance(event, MessageShown) and event.sequence and event.sender != me:
                     mark = marker_of(event.content)
                     if mark is not None:
                         now = time.monotonic_ns()
