@@ -46,5 +46,10 @@ bench: $(STAMP_EXT)
 	$(PY) -m pytest benches -o python_files='bench_*.py' -q --benchmark-json=$$out.json && \
 	$(PY) benches/report.py $$out.json > $$out.md && echo "wrote $$out.json and $$out.md"
 
+# ejabberd's MUC and mimi side by side (installs and starts ejabberd on 127.0.0.1; minutes).
+.PHONY: bench-peers
+bench-peers: $(STAMP_EXT)
+	$(PY) benches/peers/run.py
+
 clean:
 	rm -rf $(VENV) target

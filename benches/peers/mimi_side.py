@@ -1,0 +1,111 @@
+"""The mimi side: one room, members spread over 3 providers, hosted in a few
+LoadClientHost actors; one sender on a host of its own, on the hub's provider."""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+import time
+from typing import Any
+
+from stats import Point
+
+from mimi import _core
+from mimi.actors.client import ClientHost
+from mimi.actors.deploy import Deployment, start_ray
+from mimi.actors.load import load_clients
+
+HUB = "mimi://a.example"
+PROVIDERS = ("mimi://a.example", "mimi://b.example", "mimi://c.example")
+ROOM = "mimi://a.example/r/bench"
+
+
+class MimiRoom:
+    """A deployment with one room of `members` devices (one per user)."""
+
+    def __init__(self, members: int, data_root: str | None = None) -> None:
+        self.members = members
+        self.data_dir = tempfile.mkdtemp(prefix="mimi-peers-", dir=data_root)
+        self.deploy = Deployment(self.data_dir)
+        self.setup_seconds = 0.0
+
+    def start(self) -> None:
+        import ray
+
+        started = time.monotonic()
+        d = self.deploy
+        for provider in PROVIDERS:
+            d.provider(provider)
+        d.room_hub(ROOM, HUB)
+        devices = [f"{PROVIDERS[i % 3]}/d/m{i}/phone" for i in range(self.members)]
+        self.sender = devices[0]
+        load_clients(d, "sender", [self.sender])
+        self.receivers = []
+        for k, provider in enumerate(PROVIDERS):
+            hosted = [c for c in devices[1:] if c.startswith(provider + "/")]
+            if hosted:
+                self.receivers.append(load_clients(d, f"members-{k}", hosted))
+        ray.get([d.host(c).publish_key_packages.remote(c, 1) for c in devices])
+        sender_host = d.host(self.sender)
+        users = {c.replace("/d/", "/u/").rsplit("/", 1)[0]: [c] for c in devices[1:]}
+        # The ClientHost API is changing (the hub now issues its key; users' clients
+        # come from /keyMaterial): accept both forms while it settles.
+        if "hub_key" in inspect.signature(ClientHost.create_room).parameters:
+            ray.get(sender_host.create_room.remote(self.sender, ROOM, "cooperative", HUB,
+                                                   _core.SignatureKeyPair.generate().public))
+            result = ray.get(sender_host.add_users.remote(self.sender, ROOM, users))
+        else:
+            ray.get(sender_host.create_room.remote(self.sender, ROOM, "cooperative"))
+            result = ray.get(sender_host.add_users.remote(self.sender, ROOM, list(users)))
+        if result["code"] != "success":
+            raise RuntimeError(f"adding {len(users)} members: {result}")
+        d.settle(ROOM, timeout=600)
+        self.setup_seconds = time.monotonic() - started
+
+    def run(self, rate: float | None, duration: float, drain: float, size: int, window: int) -> Point:
+        """One load point; waits (at most `drain` s after sending) for every delivery."""
+        import ray
+
+        for host in self.receivers:
+            ray.get(host.take_received.remote())
+        run = ray.get(self.deploy.host(self.sender).send_load.remote(self.sender, ROOM, rate, duration, size, window))
+        expected = run["sent"] * (self.members - 1)
+        deadline = time.monotonic() + drain
+        got = 0
+        while time.monotonic() < deadline:
+            got = sum(ray.get([h.received.remote() for h in self.receivers], timeout=max(1.0, deadline - time.monotonic())))
+            if got >= expected:
+                break
+            time.sleep(0.05)
+        records = ray.get([h.take_received.remote() for h in self.receivers])
+        return Point.from_records(records, sent=run["sent"], expected=expected, start_ns=run["start_ns"], send_seconds=run["seconds"],
+                                  extra={"hub_answers": run["answers"]})
+
+    def pids(self) -> dict[str, list[int]]:
+        """Each kind of actor's processes (hub, providers, sender host, member hosts)."""
+        import os
+
+        import ray
+
+        d = self.deploy
+        groups = {"hub": list(d.hubs.values()), "providers": list(d.providers.values()),
+                  "sender": [d.host(self.sender)], "members": self.receivers}
+        pid = lambda handle: ray.get(handle.__ray_call__.remote(lambda _self: os.getpid()))  # noqa: E731
+        return {name: [pid(h) for h in handles] for name, handles in groups.items()}
+
+    def stop(self) -> None:
+        import ray
+
+        try:
+            self.deploy.shutdown()
+        except Exception:  # noqa: BLE001 - best effort: the cluster goes down with the driver
+            pass
+        del ray
+
+
+def start() -> None:
+    start_ray()
+
+
+def info() -> dict[str, Any]:
+    return {"providers": len(PROVIDERS), "hosts": "1 sender + 1 per provider", "e2ee": "MLS 0x0001, PrivateMessage"}

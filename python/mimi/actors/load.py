@@ -1,0 +1,168 @@
+"""Load generation for benchmarks: a ClientHost that sends at a rate from inside
+the actor and times what its devices decrypt.
+
+One Ray call per message (`ClientHost.send`) caps a sender at the call rate;
+`LoadClientHost.send_load` instead encrypts and submits a whole run from inside
+the actor, with a window of `/submitMessage` calls in flight. Each message's
+text starts with `MARKER <sequence> <send time>` (CLOCK_MONOTONIC, ns, shared by
+every process of the machine), so a receiving host records send→decrypt latency
+from the plaintext it decrypted, with no clock of the sender's.
+
+While `send_load` runs, its actor serves no other call: deliveries to that host
+wait. Host the sender on its own (its own copies are not counted).
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from typing import Any
+
+from mimi import _core, content
+from mimi.actors import names
+from mimi.actors.client import ClientHost, Device, now_ms
+from mimi.actors.deploy import ACTOR_OPTIONS, Deployment
+from mimi.logic.client import Event, MessageShown
+
+MARKER = b"MIMILOAD "
+
+
+def load_text(sequence: int, sent_ns: int, size: int) -> str:
+    """A message text of `size` bytes that carries its sequence and send time."""
+    head = f"{MARKER.decode()}{sequence} {sent_ns} "
+    return head + "x" * max(0, size - len(head))
+
+
+def sent_ns_of(plaintext: bytes) -> int | None:
+    """The send time embedded by `load_text`, found in a decrypted MIMI content."""
+    at = plaintext.find(MARKER)
+    if at < 0:
+        return None
+    fields = plaintext[at + len(MARKER) : at + len(MARKER) + 48].split(b" ", 2)
+    return int(fields[1])
+
+
+class LoadClientHost(ClientHost):
+    def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+        self._reset()
+        super().__init__(name, clients, data_dir)
+
+    def _reset(self) -> None:
+        self.latencies_ns = array("q")
+        self.first_ns = 0
+        self.last_ns = 0
+
+    def _open(self, uri: str) -> Device:
+        device = super()._open(uri)
+        session = device.session
+        deliver = session.deliver
+
+        # Times every message from another member as it is decrypted. (A hook in
+        # ClientHost.deliver for the events it handles would make this wrapper go.)
+        def timed(room: str, sequence: int, fanout: bytes) -> list[Event]:
+            events = deliver(room, sequence, fanout)
+            for event in events:
+                if isinstance(event, MessageShown) and event.sequence and event.sender != session.user:
+                    sent = sent_ns_of(event.content)
+                    if sent is not None:
+                        now = time.monotonic_ns()
+                        self.latencies_ns.append(now - sent)
+                        self.first_ns = self.first_ns or now
+                        self.last_ns = now
+            return events
+
+        session.deliver = timed  # type: ignore[method-assign]
+        return device
+
+    # -- load ----------------------------------------------------------------------------
+
+    def send_load(self, client: str, room: str, rate: float | None, duration: float, size: int = 1024,
+                  window: int = 64) -> dict[str, Any]:
+        """Sends messages of `size` bytes for `duration` seconds: `rate` per second on
+        a fixed schedule (each message stamped with its scheduled time, so a late
+        sender shows as latency), or as fast as `window` submits in flight allow
+        (`rate` None, closed loop). Stops sending after `duration` either way.
+        Returns counts and the hub's answers."""
+        import ray
+
+        device = self._device(client)
+        hub = names.handle(names.hub(room))
+        in_flight: dict[Any, bytes] = {}  # submit reply -> message ID
+        answers: dict[str, int] = {}
+        start = time.monotonic_ns()
+        end = start + int(duration * 1e9)
+        sent = 0
+
+        def collect(block: bool) -> None:
+            if not in_flight:
+                return
+            wanted = 1 if block else len(in_flight)
+            ready, _ = ray.wait(list(in_flight), num_returns=wanted, timeout=None if block else 0)
+            for ref in ready:
+                raw = ray.get(ref)
+                device.session.submit_answered(in_flight.pop(ref), raw)
+                status = _core.SubmitMessageResponse.decode(raw).status
+                answers[status] = answers.get(status, 0) + 1
+
+        def submit() -> None:
+            nonlocal sent
+            stamp = time.monotonic_ns() if rate is None else start + int(sent * 1e9 / rate)
+            body, message_id = device.session.send(room, content.message(content.text_part(load_text(sent, stamp, size))))
+            in_flight[hub.submit.remote(room, device.provider, body, now_ms())] = message_id
+            sent += 1
+
+        total = None if rate is None else int(duration * rate)
+        saved = start
+        while True:
+            now = time.monotonic_ns()
+            if now - saved > 10_000_000:
+                self._save(device)  # the ratchet advanced: persist every 10 ms, not per message
+                saved = now
+            if total is None:
+                if now >= end:
+                    break
+                while len(in_flight) < window:
+                    submit()
+                collect(block=True)
+                continue
+            if sent >= total or now >= end:
+                break  # an overloaded sender stops on time: it sent fewer than offered
+            due = min(total, int((now - start) * rate / 1e9) + 1)  # type: ignore[operator]
+            while sent < due and len(in_flight) < window:
+                submit()
+            if len(in_flight) >= window:
+                collect(block=True)
+            else:
+                collect(block=False)
+                wait = (start + int(sent * 1e9 / rate) - time.monotonic_ns()) / 1e9  # type: ignore[operator]
+                if wait > 0:
+                    time.sleep(wait)
+        while in_flight:
+            collect(block=True)
+        self._save(device)
+        return {"sent": sent, "answers": answers, "start_ns": start, "seconds": (time.monotonic_ns() - start) / 1e9}
+
+    def received(self) -> int:
+        """Messages from others decrypted since the last `take_received`."""
+        return len(self.latencies_ns)
+
+    def take_received(self) -> dict[str, Any]:
+        """The send→decrypt latencies (ns) recorded since the last call, and the
+        times of the first and last decryption; starts a new record."""
+        out = {"latencies_ns": self.latencies_ns.tobytes(), "first_ns": self.first_ns, "last_ns": self.last_ns}
+        self._reset()
+        return out
+
+
+def load_clients(deployment: Deployment, host: str, clients: list[str]) -> Any:
+    """Like `Deployment.clients`, with a LoadClientHost (one actor, many devices)."""
+    import ray
+
+    name = names.clients(host)
+    actor: Any = ray.remote(LoadClientHost)
+    handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, deployment.data_dir)
+    ray.get(handle.ping.remote())
+    deployment.hosts[host] = handle
+    for client in clients:
+        deployment.client_host[client] = host
+    return handle
