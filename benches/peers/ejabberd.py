@@ -49,6 +49,7 @@ class Ejabberd:
         self.http_port = http_port
         self.dir = Path(tempfile.mkdtemp(prefix="mimi-peers-ejabberd-"))
         self.started = False
+        self.users: set[str] = set()
 
     def _ctl(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = ["ejabberdctl", "--config-dir", str(self.dir), "-c", str(self.dir / "ejabberdctl.cfg"),
@@ -114,7 +115,9 @@ class Ejabberd:
 
     def register(self, users: list[str], password: str) -> None:
         for user in users:
-            self.api("register", {"user": user, "host": DOMAIN, "password": password})
+            if user not in self.users:
+                self.api("register", {"user": user, "host": DOMAIN, "password": password})
+                self.users.add(user)
 
     def create_room(self, name: str) -> str:
         options = {"persistent": "true", "max_users": "10000", "mam": "false", "logging": "false",

@@ -13,7 +13,7 @@ from stats import Point
 from mimi import _core
 from mimi.actors.client import ClientHost
 from mimi.actors.deploy import Deployment, start_ray
-from mimi.actors.load import load_clients
+from mimi.actors.load import RECORD, load_clients
 
 HUB = "mimi://a.example"
 PROVIDERS = ("mimi://a.example", "mimi://b.example", "mimi://c.example")
@@ -66,18 +66,20 @@ class MimiRoom:
         """One load point; waits (at most `drain` s after sending) for every delivery."""
         import ray
 
-        for host in self.receivers:
-            ray.get(host.take_received.remote())
+        def record(method: str) -> list[Any]:
+            return ray.get([getattr(h, method).options(concurrency_group=RECORD).remote() for h in self.receivers])
+
+        record("take_received")
         run = ray.get(self.deploy.host(self.sender).send_load.remote(self.sender, ROOM, rate, duration, size, window))
         expected = run["sent"] * (self.members - 1)
         deadline = time.monotonic() + drain
         got = 0
         while time.monotonic() < deadline:
-            got = sum(ray.get([h.received.remote() for h in self.receivers], timeout=max(1.0, deadline - time.monotonic())))
+            got = sum(record("received"))
             if got >= expected:
                 break
             time.sleep(0.05)
-        records = ray.get([h.take_received.remote() for h in self.receivers])
+        records = record("take_received")
         return Point.from_records(records, sent=run["sent"], expected=expected, start_ns=run["start_ns"], send_seconds=run["seconds"],
                                   extra={"hub_answers": run["answers"]})
 

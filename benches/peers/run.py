@@ -62,10 +62,11 @@ def run_points(system: str, make: Any, members: int, rates: list[float | None], 
             window = args.window if rate is None else args.rate_window
             point: Point = room.run(rate, args.duration, args.drain, args.size, window)
             point.extra["server_cpu_seconds"] = cpu_used(before, cpu_seconds(pids))
+            point.extra["loadavg_1m"] = round(os.getloadavg()[0], 1)  # other work on the machine shows here
             rows.append({"system": system, "members": members, "rate": rate, "point": point.to_json()})
             print(f"{system:8} {members:4} {rate or 'closed'!s:>6}: {point.deliveries_per_s:>9,.0f} deliveries/s "
                   f"p50 {point.p50_ms} ms p99 {point.p99_ms} ms {point.delivered}/{point.expected} "
-                  f"cpu {point.extra['server_cpu_seconds']}", flush=True)
+                  f"cpu {point.extra['server_cpu_seconds']} load {point.extra['loadavg_1m']}", flush=True)
             if not point.complete:
                 room.stop()
                 room = None
@@ -119,7 +120,8 @@ def main() -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "seconds": round(time.time() - started, 1),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_at_end": [round(x, 1) for x in os.getloadavg()]},
         "ejabberd": ejabberd_version() if "ejabberd" in systems else None,
         "params": {k: v for k, v in vars(args).items() if k != "out"},
         "setup_seconds": setups,

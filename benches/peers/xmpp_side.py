@@ -219,7 +219,7 @@ class XmppRoom:
         started = time.monotonic()
         users = [f"bench{i}" for i in range(self.members)]
         self.server.register(users, PASSWORD)
-        room = self.server.create_room(f"room{self.members}")
+        room = self.server.create_room(f"room{self.members}-{int(time.time() * 1000)}")  # a fresh room each time
         context = mp.get_context("spawn")
         for k in range(self.processes):
             parent, child = context.Pipe()

@@ -25,6 +25,7 @@ from mimi.actors.deploy import ACTOR_OPTIONS, Deployment
 from mimi.logic.client import Event, MessageShown
 
 MARKER = b"MIMILOAD "
+RECORD = "record"  # the concurrency group of the record's readers (see `load_clients`)
 
 
 def load_text(sequence: int, sent_ns: int, size: int) -> str:
@@ -159,7 +160,9 @@ def load_clients(deployment: Deployment, host: str, clients: list[str]) -> Any:
     import ray
 
     name = names.clients(host)
-    actor: Any = ray.remote(LoadClientHost)
+    actor: Any = ray.remote(concurrency_groups={RECORD: 1})(LoadClientHost)
+    # `received` and `take_received` run in their own thread (group "record"), so a
+    # host busy with a backlog of deliveries still answers them at once.
     handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, deployment.data_dir)
     ray.get(handle.ping.remote())
     deployment.hosts[host] = handle
