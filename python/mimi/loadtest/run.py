@@ -268,7 +268,7 @@ def command(args: Any) -> int:
 
     config = from_args(args)
     out = Path(args.out) if args.out else default_out()
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 200)  # a log or pipe gets the whole table
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=Console(stderr=True), transient=True, disable=args.no_progress or not sys.stderr.isatty())
     tasks: dict[str, Any] = {}
