@@ -26,7 +26,7 @@ def call(ray: Any, d: Deployment, name: str, method: str, *args: Any) -> Any:
     from ray.exceptions import ActorUnavailableError
 
     uri = CLIENTS[name]
-    for _ in range(100):
+    for _ in range(600):  # up to a minute: a restart is slow on a loaded 2-core machine
         try:
             return ray.get(getattr(d.host(uri), method).remote(uri, *args))
         except ActorUnavailableError:

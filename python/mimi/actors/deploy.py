@@ -75,7 +75,7 @@ class Deployment:
     def host(self, client: str) -> Any:
         return self.hosts[self.client_host[client]]
 
-    def settle(self, room: str, timeout: float = 30.0) -> None:
+    def settle(self, room: str, timeout: float = 120.0) -> None:
         """Waits until everything the hub fanned out for `room` was delivered and
         processed by every client (bounded; raises MimiError on timeout)."""
         from ray.exceptions import ActorUnavailableError

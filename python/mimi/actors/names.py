@@ -31,7 +31,7 @@ def ray_get(ref: Any) -> Any:
     return ray.get(ref)
 
 
-def call_hub(room: str, method: str, *args: Any, attempts: int = 100) -> Any:
+def call_hub(room: str, method: str, *args: Any, attempts: int = 600) -> Any:
     """Calls the room's hub, again while it restarts (bounded). Its endpoints are
     idempotent: a repeated body gets the first answer."""
     import time

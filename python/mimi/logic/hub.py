@@ -44,6 +44,7 @@ class HubRoom:
     sequence: int = 0  # last sequence assigned (1-based; 0: none)
     welcome_routes: dict[bytes, str] = field(default_factory=dict)  # KeyPackageRef -> provider
     pending_removals: dict[int, str] = field(default_factory=dict)  # cached Remove proposals: leaf -> client
+    last_timestamp: int = 0  # last accepted_timestamp given (ms)
     # Answers already given, by digest of the handshake or application message: a
     # provider that retries (it could not tell whether its call went through) gets
     # the same answer and nothing is fanned out twice.
@@ -106,6 +107,7 @@ class HubRoom:
                 "routes": list(self.welcome_routes.items()),
                 "removals": list(self.pending_removals.items()),
                 "answered": list(self.answered.items()),
+                "clock": self.last_timestamp,
             }
         ))
 
@@ -115,7 +117,7 @@ class HubRoom:
             d = msgpack.unpackb(data)
             return cls(
                 d["room"], d["hub"], _core.HubView.import_state(d["view"]), d["sequence"],
-                dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]),
+                dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]), d["clock"],
                 OrderedDict((bytes(k), bytes(v)) for k, v in d["answered"]),
             )
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
@@ -123,8 +125,15 @@ class HubRoom:
 
     # -- /update ----------------------------------------------------------------
 
+    def _clock(self, now: int) -> int:
+        """accepted_timestamp strictly increases within a room, so ordering by it
+        (draft-ietf-mimi-content §Topics: by time, then message ID) keeps the hub's order."""
+        self.last_timestamp = max(now, self.last_timestamp + 1)
+        return self.last_timestamp
+
     def update(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
         """Handles an `/update` body from `provider`. Refusals change nothing."""
+        now = self._clock(now)
         try:
             bundle = _core.HandshakeBundle.decode(body)
         except DecodeError as err:
@@ -223,6 +232,7 @@ class HubRoom:
 
     def submit(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
         """Handles a `/submitMessage` body from `provider`."""
+        now = self._clock(now)
         try:
             request = _core.SubmitMessageRequest.decode(body)
             group_id, epoch, _ = _core.message_header(request.app_message)
@@ -255,6 +265,7 @@ class HubRoom:
     def remember_logged(self, fanout_message: bytes) -> None:
         """After a restart: an application message found in the log was accepted."""
         message = _core.FanoutMessage.decode(fanout_message)
+        self.last_timestamp = max(self.last_timestamp, message.timestamp)
         if message.kind == "application":
             response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
             self.remember(_digest(message.message), response)
