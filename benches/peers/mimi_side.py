@@ -4,6 +4,7 @@ LoadClientHost actors; one sender on a host of its own, on the hub's provider.""
 from __future__ import annotations
 
 import inspect
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -103,6 +104,7 @@ class MimiRoom:
         except Exception:  # noqa: BLE001 - best effort: the cluster goes down with the driver
             pass
         del ray
+        shutil.rmtree(self.data_dir, ignore_errors=True)  # on tmpfs: memory
 
 
 def start() -> None:
