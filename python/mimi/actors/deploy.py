@@ -59,12 +59,13 @@ class Deployment:
         self.hub_of_room[room] = hub
         return handle
 
-    def clients(self, host: str, clients: list[str]) -> Any:
-        """One actor hosting `clients` (a `Client` for one device, a `ClientFleet` for many)."""
+    def clients(self, host: str, clients: list[str], cls: type[ClientHost] = ClientHost, **remote: Any) -> Any:
+        """One actor hosting `clients` (a `Client` for one device, a `ClientFleet` for
+        many); `cls` may be a subclass (load generators), `remote` more ray.remote options."""
         import ray
 
         name = names.clients(host)
-        actor: Any = ray.remote(ClientHost)
+        actor: Any = ray.remote(**remote)(cls) if remote else ray.remote(cls)
         handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, self.data_dir)
         ray.get(handle.ping.remote())
         self.hosts[host] = handle

@@ -18,10 +18,10 @@ import time
 from array import array
 from typing import Any
 
-from mimi import _core, content
+from mimi import _core, content, ids
 from mimi.actors import names
-from mimi.actors.client import ClientHost, Device, now_ms
-from mimi.actors.deploy import ACTOR_OPTIONS, Deployment
+from mimi.actors.client import ClientHost, now_ms
+from mimi.actors.deploy import Deployment
 from mimi.logic.client import Event, MessageShown
 
 MARKER = b"MIMILOAD "
@@ -53,27 +53,25 @@ class LoadClientHost(ClientHost):
         self.first_ns = 0
         self.last_ns = 0
 
-    def _open(self, uri: str) -> Device:
-        device = super()._open(uri)
-        session = device.session
-        deliver = session.deliver
+    def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
+        """Times every message from another member as it is decrypted."""
+        me = self._user_of(client)
+        for event in events:
+            if isinstance(event, MessageShown) and event.sequence and event.sender != me:
+                sent = sent_ns_of(event.content)
+                if sent is not None:
+                    now = time.monotonic_ns()
+                    self.latencies_ns.append(now - sent)
+                    self.first_ns = self.first_ns or now
+                    self.last_ns = now
 
-        # Times every message from another member as it is decrypted. (A hook in
-        # ClientHost.deliver for the events it handles would make this wrapper go.)
-        def timed(room: str, sequence: int, fanout: bytes) -> list[Event]:
-            events = deliver(room, sequence, fanout)
-            for event in events:
-                if isinstance(event, MessageShown) and event.sequence and event.sender != session.user:
-                    sent = sent_ns_of(event.content)
-                    if sent is not None:
-                        now = time.monotonic_ns()
-                        self.latencies_ns.append(now - sent)
-                        self.first_ns = self.first_ns or now
-                        self.last_ns = now
-            return events
-
-        session.deliver = timed  # type: ignore[method-assign]
-        return device
+    def _user_of(self, client: str) -> str:
+        """The client's user URI, parsed once per client (this is the hot path)."""
+        users: dict[str, str] = self.__dict__.setdefault("_users", {})
+        user = users.get(client)
+        if user is None:
+            user = users[client] = ids.user_of(client)
+        return user
 
     # -- load ----------------------------------------------------------------------------
 
@@ -156,16 +154,7 @@ class LoadClientHost(ClientHost):
 
 
 def load_clients(deployment: Deployment, host: str, clients: list[str]) -> Any:
-    """Like `Deployment.clients`, with a LoadClientHost (one actor, many devices)."""
-    import ray
-
-    name = names.clients(host)
-    actor: Any = ray.remote(concurrency_groups={RECORD: 1})(LoadClientHost)
-    # `received` and `take_received` run in their own thread (group "record"), so a
-    # host busy with a backlog of deliveries still answers them at once.
-    handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, deployment.data_dir)
-    ray.get(handle.ping.remote())
-    deployment.hosts[host] = handle
-    for client in clients:
-        deployment.client_host[client] = host
-    return handle
+    """Like `Deployment.clients`, with a LoadClientHost (one actor, many devices).
+    `received` and `take_received` run in their own thread (group "record"), so a
+    host busy with a backlog of deliveries still answers them at once."""
+    return deployment.clients(host, clients, LoadClientHost, concurrency_groups={RECORD: 1})

@@ -16,8 +16,8 @@ from typing import Any
 
 from mimi import _core, content
 from mimi.actors import names
-from mimi.actors.client import Device, now_ms
-from mimi.actors.deploy import ACTOR_OPTIONS, Deployment
+from mimi.actors.client import now_ms
+from mimi.actors.deploy import Deployment
 from mimi.actors.load import MARKER, LoadClientHost, load_text
 from mimi.errors import MimiError
 from mimi.loadtest.report import Tally
@@ -49,27 +49,18 @@ class FleetHost(LoadClientHost):
         self.latency_ns = array("q")
         self.deliveries = 0
 
-    def _open(self, uri: str) -> Device:
-        device = super()._open(uri)
-        session = device.session
-        deliver = session.deliver
-        me = session.user  # parsed once: the property parses the URI on every call
-
-        def recorded(room: str, sequence: int, fanout: bytes) -> list[Event]:
-            self.deliveries += 1
-            events = deliver(room, sequence, fanout)
-            for event in events:
-                if isinstance(event, MessageShown) and event.sequence and event.sender != me:
-                    mark = marker_of(event.content)
-                    if mark is not None:
-                        now = time.monotonic_ns()
-                        self.tally.record(uri, event.sender, mark[0])
-                        self.decrypt_ns.append(now)
-                        self.latency_ns.append(now - mark[1])
-            return events
-
-        session.deliver = recorded  # type: ignore[method-assign]
-        return device
+    def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
+        super().on_events(client, room, sequence, events)
+        self.deliveries += 1
+        me = self._user_of(client)
+        for event in events:
+            if isinstance(event, MessageShown) and event.sequence and event.sender != me:
+                mark = marker_of(event.content)
+                if mark is not None:
+                    now = time.monotonic_ns()
+                    self.tally.record(client, event.sender, mark[0])
+                    self.decrypt_ns.append(now)
+                    self.latency_ns.append(now - mark[1])
 
     def counts(self) -> tuple[int, int]:
         """(deliveries, load messages decrypted) since the last `take_records`."""
@@ -167,12 +158,4 @@ class FleetHost(LoadClientHost):
 
 def fleet(deployment: Deployment, host: str, clients: list[str]) -> Any:
     """Like `load_clients`, with a FleetHost (one actor, many devices)."""
-    import ray
-
-    name = names.clients(host)
-    actor: Any = ray.remote(FleetHost)
-    handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, deployment.data_dir)
-    ray.get(handle.ping.remote())
-    deployment.hosts[host] = handle
-    deployment.client_host.update((c, host) for c in clients)
-    return handle
+    return deployment.clients(host, clients, FleetHost)
