@@ -51,6 +51,15 @@ __all__ = [
     "GroupInfoResponse",
     "KeyMaterialRequest",
     "KeyMaterialResponse",
+    "ExternalSender",
+    "GROUP_INFO_ENCRYPTION_LABEL",
+    "GroupInfoRatchetTreeTBE",
+    "HpkeKeyPair",
+    "PendingProposal",
+    "basic_credential",
+    "basic_credential_identity",
+    "decrypt_with_label",
+    "encrypt_with_label",
 ]
 
 CIPHERSUITE: Final[int]
@@ -656,3 +665,77 @@ class GroupInfoResponse:
     def signature(self) -> bytes | None: ...
 
 # ---------------------------------------------------------------- end of wire
+
+# ---------------------------------------------------------------- hpke (EncryptWithLabel; §Claim group key information)
+
+GROUP_INFO_ENCRYPTION_LABEL: Final[str]  # "GroupInfo and ratchet_tree encryption"
+
+@final
+class HpkeKeyPair:
+    """An HPKE key pair of ciphersuite 0x0001 (X25519, 32-byte keys)."""
+
+    @staticmethod
+    def generate() -> HpkeKeyPair: ...
+    @property
+    def public(self) -> bytes: ...
+    @property
+    def private(self) -> bytes: ...
+
+def encrypt_with_label(public_key: bytes, label: str, context: bytes, plaintext: bytes) -> bytes:
+    """EncryptWithLabel (RFC 9420 §5.1.3), `label` without "MLS 1.0 "; returns HPKECiphertext bytes.
+    A public key that is not 32 bytes raises DecodeError."""
+
+def decrypt_with_label(private_key: bytes, label: str, context: bytes, ciphertext: bytes) -> bytes:
+    """DecryptWithLabel (RFC 9420 §5.1.3) of HPKECiphertext bytes. Malformed bytes or keys raise
+    DecodeError; a ciphertext that does not open (wrong key, label, context; altered) raises MlsError."""
+
+def basic_credential(identity: str) -> bytes:
+    """The RFC 9420 §5.3 Credential of type basic naming `identity` (a MIMI URI)."""
+
+def basic_credential_identity(credential: bytes) -> str:
+    """The identity of a basic Credential; another type, or a non-UTF-8 identity, raises DecodeError."""
+
+@final
+class ExternalSender:
+    """RFC 9420 §12.1.8.1 `ExternalSender` with a basic credential (a hub: its provider URI)."""
+
+    def __new__(cls, signature_key: bytes, identity: str) -> ExternalSender: ...
+    @staticmethod
+    def decode(data: bytes) -> ExternalSender: ...
+    def encode(self) -> bytes: ...
+    @property
+    def signature_key(self) -> bytes: ...
+    @property
+    def identity(self) -> str: ...
+
+@final
+class PendingProposal:
+    """`PendingProposal`: a proposal MLSMessage the hub accepted this epoch, and when (ms)."""
+
+    def __new__(cls, proposal: bytes, hub_accepted_time: int) -> PendingProposal: ...
+    @staticmethod
+    def decode(data: bytes) -> PendingProposal: ...
+    def encode(self) -> bytes: ...
+    @property
+    def proposal(self) -> bytes: ...
+    @property
+    def hub_accepted_time(self) -> int: ...
+
+@final
+class GroupInfoRatchetTreeTBE:
+    """`GroupInfoRatchetTreeTBE`: the bare GroupInfo (no ratchet_tree extension), the tree, pending proposals."""
+
+    def __new__(
+        cls, group_info: bytes, ratchet_tree_option: RatchetTreeOption, pending_proposals: Sequence[PendingProposal] = ...
+    ) -> GroupInfoRatchetTreeTBE: ...
+    @staticmethod
+    def decode(data: bytes) -> GroupInfoRatchetTreeTBE: ...
+    def encode(self) -> bytes: ...
+    @property
+    def group_info(self) -> bytes: ...
+    @property
+    def ratchet_tree_option(self) -> RatchetTreeOption: ...
+    @property
+    def pending_proposals(self) -> list[PendingProposal]: ...
+
+# ---------------------------------------------------------------- end of hpke

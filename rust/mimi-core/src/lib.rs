@@ -9,6 +9,7 @@
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod hpke;
 pub mod hub;
 pub mod provider;
 pub mod signing;

@@ -27,7 +27,8 @@ struct RefHashInput {
     value: VLBytes,
 }
 
-fn labeled(label: &str) -> VLBytes {
+/// `"MLS 1.0 " + Label`, the label every RFC 9420 labeled operation uses.
+pub(crate) fn labeled(label: &str) -> VLBytes {
     format!("MLS 1.0 {label}").into_bytes().into()
 }
 

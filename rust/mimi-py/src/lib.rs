@@ -11,6 +11,7 @@ use mimi_core as core;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod hpke;
 mod vectors;
 mod wire;
 
@@ -673,5 +674,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CIPHERSUITE", 0x0001u16)?;
     vectors::register(m)?;
     wire::register(m)?;
+    hpke::register(m)?;
     Ok(())
 }

@@ -1,15 +1,24 @@
 //! draft-ietf-mimi-protocol §Claim group key information.
 
-use openmls::prelude::{Credential, ExternalSender};
+use openmls::messages::group_info::VerifiableGroupInfo;
+use openmls::prelude::{Credential, ExternalSender as MlsExternalSender};
+use tls_codec::Deserialize as _;
 
-use super::{checked, decode_exact, encode_with, wire_enum, Reader, Writer, PROTOCOL_MLS10};
+use super::{
+    checked, decode_exact, encode_with, wire_enum, MlsMessageKind, RatchetTreeOption, Reader, Writer, PROTOCOL_MLS10,
+};
 use crate::error::{CoreError, Result};
+use crate::hpke::HpkeCiphertext;
 use crate::signing::{verify_with_label, SignatureKeyPair};
 
 /// The SignWithLabel label of GroupInfoRequestTBS.
 pub const GROUP_INFO_REQUEST_LABEL: &str = "GroupInfoRequestTBS";
 /// The SignWithLabel label of GroupInfoResponseTBS.
 pub const GROUP_INFO_RESPONSE_LABEL: &str = "GroupInfoResponseTBS";
+/// The EncryptWithLabel label of GroupInfoRatchetTreeTBE (context: the room ID).
+pub const GROUP_INFO_ENCRYPTION_LABEL: &str = "GroupInfo and ratchet_tree encryption";
+/// RFC 9420 §5.3: `CredentialType basic(1)`.
+const CREDENTIAL_BASIC: u16 = 1;
 
 /// `GroupInfoRequest`, §Claim group key information (protocol mls10).
 ///
@@ -181,7 +190,7 @@ impl GroupInfoResponse {
             };
             if status == GroupInfoCode::Success {
                 v.cipher_suite = Some(r.u16("cipher_suite")?);
-                v.hub_sender = Some(r.mls::<ExternalSender>("hub_sender", "ExternalSender")?.to_vec());
+                v.hub_sender = Some(r.mls::<MlsExternalSender>("hub_sender", "ExternalSender")?.to_vec());
                 v.encrypted_groupinfo_and_tree = Some(read_hpke_ciphertext(r)?);
                 v.signature = Some(r.opaque("signature")?.to_vec());
             }
@@ -268,18 +277,194 @@ impl GroupInfoResponse {
 
 /// RFC 9420 §5.1.3 `HPKECiphertext`: two `opaque<V>`; returns its exact bytes.
 fn read_hpke_ciphertext(r: &mut Reader<'_>) -> Result<Vec<u8>> {
-    r.within("encrypted_groupinfo_and_tree", |r| {
-        let kem_output = r.opaque("kem_output")?;
-        let ciphertext = r.opaque("ciphertext")?;
-        let mut w = Writer::default();
-        w.opaque(kem_output);
-        w.opaque(ciphertext);
-        w.finish()
-    })
+    r.within("encrypted_groupinfo_and_tree", |r| HpkeCiphertext::read(r)?.encode())
 }
 
 /// The `signature_key` opening an ExternalSender (RFC 9420 §12.1.8.1).
 fn hub_signature_key(sender: &[u8]) -> Result<Vec<u8>> {
     let mut r = Reader::new("GroupInfoResponse.hub_sender", sender);
     Ok(r.opaque("signature_key")?.to_vec())
+}
+
+// ---------------------------------------------------------------- credentials
+
+/// RFC 9420 §5.3 `Credential` of type basic(1) naming `identity` (a MIMI URI,
+/// UTF-8): the credential of a client (its client URI) and of a hub (its
+/// provider URI).
+pub fn basic_credential(identity: &str) -> Result<Vec<u8>> {
+    encode_with(|w| write_basic_credential(w, identity))
+}
+
+fn write_basic_credential(w: &mut Writer, identity: &str) {
+    w.u16(CREDENTIAL_BASIC);
+    w.opaque(identity.as_bytes());
+}
+
+/// The identity a basic Credential names; any other credential type, or an
+/// identity that is not UTF-8, is a `Decode` error.
+pub fn basic_credential_identity(credential: &[u8]) -> Result<String> {
+    decode_exact("Credential", credential, read_basic_credential)
+}
+
+fn read_basic_credential(r: &mut Reader<'_>) -> Result<String> {
+    match r.u16("credential_type")? {
+        CREDENTIAL_BASIC => r.string("identity"),
+        t => Err(r.err("credential_type", format!("only basic(1) names an identity, got {t}"))),
+    }
+}
+
+/// RFC 9420 §12.1.8.1 `ExternalSender`, with the basic credential MIMI gives a
+/// hub: `struct { SignaturePublicKey signature_key; Credential credential; }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSender {
+    /// `SignaturePublicKey signature_key` (the key bytes).
+    pub signature_key: Vec<u8>,
+    /// The identity of the basic `credential` (the hub's provider URI).
+    pub identity: String,
+}
+
+impl ExternalSender {
+    /// A checked ExternalSender.
+    pub fn new(signature_key: Vec<u8>, identity: String) -> Result<Self> {
+        let v = Self { signature_key, identity };
+        checked(&v, Self::encode, Self::decode)
+    }
+
+    /// Strict decode (the credential must be basic).
+    pub fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact("ExternalSender", data, Self::read)
+    }
+
+    /// The TLS encoding.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| self.write(w))
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let signature_key = r.opaque("signature_key")?.to_vec();
+        let credential = r.mls::<Credential>("credential", "Credential")?;
+        let identity = basic_credential_identity(credential).map_err(|e| r.err("credential", e))?;
+        Ok(Self { signature_key, identity })
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.opaque(&self.signature_key);
+        write_basic_credential(w, &self.identity);
+    }
+}
+
+// ---------------------------------------------------------------- GroupInfoRatchetTreeTBE
+
+/// `PendingProposal`, §Claim group key information: a proposal the hub
+/// accepted during the current epoch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingProposal {
+    /// `MLSMessage proposal` (exact bytes; content_type proposal).
+    pub proposal: Vec<u8>,
+    /// `uint64 hub_accepted_time` (milliseconds since the UNIX epoch).
+    pub hub_accepted_time: u64,
+}
+
+impl PendingProposal {
+    /// A checked PendingProposal: `proposal` must be a proposal MLSMessage.
+    pub fn new(proposal: Vec<u8>, hub_accepted_time: u64) -> Result<Self> {
+        let v = Self {
+            proposal,
+            hub_accepted_time,
+        };
+        checked(&v, Self::encode, Self::decode)
+    }
+
+    /// Strict decode.
+    pub fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact("PendingProposal", data, Self::read)
+    }
+
+    /// The TLS encoding.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| self.write(w))
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let (proposal, kind) = r.mls_message("proposal")?;
+        if kind != MlsMessageKind::Proposal {
+            return Err(r.err("proposal", format!("must be a proposal, got a {}", kind.as_str())));
+        }
+        Ok(Self {
+            proposal,
+            hub_accepted_time: r.u64("hub_accepted_time")?,
+        })
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.raw(&self.proposal);
+        w.u64(self.hub_accepted_time);
+    }
+}
+
+/// `GroupInfoRatchetTreeTBE`, §Claim group key information: what the hub
+/// encrypts to the requester's `groupInfoPublicKey`.
+///
+/// reading: `GroupInfo groupInfo` is the bare RFC 9420 §12.4.3 struct (as in
+/// GroupInfoOption), and "without embedded ratchet_tree" is enforced: a
+/// ratchet_tree extension (0x0002) is a decode error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfoRatchetTreeTBE {
+    /// `GroupInfo groupInfo` (bare, no ratchet_tree extension).
+    pub group_info: Vec<u8>,
+    /// `RatchetTreeOption ratchetTreeOption`.
+    pub ratchet_tree_option: RatchetTreeOption,
+    /// `PendingProposal pending_proposals<V>`.
+    pub pending_proposals: Vec<PendingProposal>,
+}
+
+impl GroupInfoRatchetTreeTBE {
+    /// A checked value.
+    pub fn new(
+        group_info: Vec<u8>,
+        ratchet_tree_option: RatchetTreeOption,
+        pending_proposals: Vec<PendingProposal>,
+    ) -> Result<Self> {
+        let v = Self {
+            group_info,
+            ratchet_tree_option,
+            pending_proposals,
+        };
+        checked(&v, Self::encode, Self::decode)
+    }
+
+    /// Strict decode.
+    pub fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact("GroupInfoRatchetTreeTBE", data, Self::read)
+    }
+
+    /// The TLS encoding.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| {
+            w.raw(&self.group_info);
+            self.ratchet_tree_option.write(w);
+            w.vector(|w| self.pending_proposals.iter().for_each(|p| p.write(w)));
+        })
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let group_info = r.mls::<VerifiableGroupInfo>("groupInfo", "GroupInfo")?;
+        // draft-ietf-mimi-protocol §Claim group key information: "without
+        // embedded ratchet_tree"; the tree travels in ratchetTreeOption.
+        let parsed =
+            VerifiableGroupInfo::tls_deserialize_exact(group_info).map_err(|e| r.err("groupInfo", format!("{e:?}")))?;
+        if parsed.extensions().ratchet_tree().is_some() {
+            return Err(r.err("groupInfo", "must not embed a ratchet_tree extension (0x0002)"));
+        }
+        let group_info = group_info.to_vec();
+        let ratchet_tree_option = r.within("ratchetTreeOption", RatchetTreeOption::read)?;
+        let pending_proposals = r.vector("pending_proposals", |r| {
+            r.within("pending_proposals", PendingProposal::read)
+        })?;
+        Ok(Self {
+            group_info,
+            ratchet_tree_option,
+            pending_proposals,
+        })
+    }
 }
