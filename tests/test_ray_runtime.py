@@ -127,3 +127,17 @@ def test_submit_many_is_one_call_and_keeps_order(room) -> None:  # type: ignore[
     assert results == ["accepted"] * 3
     d.settle(ROOM)
     assert texts(ray, d, "hal") == ["batched 0", "batched 1", "batched 2"]
+
+
+def test_group_info_is_refused_to_a_stranger_and_given_to_a_participants_device(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    stranger, tablet = "mimi://f.example/d/mallory/phone", "mimi://f.example/d/fay/tablet"
+    d.clients("late", [stranger, tablet])
+    with pytest.raises(Exception, match="notAuthorized"):
+        ray.get(d.host(stranger).join_external.remote(stranger, ROOM))
+    assert ray.get(d.host(tablet).join_external.remote(tablet, ROOM))["code"] == "success"
+    d.settle(ROOM)
+    say(ray, d, "hal", "hello tablet")
+    d.settle(ROOM)
+    assert ray.get(d.host(tablet).view.remote(tablet, ROOM))["messages"][-1]["text"] == "hello tablet"
+    agree(ray, d)

@@ -15,6 +15,7 @@ from mimi import _core, content, ids
 from mimi.actors import names
 from mimi.errors import MimiError
 from mimi.logic.client import ClientSession, Event, MessageShown, Removed, RoomView, commit_bundle, proposal_bundle
+from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy import ComponentId
 from mimi.policy.presets import PRESETS
 from mimi.room import ParticipantListUpdate, RoomState, UserindexRolePair, UserRolePair
@@ -184,8 +185,12 @@ class ClientHost:
 
     def join_external(self, client: str, room: str) -> dict[str, Any]:
         device = self._device(client)
-        group_info, tree = names.call_hub(room, "group_info")
-        out = device.session.join_external(room, group_info, tree)
+        hub_key, _ = names.call_hub(room, "hub_sender")
+        hpke = _core.HpkeKeyPair.generate()
+        request = group_info_request(device.session.client, hpke.public)
+        reply = names.call_hub(room, "group_info", device.provider, request)
+        claimed = open_group_info_response(reply, room, hpke.private, hub_key)
+        out = device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
         result = self._update(device, room, commit_bundle(out))
         if result["code"] == "success":
             names.ray_get(names.handle(names.provider(device.provider)).subscribe.remote(room, client))

@@ -16,7 +16,10 @@ import msgpack
 from mimi import _core, ids
 from mimi.errors import MimiError
 from mimi.logic.fanout import FanoutBatcher, Outbox
+from mimi.logic.group_info import answer_group_info_request
 from mimi.logic.hub import Fanout, HubRoom
+from mimi.policy import authorize_update
+from mimi.room import Actor, ProposedChange
 from mimi.storage import DataDir, HubStore, LogEvent
 from mimi.transport import Transport
 
@@ -82,10 +85,29 @@ class RoomHub:
             self.store.save_state(room, hub_room.export())
             self.rooms[room] = hub_room
 
-    def group_info(self, room: str) -> tuple[bytes, bytes]:
+    def hub_sender(self, room: str) -> tuple[bytes, str]:
+        """The room's external sender (the hub): its signature key and identity."""
         with self.lock:
-            view = self._room(room).view
-            return view.group_info(), view.export_ratchet_tree()
+            self._room(room)
+            return self._hub_key().public, self.hub
+
+    def group_info(self, room: str, provider: str, body: bytes) -> bytes:
+        """POST /groupInfo: the GroupInfo, ratchet tree and pending proposals, encrypted
+        to the requester, signed by the hub (draft-ietf-mimi-protocol §Claim group key
+        information). The room policy decides as for the external commit that follows."""
+        with self.lock:
+            hub_room = self.rooms.get(room)
+            state = hub_room.state if hub_room is not None else None
+
+            def authorize(client: str) -> bool:
+                assert state is not None
+                change = ProposedChange((), is_commit=True, external_joiner=client)
+                return authorize_update(state, Actor(client), change).allowed
+
+            return answer_group_info_request(
+                body, room, None if hub_room is None else hub_room.view, self._hub_key(), self.hub, [], authorize,
+                provider=provider,
+            )
 
     def key_material(self, room: str, provider: str, body: bytes) -> bytes:
         """/keyMaterial through the hub: forwards the KeyMaterialRequest to the target
