@@ -10,7 +10,7 @@ ID) and signs the answer as the group's external sender. The client checks the
 signer is the hub it expects, decrypts, and has what `Client.join_external` needs.
 
 Three functions, one per step; none reads a clock or a socket. The readings of the
-draft are in docs/interop.d/protocol.md ("GroupInfo endpoint").
+draft are in docs/interop.md ("GroupInfo endpoint").
 """
 
 from __future__ import annotations

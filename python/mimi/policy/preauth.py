@@ -47,7 +47,7 @@ class PreAuthRoleEntry(Struct):
 
     def matches(self, claims: Collection[Claim]) -> bool:
         """§Preauthorized Users: every claim of the claimset is among the requester's.
-        An empty claimset matches nobody (see docs/interop.d/policy.md)."""
+        An empty claimset matches nobody (see docs/interop.md)."""
         return bool(self.claimset) and all(claim in claims for claim in self.claimset)
 
     def write(self, w: Writer) -> None:

@@ -1,7 +1,7 @@
 """The draft's example room styles (draft-ietf-mimi-room-policy §Role examples),
 ready to use when creating a room.
 
-Where the examples are defective the reading is in docs/interop.d/policy.md:
+Where the examples are defective the reading is in docs/interop.md:
 capabilities outside the registry (canRevokeVoice, canGrantVoice) are left
 out; the moderated room's speaker includes the attendee's capabilities and its
 moderator the speaker's.

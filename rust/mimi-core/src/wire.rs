@@ -10,7 +10,7 @@
 //! as their exact bytes: the hub forwards them, it does not re-encode them.
 //! Values built with a `new` constructor or `decode` always encode to bytes
 //! that decode again to the same value. Where the draft is ambiguous the
-//! reading is tagged `// reading:` and listed in docs/interop.d/protocol.md.
+//! reading is tagged `// reading:` and listed in docs/interop.md.
 
 use std::fmt::Display;
 
