@@ -24,6 +24,14 @@ Over Ray (a local cluster of 2 CPUs):
   with replies and a window of calls in flight (as `Outbox`), or
   fire-and-forget (`num_returns=0`). Same message count: the table's ratio is
   the batching gain.
+* `test_ray_transport_compiled_graph`: the same batches over a Ray Compiled
+  Graph (`ray.dag`, `experimental_compile()`): driver → source → every sink,
+  shared-memory channels instead of Ray calls. The driver starts each execution
+  (the input is the batch's position; the source builds the ~90 KiB batch) and
+  gets back only each sink's count, never the batch (DESIGN.md: teardown of
+  large actor-to-actor outputs hung once). Fresh actors (an actor in a compiled
+  graph runs its loop until teardown), a fixed number of executions, a timeout
+  on every get, and the graph is always torn down.
 * `test_ray_end_to_end`: the runtime's actors (RoomHub, 3 ProviderServers,
   2 ClientHosts of 10 devices): the driver submits pre-encrypted messages to
   the hub (64 /submitMessage calls in flight) and waits until every device has
@@ -269,6 +277,10 @@ class Sink:
     def count(self) -> int:
         return self.received
 
+    def notify_packet(self, packet: tuple[str, int, list[int], bytes]) -> int:
+        """`notify` for a compiled graph, whose edges carry one value."""
+        return self.notify(*packet)
+
 
 class Source:
     """A hub that only sends: `messages` FanoutMessages to every sink, `batch` per call."""
@@ -309,6 +321,11 @@ class Source:
         if fire_and_forget:
             ray.get([c.remote() for c in counts])
         return time.perf_counter() - started
+
+    def emit(self, position: tuple[int, int]) -> tuple[str, int, list[int], bytes]:
+        """One /notify of a compiled graph: `take` messages after `sequence`."""
+        sequence, take = position
+        return "room", sequence, list(range(sequence + 1, sequence + take + 1)), MESSAGE * take
 
 
 @pytest.fixture(scope="module")
@@ -381,6 +398,71 @@ def test_ray_transport_batched(benchmark, ray_cluster, transport) -> None:  # ty
 def test_ray_transport_batched_fire_and_forget(benchmark, ray_cluster, transport) -> None:  # type: ignore[no-untyped-def]
     """~90 KiB per call, num_returns=0, a reply barrier every 4 calls (2 barriers in flight)."""
     run_transport(benchmark, ray_cluster, *transport, batch=BATCH, window=4, fire_and_forget=True, rounds=5)
+
+
+CG_WINDOW = 2  # executions in flight, as the batched run's window of calls per follower
+CG_TIMEOUT = 30.0  # seconds, every submit and get of the compiled graph
+
+
+@pytest.mark.benchmark(group="fanout-ray-transport")
+def test_ray_transport_compiled_graph(benchmark, ray_cluster) -> None:  # type: ignore[no-untyped-def]
+    """~90 KiB per execution over a Ray Compiled Graph, driver → source → 2 sinks,
+    CG_WINDOW executions in flight; each sink returns a count, not the batch."""
+    from ray.dag import InputNode, MultiOutputNode
+
+    ray = ray_cluster
+    sinks = [ray.remote(Sink).options(num_cpus=0).remote() for _ in range(RAY_FOLLOWERS)]
+    source = ray.remote(Source).options(num_cpus=0).remote(sinks)
+    ray.get([s.count.remote() for s in sinks] + [source.emit.remote((0, 1))], timeout=CG_TIMEOUT)
+    positions = [(sequence, min(BATCH, RAY_MESSAGES - sequence)) for sequence in range(0, RAY_MESSAGES, BATCH)]
+    rounds = 5
+    received = 0
+    compiled = None
+    try:
+        with InputNode() as position:
+            packet = source.emit.bind(position)
+            dag = MultiOutputNode([s.notify_packet.bind(packet) for s in sinks])
+        started = time.perf_counter()
+        compiled = dag.experimental_compile(_submit_timeout=CG_TIMEOUT, _max_inflight_executions=CG_WINDOW)
+        compile_s = time.perf_counter() - started
+
+        def run() -> None:
+            nonlocal received
+            in_flight: list[Any] = []
+            for p in positions:
+                if len(in_flight) >= CG_WINDOW:
+                    received += sum(ray.get(in_flight.pop(0), timeout=CG_TIMEOUT))  # one ref per sink
+                in_flight.append(compiled.execute(p))
+            for refs in in_flight:
+                received += sum(ray.get(refs, timeout=CG_TIMEOUT))
+
+        benchmark.pedantic(run, rounds=rounds, warmup_rounds=1)
+    finally:
+        teardown_s = None
+        if compiled is not None:
+            started = time.perf_counter()
+            compiled.teardown()
+            teardown_s = time.perf_counter() - started
+        counts = ray.get([s.count.remote() for s in sinks], timeout=CG_TIMEOUT) if compiled is not None else []
+        for actor in [source, *sinks]:
+            ray.kill(actor)
+    assert received == RAY_MESSAGES * RAY_FOLLOWERS * (rounds + 1) == sum(counts)
+    deliveries = RAY_MESSAGES * RAY_FOLLOWERS
+    benchmark.extra_info.update(
+        {
+            "followers": RAY_FOLLOWERS,
+            "messages_per_round": RAY_MESSAGES,
+            "message_bytes": len(MESSAGE),
+            "messages_per_call": BATCH,
+            "window": CG_WINDOW,
+            "fire_and_forget": False,
+            "fanout_messages_per_s": deliveries / benchmark.stats.stats.mean,
+            "executions_per_s": len(positions) / benchmark.stats.stats.mean,
+            "compile_s": compile_s,
+            "teardown_s": teardown_s,
+            "loadavg_1m": os.getloadavg()[0],
+        }
+    )
 
 
 # ---------------------------------------------------------------- over Ray, end to end
