@@ -41,18 +41,30 @@ class RoomHub:
         self.running = True
         self.pump = threading.Thread(target=self._pump, name="notify-pump", daemon=True)
         self.pump.start()
+        self.flush()  # what a previous process may not have delivered
+
+    # After a restart the hub cannot know which `/notify` calls were answered: it
+    # sends each destination the tail of the log again (followers process a batch
+    # once, `Follower.notify`), so nothing logged is lost with the old process.
+    RESEND_ON_RESTART = 256
 
     def _reload(self, room: str) -> None:
         saved = self.store.load_state(room)
         assert saved is not None
         hub_room = HubRoom.restore(saved)
         hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
-        # Where each destination's chain of batches stands (`previous` of its next batch).
+        tails: dict[str, list[Fanout]] = {}
         for event in self.store.events_since(room, 0, 1_000_000):
             record = msgpack.unpackb(event.body)
+            message = bytes(record["m"])
             for destination in record["d"]:
-                self.outbox.batcher.resume(destination, room, event.sequence)
-            hub_room.remember_logged(bytes(record["m"]))
+                tail = tails.setdefault(destination, [])
+                tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message))
+                if len(tail) > self.RESEND_ON_RESTART:
+                    self.outbox.batcher.resume(destination, room, tail.pop(0).sequence)
+            hub_room.remember_logged(message)
+        for tail in tails.values():
+            self.outbox.add(tail)
         self.rooms[room] = hub_room
 
     def ping(self) -> str:
