@@ -235,9 +235,12 @@ class RoomHub:
             if not handles:
                 time.sleep(0.002)
                 continue
-            done, _ = self.transport.answered(handles, 0.05)
-            if done:
-                with self.lock:
-                    for handle, ok in done:
-                        self.outbox.answered(handle, ok)
-                    self._send_ready()
+            try:
+                done, _ = self.transport.answered(handles, 0.05)
+                if done:
+                    with self.lock:
+                        for handle, ok in done:
+                            self.outbox.answered(handle, ok)
+                        self._send_ready()
+            except Exception:  # noqa: BLE001 - the pump must outlive any one failure
+                time.sleep(0.05)
