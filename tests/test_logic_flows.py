@@ -205,3 +205,21 @@ def test_hub_room_survives_export_and_restore() -> None:
     assert net.remove_user("C", "mimi://x.example/u/bob", [net.sessions["B"].rooms[ROOM].group.own_leaf_index]).response_code == "success"
     assert_agree(net)
     assert not [e for _, e in net.events if isinstance(e, Refused)]
+
+
+def test_a_bundle_of_proposals_is_cached_all_or_none() -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    from mimi import _core
+    from mimi.logic.client import proposal_bundle
+
+    leave = net.sessions["A"].propose_leave(ROOM)
+    change = net.sessions["A"].rooms[ROOM].group.propose_app_data(0x0023, b"\x00")  # not a leave
+    raw, fanout = net.hub.update("mimi://x.example", proposal_bundle(leave, [change]), net.tick())
+    assert _core.UpdateResponse.decode(raw).response_code == "notAllowed"
+    assert fanout == [] and net.hub.pending_removals == {}
+    assert len(net.hub.view.cached_proposals().removed) == 0
+    # The leave alone goes through.
+    raw, _ = net.hub.update("mimi://x.example", proposal_bundle(leave), net.tick())
+    assert _core.UpdateResponse.decode(raw).response_code == "success"
+    assert len(net.hub.view.cached_proposals().removed) == 1

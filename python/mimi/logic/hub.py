@@ -25,6 +25,10 @@ from mimi.policy import authorize_submit, authorize_update
 from mimi.room import Actor, ProposedChange, RemoveClient, RoomState
 
 
+class RefusedProposal(Exception):
+    """A proposal the room policy refuses (answered notAllowed)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Fanout:
     """One accepted event: its room sequence and the providers it goes to."""
@@ -165,27 +169,38 @@ class HubRoom:
         return sender
 
     def _proposals(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
-        # Only leaving (a client's Remove of its own leaf) is cached from clients; the
-        # other changes must come in a commit, where policy sees them whole.
-        accepted: list[tuple[int, str]] = []
-        for proposal in [bundle.proposal_or_commit, *bundle.more_proposals]:
-            got = self.view.process(proposal)
-            sender = self._sender(provider, got)
-            own_leaf = got.sender_index
-            if got.added or got.app_data or [r.leaf_index for r in got.removed] != [own_leaf]:
-                self.view.discard()
-                return _refuse("notAllowed", "only a client's own Remove (leaving) is accepted as a proposal"), []
-            change = ProposedChange((RemoveClient(sender),))
-            decision = authorize_update(self.state, Actor(sender), change)
-            if not decision.allowed:
-                self.view.discard()
-                return _refuse("notAllowed", decision.reason), []
-            self.view.merge()
-            assert own_leaf is not None
-            accepted.append((own_leaf, sender))
+        """Caches the bundle's proposals, all or none.
+
+        Only leaving (a client's Remove of its own leaf) is cached from clients; the
+        other changes must come in a commit, where policy sees them whole."""
+        proposals = [bundle.proposal_or_commit, *bundle.more_proposals]
+        # The view caches each proposal as it goes: keep its state to undo a partial bundle.
+        before = self.view.export_state() if len(proposals) > 1 else None
+        try:
+            accepted = [self._leave(provider, proposal) for proposal in proposals]
+        except (RefusedProposal, DecodeError, InvalidSignature, MlsError, WrongEpoch) as err:
+            self.view.discard()
+            if before is not None:
+                self.view = _core.HubView.import_state(before)
+            if isinstance(err, RefusedProposal):
+                return _refuse("notAllowed", str(err)), []
+            raise
         self.pending_removals.update(accepted)
         fanout = _core.FanoutMessage(now, bundle.proposal_or_commit, proposals=bundle.more_proposals).encode()
         return _success(now), [self._stamp(now, self.providers(), fanout)]
+
+    def _leave(self, provider: str, proposal: bytes) -> tuple[int, str]:
+        """Validates and caches one proposal, which must be its sender's own Remove."""
+        got = self.view.process(proposal)
+        sender = self._sender(provider, got)
+        own_leaf = got.sender_index
+        if own_leaf is None or got.added or got.app_data or [r.leaf_index for r in got.removed] != [own_leaf]:
+            raise RefusedProposal("only a client's own Remove (leaving) is accepted as a proposal")
+        decision = authorize_update(self.state, Actor(sender), ProposedChange((RemoveClient(sender),)))
+        if not decision.allowed:
+            raise RefusedProposal(decision.reason)
+        self.view.merge()
+        return own_leaf, sender
 
     def _commit(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
         option = bundle.group_info_option
