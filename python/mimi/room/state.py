@@ -3,8 +3,10 @@ clients in the MLS group, and the one pure function that moves it forward."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import TypeVar, cast
 
 from mimi.errors import DecodeError, PolicyError
 from mimi.ids import user_of
@@ -51,6 +53,20 @@ REPLACED: Mapping[int, type[Struct] | None] = {
 REQUIRED = frozenset({ComponentId.participant_list, ComponentId.roles_list, ComponentId.base_room_policy})
 KNOWN = frozenset({*REPLACED, ComponentId.participant_list, ComponentId.join_links})
 
+S = TypeVar("S", bound=Struct)
+
+
+@lru_cache(maxsize=1024)
+def _cached(kind: Hashable, data: bytes) -> Struct:
+    return cast(type[Struct], kind).decode(data)
+
+
+def _decode(kind: type[S], data: bytes) -> S:
+    """`kind.decode(data)`, remembered: the hub and clients rebuild the room state
+    for every commit, and its components (the roles above all) rarely change. The
+    decoded structs are frozen, so sharing them is safe; a DecodeError is not cached."""
+    return cast(S, _cached(cast(Hashable, kind), data))
+
 
 @dataclass(frozen=True, slots=True)
 class RoomState:
@@ -73,18 +89,18 @@ class RoomState:
                 raise DecodeError(f"unknown component {component_id:#06x} in app_data_dictionary")
             kind = REPLACED.get(component_id)
             if kind is not None:
-                kind.decode(data)
+                _decode(kind, data)
         if ComponentId.join_links in components:
-            JoinLinks.decode(components[ComponentId.join_links])
+            _decode(JoinLinks, components[ComponentId.join_links])
         metadata = components.get(ComponentId.room_metadata)
         return cls(
-            participants=ParticipantListData.decode(components.get(ComponentId.participant_list, b"\x00")),
-            roles=RoleData.decode(components.get(ComponentId.roles_list, b"\x00")),
-            base=BaseRoomPolicy.decode(components[ComponentId.base_room_policy])
+            participants=_decode(ParticipantListData, components.get(ComponentId.participant_list, b"\x00")),
+            roles=_decode(RoleData, components.get(ComponentId.roles_list, b"\x00")),
+            base=_decode(BaseRoomPolicy, components[ComponentId.base_room_policy])
             if ComponentId.base_room_policy in components
             else BaseRoomPolicy(),
-            preauth=PreAuthData.decode(components.get(ComponentId.preauth_list, b"\x00")),
-            metadata=None if metadata is None else RoomMetaData.decode(metadata),
+            preauth=_decode(PreAuthData, components.get(ComponentId.preauth_list, b"\x00")),
+            metadata=None if metadata is None else _decode(RoomMetaData, metadata),
             members=tuple(members),
             components=dict(sorted(components.items())),
         )
