@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from mimi import _core, content, ids
 from mimi.errors import MimiError, RemoteProtocolError
@@ -87,8 +88,9 @@ class ClientSession:
     def uri(self) -> str:
         return self.client.client_uri
 
-    @property
+    @cached_property
     def user(self) -> str:
+        """The device's user URI (parsed once: the message path asks for it each time)."""
         return ids.user_of(self.uri)
 
     def state_of(self, room: str) -> RoomState:
