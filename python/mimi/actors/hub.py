@@ -38,7 +38,6 @@ class RoomHub:
         self.lock = threading.RLock()
         for room in self.store.rooms():
             self._reload(room)
-        self.running = True
         self.pump = threading.Thread(target=self._pump, name="notify-pump", daemon=True)
         self.pump.start()
         self.flush()  # what a previous process may not have delivered
@@ -196,9 +195,6 @@ class RoomHub:
     def stats(self) -> dict[str, Any]:
         return {"hub": self.hub, "accepted": self.accepted, "database": str(self.path)}
 
-    def close(self) -> None:
-        self.running = False
-
     # -- helpers -----------------------------------------------------------------------------
 
     def _room(self, room: str) -> HubRoom:
@@ -229,7 +225,7 @@ class RoomHub:
         """Waits for answers to `/notify` calls; each frees a slot for what queued."""
         import time
 
-        while self.running:
+        while True:  # a daemon thread: it ends with the actor
             with self.lock:
                 handles = list(self.outbox.in_flight)
             if not handles:

@@ -43,8 +43,6 @@ class FanoutBatcher:
                 out[d] = max(out.get(d, 0), events[-1].sequence)
         return out
 
-    def pending(self, destination: str | None = None) -> int:
-        return sum(len(q) for (d, _), q in self._queues.items() if destination in (None, d))
 
     def take(self, destination: str) -> list[Notify]:
         """Everything queued for `destination`, as batches of at most `max_bytes`
@@ -109,6 +107,3 @@ class Outbox:
         destination, notify = self.in_flight.pop(handle)
         if not ok:
             self.retry.append((destination, notify))
-
-    def idle(self) -> bool:
-        return not self.in_flight and not self.retry and self.batcher.pending() == 0
