@@ -20,6 +20,10 @@ from mimi.errors import MimiError
 
 ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
 
+# A RoomHub's threads: concurrent `/submitMessage` calls share one durable commit
+# (`GroupCommit`), so the calls in flight bound the batch.
+HUB_CONCURRENCY = 64
+
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     import ray
@@ -53,7 +57,9 @@ class Deployment:
         import ray
 
         actor: Any = ray.remote(RoomHub)
-        handle = actor.options(name=names.hub(room), **ACTOR_OPTIONS).remote(hub, self.data_dir)
+        handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
+            hub, self.data_dir
+        )
         ray.get(handle.ping.remote())
         self.hubs[room] = handle
         self.hub_of_room[room] = hub

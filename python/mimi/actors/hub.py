@@ -1,5 +1,7 @@
 """RoomHub: the hub logic for a shard of one provider's rooms. Validates, orders,
-logs durably (one SQLite transaction per accepted call), fans out in batches.
+logs durably, fans out in batches. The actor is threaded: concurrent
+`/submitMessage` calls are logged together, one SQLite commit per batch
+(`GroupCommit`); everything else is serialized by one lock.
 
 A background thread keeps `/notify` flowing: whenever a call to a follower is
 answered, what queued meanwhile goes out as one batch (adaptive flushing), and a
@@ -9,12 +11,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import msgpack
 
 from mimi import _core, ids
-from mimi.errors import MimiError
+from mimi.errors import MimiError, StorageError
+from mimi.actors.group_commit import GroupCommit
 from mimi.logic.fanout import FanoutBatcher, Outbox
 from mimi.logic.group_info import answer_group_info_request
 from mimi.logic.hub import Fanout, HubRoom
@@ -22,6 +26,13 @@ from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
 from mimi.storage import DataDir, HubStore, LogEvent
 from mimi.transport import Transport
+
+
+class Submission(NamedTuple):
+    room: str
+    provider: str
+    body: bytes
+    now: int
 
 
 class RoomHub:
@@ -36,6 +47,7 @@ class RoomHub:
         self.outbox = Outbox(FanoutBatcher(), window)
         self.accepted = 0
         self.lock = threading.RLock()
+        self.ingress: GroupCommit[Submission, bytes | MimiError] = GroupCommit(self._submit_batch)
         for room in self.store.rooms():
             self._reload(room)
         self.pump = threading.Thread(target=self._pump, name="notify-pump", daemon=True)
@@ -48,10 +60,7 @@ class RoomHub:
     RESEND_ON_RESTART = 256
 
     def _reload(self, room: str) -> None:
-        saved = self.store.load_state(room)
-        assert saved is not None
-        hub_room = HubRoom.restore(saved)
-        hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
+        self.rooms[room] = self._restore(room)
         tails: dict[str, list[Fanout]] = {}
         for event in self.store.events_since(room, 0, 1_000_000):
             record = msgpack.unpackb(event.body)
@@ -61,10 +70,19 @@ class RoomHub:
                 tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message))
                 if len(tail) > self.RESEND_ON_RESTART:
                     self.outbox.batcher.resume(destination, room, tail.pop(0).sequence)
-            hub_room.remember_logged(message)
         for tail in tails.values():
             self.outbox.add(tail)
-        self.rooms[room] = hub_room
+
+    def _restore(self, room: str) -> HubRoom:
+        """The room's hub logic as the database has it: saved state, log position,
+        and the answers to every logged submission (for retries)."""
+        saved = self.store.load_state(room)
+        assert saved is not None
+        hub_room = HubRoom.restore(saved)
+        hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
+        for event in self.store.events_since(room, 0, 1_000_000):
+            hub_room.remember_logged(bytes(msgpack.unpackb(event.body)["m"]))
+        return hub_room
 
     def ping(self) -> str:
         return self.hub
@@ -150,28 +168,49 @@ class RoomHub:
             return response
 
     def submit(self, room: str, provider: str, body: bytes, now: int) -> bytes:
-        with self.lock:
-            hub_room = self._room(room)
-            response, events = hub_room.submit(provider, body, now)
-            if events:
-                self._log(room, events)
-                self._fan_out(events)
-            return response
+        """POST /submitMessage: answered once the message is durably logged, in a
+        batch with whatever other calls arrived meanwhile."""
+        answer = self.ingress.call(Submission(room, provider, body, now))
+        if isinstance(answer, MimiError):
+            raise answer
+        return answer
 
     def submit_many(self, room: str, provider: str, bodies: list[bytes], now: int) -> list[bytes]:
         """Many `/submitMessage` bodies from one provider in one call: validated in
         order, logged in one transaction (group commit), fanned out in batches."""
+        answers = self._submit_batch([Submission(room, provider, body, now) for body in bodies])
+        for answer in answers:
+            if isinstance(answer, MimiError):
+                raise answer
+        return answers  # type: ignore[return-value]
+
+    def _submit_batch(self, batch: Sequence[Submission]) -> list[bytes | MimiError]:
+        """Validates and sequences `batch` in order, logs what was accepted in one
+        commit, then fans it out. A failed commit restores the rooms as logged
+        (nothing of the batch is acknowledged) and raises."""
         with self.lock:
-            hub_room = self._room(room)
-            responses, events = [], []
-            for body in bodies:
-                response, accepted = hub_room.submit(provider, body, now)
-                responses.append(response)
-                events += accepted
-            if events:
-                self._log(room, events)
+            answers: list[bytes | MimiError] = []
+            accepted: dict[str, list[Fanout]] = {}
+            for s in batch:
+                try:
+                    response, events = self._room(s.room).submit(s.provider, s.body, s.now)
+                except MimiError as err:
+                    answers.append(err)
+                    continue
+                answers.append(response)
+                if events:
+                    accepted.setdefault(s.room, []).extend(events)
+            try:
+                with self.store.transaction():
+                    for room, events in accepted.items():
+                        self._log(room, events)
+            except StorageError:
+                for room in accepted:
+                    self.rooms[room] = self._restore(room)
+                raise
+            for events in accepted.values():
                 self._fan_out(events)
-            return responses
+            return answers
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
@@ -193,7 +232,13 @@ class RoomHub:
             return len(self.outbox.in_flight)
 
     def stats(self) -> dict[str, Any]:
-        return {"hub": self.hub, "accepted": self.accepted, "database": str(self.path)}
+        return {
+            "hub": self.hub,
+            "accepted": self.accepted,
+            "database": str(self.path),
+            "submit_batches": self.ingress.batches,
+            "submit_calls": self.ingress.items,
+        }
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -211,9 +256,10 @@ class RoomHub:
                 for e in events
             ],
         )
-        self.accepted += len(events)
 
     def _fan_out(self, events: list[Fanout]) -> None:
+        """Queues logged events for their destinations."""
+        self.accepted += len(events)
         self.outbox.add(events)
         self._send_ready()
 
