@@ -475,6 +475,26 @@ E2E_MESSAGES = 1500
 E2E_WINDOW = 64  # /submitMessage calls in flight
 
 
+def create_room(ray: Any, hub: Any, room: str, sender: ClientSession) -> None:
+    """`sender` (a driver-side device) creates `room` on the RoomHub `hub`."""
+    hub_key, hub_uri = ray.get(hub.reserve.remote(room))
+    state = PRESETS["cooperative"].new_room(sender.user, room, room_name="bench", hub=hub_uri, members=[sender.uri])
+    group = sender.create_room(room, room.encode(), hub_key, hub_uri, state)
+    ray.get(hub.create_room.remote(room, group.export_group_info(), group.export_ratchet_tree()))
+
+
+def add_members(ray: Any, hub: Any, room: str, sender: ClientSession, kps: list[bytes], users: list[str]) -> None:
+    """`sender` adds `users` with their KeyPackages `kps` in one commit."""
+    from mimi.actors.client import now_ms
+
+    hub_uri = ray.get(hub.ping.remote())
+    update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in users))
+    out = sender.commit(room, kps, app_data=[(ComponentId.participant_list, update.encode())])
+    raw = ray.get(hub.update.remote(room, hub_uri, commit_bundle(out), now_ms()))
+    assert _core.UpdateResponse.decode(raw).response_code == "success"
+    sender.update_accepted(room)
+
+
 @dataclass
 class EndToEnd:
     """A deployment of the runtime's actors with one room: the driver is the sender's
@@ -504,20 +524,14 @@ def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         devices += hosted
     ray.get([d.host(c).publish_key_packages.remote(c, 1) for c in devices])
     sender = ClientSession(_core.Client(f"{E2E_HUB}/d/sender/phone"))
-    hub_key, _ = ray.get(hub.reserve.remote(E2E_ROOM))
-    state = PRESETS["cooperative"].new_room(sender.user, E2E_ROOM, room_name="bench", hub=E2E_HUB, members=[sender.uri])
-    group = sender.create_room(E2E_ROOM, b"bench-e2e", hub_key, E2E_HUB, state)
-    ray.get(hub.create_room.remote(E2E_ROOM, group.export_group_info(), group.export_ratchet_tree()))
+    create_room(ray, hub, E2E_ROOM, sender)
     users = [ids.user_of(c) for c in devices]
     kps = []
     for user in users:
-        reply = ray.get(hub.key_material.remote(E2E_ROOM, E2E_HUB, key_material_request(sender, user, E2E_ROOM)))
+        request = key_material_request(sender, user, E2E_ROOM)
+        reply = ray.get(hub.key_material.remote(E2E_ROOM, E2E_HUB, request))
         kps += [c.key_package for c in _core.KeyMaterialResponse.decode(reply).clients if c.key_package is not None]
-    update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in users))
-    out = sender.commit(E2E_ROOM, kps, app_data=[(ComponentId.participant_list, update.encode())])
-    raw = ray.get(hub.update.remote(E2E_ROOM, E2E_HUB, commit_bundle(out), now_ms()))
-    assert _core.UpdateResponse.decode(raw).response_code == "success"
-    sender.update_accepted(E2E_ROOM)
+    add_members(ray, hub, E2E_ROOM, sender, kps, users)
     d.settle(E2E_ROOM, timeout=120)
     yield EndToEnd(d, sender, devices, time.perf_counter() - started)
     d.shutdown()
@@ -569,6 +583,70 @@ def test_ray_end_to_end(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  
             "fanout_messages_per_s": E2E_MESSAGES * (1 + len(E2E_FOLLOWERS)) / seconds,
             "client_deliveries_per_s": E2E_MESSAGES * len(e.devices) / seconds,
             "deployment_build_s": e.build_seconds,
+            "loadavg_1m": os.getloadavg()[0],
+        }
+    )
+
+
+FANOUT_ROOM = f"{E2E_HUB}/r/fanout"
+FANOUT_MESSAGES = 20_000
+FANOUT_SUBSCRIBERS = 10  # per follower: inbox rows, no client host (nothing decrypts)
+FANOUT_CALL = 500  # bodies per submit_many call
+FANOUT_WINDOW = 4  # submit_many calls in flight
+
+
+@pytest.mark.benchmark(group="fanout-ray-hub-to-followers")
+def test_ray_hub_to_followers(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  # type: ignore[no-untyped-def]
+    """The runtime's hub → follower hop: RoomHub (validate, log, batch, /notify) →
+    3 ProviderServers (order, inbox in SQLite), FanoutMessage deliveries/s. The
+    room's other members exist as KeyPackages of the followers' providers; each
+    follower stores every message for 10 subscribed clients that have no host, so
+    no decryption competes for the 2 cores."""
+    from mimi.actors.client import now_ms
+
+    ray = ray_cluster
+    d = end_to_end.deployment
+    hub = d.room_hub(FANOUT_ROOM, E2E_HUB)
+    sender = ClientSession(_core.Client(f"{E2E_HUB}/d/fanout-sender/phone"))
+    members = [f"{f}/d/kp/phone" for f in E2E_FOLLOWERS]
+    key_packages = [_core.Client(m).key_packages(1)[0] for m in members]
+    create_room(ray, hub, FANOUT_ROOM, sender)
+    add_members(ray, hub, FANOUT_ROOM, sender, key_packages, [ids.user_of(m) for m in members])
+    for follower in E2E_FOLLOWERS:
+        for j in range(FANOUT_SUBSCRIBERS):
+            ray.get(d.providers[follower].subscribe.remote(FANOUT_ROOM, f"{follower}/d/s{j}/phone"))
+    destinations = [E2E_HUB, *E2E_FOLLOWERS]
+
+    def fresh() -> tuple[tuple[list[bytes]], dict[str, Any]]:
+        return ([sender.send(FANOUT_ROOM, text_message())[0] for _ in range(FANOUT_MESSAGES)],), {}
+
+    def run(bodies: list[bytes]) -> None:
+        in_flight: list[Any] = []
+        for start in range(0, len(bodies), FANOUT_CALL):
+            in_flight.append(hub.submit_many.remote(FANOUT_ROOM, E2E_HUB, bodies[start : start + FANOUT_CALL], now_ms()))
+            if len(in_flight) >= FANOUT_WINDOW:
+                ready, in_flight = ray.wait(in_flight, num_returns=1)
+                ray.get(ready)
+        ray.get(in_flight)
+        last = ray.get(hub.progress.remote(FANOUT_ROOM))
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            delivered = ray.get([d.providers[p].progress.remote(FANOUT_ROOM) for p in destinations])
+            if all(done >= last[p] for p, (done, _) in zip(destinations, delivered)):
+                return
+            time.sleep(0.005)
+        raise AssertionError("the followers did not get every message within 300 s")
+
+    benchmark.pedantic(run, setup=fresh, rounds=3, warmup_rounds=1)
+    seconds = benchmark.stats.stats.mean
+    benchmark.extra_info.update(
+        {
+            "messages": FANOUT_MESSAGES,
+            "destinations": len(destinations),
+            "bodies_per_call": FANOUT_CALL,
+            "messages_per_s": FANOUT_MESSAGES / seconds,
+            "fanout_messages_per_s": FANOUT_MESSAGES * len(destinations) / seconds,
+            "inbox_rows_per_s": FANOUT_MESSAGES * len(E2E_FOLLOWERS) * FANOUT_SUBSCRIBERS / seconds,
             "loadavg_1m": os.getloadavg()[0],
         }
     )

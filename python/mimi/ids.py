@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from mimi.errors import DecodeError
 
@@ -63,6 +64,12 @@ class MimiUri:
         return "/".join((SCHEME + self.domain, self.kind.value, *self.path))
 
 
+# URIs recur (every participant, on every commit and message): parses are
+# remembered. MimiUri is immutable; a refusal is not remembered (it raises).
+_REMEMBERED = 1 << 16
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def parse(uri: str, *kinds: UriKind) -> MimiUri:
     """Parse `uri`; when `kinds` are given, it must be one of them."""
     if not uri.startswith(SCHEME):
@@ -100,12 +107,14 @@ def client_uri(domain: str, user: str, device: str) -> str:
     return str(parse(f"{SCHEME}{domain}/d/{user}/{device}", UriKind.client))
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def user_of(client: str) -> str:
     """The user URI of a client URI: mimi://d/d/alice/phone -> mimi://d/u/alice."""
     parsed = parse(client, UriKind.client)
     return str(MimiUri(UriKind.user, parsed.domain, parsed.path[:1]))
 
 
+@lru_cache(maxsize=_REMEMBERED)
 def domain(uri: str) -> str:
     """The provider domain of any MIMI URI."""
     return parse(uri).domain
