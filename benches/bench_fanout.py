@@ -43,7 +43,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -475,6 +475,15 @@ E2E_MESSAGES = 1500
 E2E_WINDOW = 64  # /submitMessage calls in flight
 
 
+def wait_until(done: Callable[[], bool], failure: str, seconds: float = 300) -> None:
+    """Polls `done` until it holds; fails with `failure` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{failure} within {seconds:.0f} s")
+        time.sleep(0.005)
+
+
 def create_room(ray: Any, hub: Any, room: str, sender: ClientSession) -> None:
     """`sender` (a driver-side device) creates `room` on the RoomHub `hub`."""
     hub_key, hub_uri = ray.get(hub.reserve.remote(room))
@@ -561,15 +570,14 @@ def test_ray_end_to_end(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  
                 ray.get(ready)
         ray.get(in_flight)
         last = max(ray.get(hub.progress.remote(E2E_ROOM)).values())
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+
+        def done() -> bool:
             processed: dict[str, int] = {}
             for progress in ray.get([h.progress.remote(E2E_ROOM) for h in hosts]):
                 processed.update(progress)
-            if len(processed) == len(e.devices) and min(processed.values()) >= last:
-                return
-            time.sleep(0.01)
-        raise AssertionError("the devices did not get every message within 300 s")
+            return len(processed) == len(e.devices) and min(processed.values()) >= last
+
+        wait_until(done, "the devices did not get every message")
 
     benchmark.pedantic(run, setup=fresh, rounds=1, warmup_rounds=0)
     seconds = benchmark.stats.stats.mean
@@ -629,13 +637,12 @@ def test_ray_hub_to_followers(benchmark, ray_cluster, end_to_end: EndToEnd) -> N
                 ray.get(ready)
         ray.get(in_flight)
         last = ray.get(hub.progress.remote(FANOUT_ROOM))
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
+
+        def done() -> bool:
             delivered = ray.get([d.providers[p].progress.remote(FANOUT_ROOM) for p in destinations])
-            if all(done >= last[p] for p, (done, _) in zip(destinations, delivered)):
-                return
-            time.sleep(0.005)
-        raise AssertionError("the followers did not get every message within 300 s")
+            return all(upto >= last[p] for p, (upto, _) in zip(destinations, delivered))
+
+        wait_until(done, "the followers did not get every message")
 
     benchmark.pedantic(run, setup=fresh, rounds=3, warmup_rounds=1)
     seconds = benchmark.stats.stats.mean

@@ -198,3 +198,23 @@ def test_a_failed_commit_acknowledges_nothing_and_changes_nothing(hub, monkeypat
     assert _core.SubmitMessageResponse.decode(hub.submit(ROOM, SENDER_PROVIDER, first, 5)).status == "accepted"
     assert _core.SubmitMessageResponse.decode(hub.submit(ROOM, SENDER_PROVIDER, second, 5)).status == "accepted"
     assert logged(hub) == [*before_log, before_log[-1] + 1, before_log[-1] + 2]
+
+
+def test_a_commit_the_database_refuses_leaves_the_hub_in_its_epoch(hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    hub, sender, transport = hub
+    epoch, before_log = hub.rooms[ROOM].view.epoch, logged(hub)
+    body = commit_bundle(sender.commit(ROOM, force_path=True))
+
+    def full_disk(*args: Any, **kwargs: Any) -> None:
+        raise StorageError("database or disk is full")
+
+    with monkeypatch.context() as m:
+        m.setattr(hub.store, "append_events", full_disk)
+        with pytest.raises(StorageError, match="disk is full"):
+            hub.update(ROOM, SENDER_PROVIDER, body, 6)
+    assert hub.rooms[ROOM].view.epoch == epoch
+    assert logged(hub) == before_log
+    # Not acknowledged, so the committer sends it again; now it is taken.
+    assert _core.UpdateResponse.decode(hub.update(ROOM, SENDER_PROVIDER, body, 7)).response_code == "success"
+    assert hub.rooms[ROOM].view.epoch == epoch + 1
+    assert logged(hub) == [*before_log, before_log[-1] + 1]

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import msgpack
@@ -152,18 +153,21 @@ class RoomHub:
         refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]
         with self.lock:
             hub_room = self._room(room)
-            hub_room.record_key_packages(target, refs)
-            self.store.save_state(room, hub_room.export())
+            with self._durable([room]):
+                hub_room.record_key_packages(target, refs)
+                self.store.save_state(room, hub_room.export())
         return reply
 
     def update(self, room: str, provider: str, body: bytes, now: int) -> bytes:
         with self.lock:
             hub_room = self._room(room)
-            response, events = hub_room.update(provider, body, now)
+            with self._durable([room]):
+                response, events = hub_room.update(provider, body, now)
+                if events:
+                    with self.store.transaction():
+                        self.store.save_state(room, hub_room.export())
+                        self._log(room, events)
             if events:
-                with self.store.transaction():
-                    self.store.save_state(room, hub_room.export())
-                    self._log(room, events)
                 self._fan_out(events)
             return response
 
@@ -200,14 +204,9 @@ class RoomHub:
                 answers.append(response)
                 if events:
                     accepted.setdefault(s.room, []).extend(events)
-            try:
-                with self.store.transaction():
-                    for room, events in accepted.items():
-                        self._log(room, events)
-            except StorageError:
-                for room in accepted:
-                    self.rooms[room] = self._restore(room)
-                raise
+            with self._durable(accepted), self.store.transaction():
+                for room, events in accepted.items():
+                    self._log(room, events)
             for events in accepted.values():
                 self._fan_out(events)
             return answers
@@ -247,6 +246,17 @@ class RoomHub:
         if hub_room is None:
             raise MimiError(f"no such room on {self.hub}: {room}")
         return hub_room
+
+    @contextmanager
+    def _durable(self, rooms: Iterable[str]) -> Iterator[None]:
+        """If the database refuses what the block writes, the rooms' logic goes back
+        to what the database has: nothing unlogged is kept (or acknowledged)."""
+        try:
+            yield
+        except StorageError:
+            for room in rooms:
+                self.rooms[room] = self._restore(room)
+            raise
 
     def _log(self, room: str, events: list[Fanout]) -> None:
         self.store.append_events(
