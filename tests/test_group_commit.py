@@ -5,7 +5,8 @@ the hub as it was logged."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -179,18 +180,26 @@ def hub_submission(body: bytes, room: str = ROOM) -> Any:
     return Submission(room, SENDER_PROVIDER, body, 3)
 
 
+@contextmanager
+def disk_full(monkeypatch: pytest.MonkeyPatch, hub: RoomHub) -> Iterator[None]:
+    """The block's writes to the hub's log fail as on a full disk; it must raise that."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise StorageError("database or disk is full")
+
+    with monkeypatch.context() as m:
+        m.setattr(hub.store, "append_events", refuse)
+        with pytest.raises(StorageError, match="disk is full"):
+            yield
+
+
 def test_a_failed_commit_acknowledges_nothing_and_changes_nothing(hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     hub, sender, transport = hub
     before_log, before_notified = logged(hub), len(transport.notified)
     first, second = bodies(sender, 2)
 
-    def full_disk(*args: Any, **kwargs: Any) -> None:
-        raise StorageError("database or disk is full")
-
-    with monkeypatch.context() as m:
-        m.setattr(hub.store, "append_events", full_disk)
-        with pytest.raises(StorageError, match="disk is full"):
-            hub.submit(ROOM, SENDER_PROVIDER, first, 4)
+    with disk_full(monkeypatch, hub):
+        hub.submit(ROOM, SENDER_PROVIDER, first, 4)
     assert logged(hub) == before_log
     assert len(transport.notified) == before_notified
     # The retry of the unacknowledged message is accepted (not answered from a
@@ -205,13 +214,8 @@ def test_a_commit_the_database_refuses_leaves_the_hub_in_its_epoch(hub, monkeypa
     epoch, before_log = hub.rooms[ROOM].view.epoch, logged(hub)
     body = commit_bundle(sender.commit(ROOM, force_path=True))
 
-    def full_disk(*args: Any, **kwargs: Any) -> None:
-        raise StorageError("database or disk is full")
-
-    with monkeypatch.context() as m:
-        m.setattr(hub.store, "append_events", full_disk)
-        with pytest.raises(StorageError, match="disk is full"):
-            hub.update(ROOM, SENDER_PROVIDER, body, 6)
+    with disk_full(monkeypatch, hub):
+        hub.update(ROOM, SENDER_PROVIDER, body, 6)
     assert hub.rooms[ROOM].view.epoch == epoch
     assert logged(hub) == before_log
     # Not acknowledged, so the committer sends it again; now it is taken.
