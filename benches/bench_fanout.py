@@ -603,43 +603,46 @@ FANOUT_CALL = 500  # bodies per submit_many call
 FANOUT_WINDOW = 4  # submit_many calls in flight
 
 
+@pytest.mark.parametrize("window", [2, 8])
 @pytest.mark.benchmark(group="fanout-ray-hub-to-followers")
-def test_ray_hub_to_followers(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  # type: ignore[no-untyped-def]
+def test_ray_hub_to_followers(benchmark, ray_cluster, end_to_end: EndToEnd, window: int) -> None:  # type: ignore[no-untyped-def]
     """The runtime's hub → follower hop: RoomHub (validate, log, batch, /notify) →
     3 ProviderServers (order, inbox in SQLite), FanoutMessage deliveries/s. The
     room's other members exist as KeyPackages of the followers' providers; each
     follower stores every message for 10 subscribed clients that have no host, so
-    no decryption competes for the 2 cores."""
+    no decryption competes for the 2 cores. `window`: `/notify` calls in flight per
+    follower (the hub's `Outbox`), side by side."""
     from mimi.actors.client import now_ms
 
     ray = ray_cluster
     d = end_to_end.deployment
-    hub = d.room_hub(FANOUT_ROOM, E2E_HUB)
+    room = f"{FANOUT_ROOM}-{window}"
+    hub = d.room_hub(room, E2E_HUB, window=window)
     sender = ClientSession(_core.Client(f"{E2E_HUB}/d/fanout-sender/phone"))
     members = [f"{f}/d/kp/phone" for f in E2E_FOLLOWERS]
     key_packages = [_core.Client(m).key_packages(1)[0] for m in members]
-    create_room(ray, hub, FANOUT_ROOM, sender)
-    add_members(ray, hub, FANOUT_ROOM, sender, key_packages, [ids.user_of(m) for m in members])
+    create_room(ray, hub, room, sender)
+    add_members(ray, hub, room, sender, key_packages, [ids.user_of(m) for m in members])
     for follower in E2E_FOLLOWERS:
         for j in range(FANOUT_SUBSCRIBERS):
-            ray.get(d.providers[follower].subscribe.remote(FANOUT_ROOM, f"{follower}/d/s{j}/phone"))
+            ray.get(d.providers[follower].subscribe.remote(room, f"{follower}/d/s{j}/phone"))
     destinations = [E2E_HUB, *E2E_FOLLOWERS]
 
     def fresh() -> tuple[tuple[list[bytes]], dict[str, Any]]:
-        return ([sender.send(FANOUT_ROOM, text_message())[0] for _ in range(FANOUT_MESSAGES)],), {}
+        return ([sender.send(room, text_message())[0] for _ in range(FANOUT_MESSAGES)],), {}
 
     def run(bodies: list[bytes]) -> None:
         in_flight: list[Any] = []
         for start in range(0, len(bodies), FANOUT_CALL):
-            in_flight.append(hub.submit_many.remote(FANOUT_ROOM, E2E_HUB, bodies[start : start + FANOUT_CALL], now_ms()))
+            in_flight.append(hub.submit_many.remote(room, E2E_HUB, bodies[start : start + FANOUT_CALL], now_ms()))
             if len(in_flight) >= FANOUT_WINDOW:
                 ready, in_flight = ray.wait(in_flight, num_returns=1)
                 ray.get(ready)
         ray.get(in_flight)
-        last = ray.get(hub.progress.remote(FANOUT_ROOM))
+        last = ray.get(hub.progress.remote(room))
 
         def done() -> bool:
-            delivered = ray.get([d.providers[p].progress.remote(FANOUT_ROOM) for p in destinations])
+            delivered = ray.get([d.providers[p].progress.remote(room) for p in destinations])
             return all(upto >= last[p] for p, (upto, _) in zip(destinations, delivered))
 
         wait_until(done, "the followers did not get every message")
@@ -651,6 +654,7 @@ def test_ray_hub_to_followers(benchmark, ray_cluster, end_to_end: EndToEnd) -> N
             "messages": FANOUT_MESSAGES,
             "destinations": len(destinations),
             "bodies_per_call": FANOUT_CALL,
+            "notify_window": window,
             "messages_per_s": FANOUT_MESSAGES / seconds,
             "fanout_messages_per_s": FANOUT_MESSAGES * len(destinations) / seconds,
             "inbox_rows_per_s": FANOUT_MESSAGES * len(E2E_FOLLOWERS) * FANOUT_SUBSCRIBERS / seconds,

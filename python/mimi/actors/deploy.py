@@ -20,9 +20,11 @@ from mimi.errors import MimiError
 
 ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
 
-# A RoomHub's threads: concurrent `/submitMessage` calls share one durable commit
-# (`GroupCommit`), so the calls in flight bound the batch.
+# Threads per actor: concurrent `/submitMessage` calls to a RoomHub, and `/notify`
+# calls to a ProviderServer, share one durable commit (`GroupCommit`); the calls in
+# flight bound the batch.
 HUB_CONCURRENCY = 64
+PROVIDER_CONCURRENCY = 16  # /notify calls of all hubs in flight to one provider share a commit
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -48,17 +50,21 @@ class Deployment:
         import ray
 
         actor: Any = ray.remote(ProviderServer)
-        handle = actor.options(name=names.provider(uri), **ACTOR_OPTIONS).remote(uri, self.data_dir)
+        handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **ACTOR_OPTIONS).remote(
+            uri, self.data_dir
+        )
         ray.get(handle.ping.remote())
         self.providers[uri] = handle
         return handle
 
-    def room_hub(self, room: str, hub: str) -> Any:
+    def room_hub(self, room: str, hub: str, window: int = 8) -> Any:
+        """A RoomHub for `room`, hosted by provider `hub`; `window`: `/notify` calls
+        in flight per follower."""
         import ray
 
         actor: Any = ray.remote(RoomHub)
         handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
-            hub, self.data_dir
+            hub, self.data_dir, window=window
         )
         ray.get(handle.ping.remote())
         self.hubs[room] = handle

@@ -37,7 +37,7 @@ class Submission(NamedTuple):
 
 
 class RoomHub:
-    def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2) -> None:
+    def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 8) -> None:
         from mimi.transport.ray import RayTransport
 
         self.hub = hub

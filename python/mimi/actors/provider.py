@@ -3,7 +3,10 @@ room's events), KeyPackage directory, and the local clients' hosts."""
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,8 @@ import msgpack
 from mimi import _core, ids
 from mimi.actors import names
 from mimi.errors import MimiError, StorageError
-from mimi.logic.follower import Follower, Notify
+from mimi.actors.group_commit import GroupCommit
+from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.storage import DataDir, FollowerStore, KeyPackageStore
 from mimi.storage.follower import Delivery as StoredDelivery
 
@@ -28,13 +32,31 @@ class ProviderServer:
         self._load()
         self.delivered = 0
         self.pushed: dict[str, dict[str, int]] = {}  # room -> client -> last sequence pushed to its host
+        # A threaded actor: one lock for the logic; concurrent /notify calls share a commit.
+        self.lock = threading.RLock()
+        self.notifies: GroupCommit[Notify, int | MimiError] = GroupCommit(self._notify_batch)
 
     def _load(self) -> None:
+        """The follower logic and the hosts as stored (fresh if nothing is)."""
         saved = self.inbox.load_logic_state()
+        self.follower, self.hosts = Follower(self.provider), {}
         if saved is not None:
             record = msgpack.unpackb(saved)
             self.follower = Follower.restore(record["follower"])
             self.hosts = dict(record["hosts"])
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """The block changes the follower logic or the hosts, which are then stored;
+        if the database refuses, both go back to what is stored."""
+        with self.lock:
+            try:
+                with self.inbox.transaction():
+                    yield
+                    self.inbox.save_logic_state(self._state())
+            except StorageError:
+                self._load()
+                raise
 
     def _state(self) -> bytes:
         return bytes(msgpack.packb({"follower": self.follower.export(), "hosts": self.hosts}))
@@ -50,20 +72,20 @@ class ProviderServer:
     def register(self, client: str, host: str) -> None:
         if not client.startswith(self.provider + "/"):
             raise MimiError(f"{client} is not a client of {self.provider}")
-        self.hosts[client] = host
-        self.inbox.save_logic_state(self._state())
+        with self._changing():
+            self.hosts[client] = host
 
     def publish_key_packages(self, client: str, key_packages: list[bytes]) -> int:
         self.key_packages.publish(client, [(_core.key_package_ref(kp), kp) for kp in key_packages])
         return self.key_packages.remaining(client)
 
     def subscribe(self, room: str, client: str) -> None:
-        self.follower.subscribe(room, client)
-        self.inbox.save_logic_state(self._state())
+        with self._changing():
+            self.follower.subscribe(room, client)
 
     def unsubscribe(self, room: str, client: str) -> None:
-        self.follower.unsubscribe(room, client)
-        self.inbox.save_logic_state(self._state())
+        with self._changing():
+            self.follower.unsubscribe(room, client)
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
@@ -74,19 +96,23 @@ class ProviderServer:
         request = _core.KeyMaterialRequest.decode(body)
         request.verify()
         user = request.target_user
-        clients = sorted(c for c in self.hosts if ids.user_of(c) == user)
-        if not clients:
-            return _core.KeyMaterialResponse("userUnknown", user).encode()
         material = []
-        with self.key_packages.transaction():
-            for client in clients:
-                claimed = self.key_packages.claim(client)
-                if claimed is None:
-                    material.append(_core.ClientKeyMaterial("keyMaterialExhausted", client))
-                else:
-                    self.follower.expect_welcome(claimed.ref, client)
-                    material.append(_core.ClientKeyMaterial("success", client, key_package=claimed.key_package))
-        self.inbox.save_logic_state(self._state())
+        with self.lock:
+            clients = sorted(c for c in self.hosts if ids.user_of(c) == user)
+            if not clients:
+                return _core.KeyMaterialResponse("userUnknown", user).encode()
+            routes = []
+            with self.key_packages.transaction():
+                for client in clients:
+                    claimed = self.key_packages.claim(client)
+                    if claimed is None:
+                        material.append(_core.ClientKeyMaterial("keyMaterialExhausted", client))
+                    else:
+                        routes.append((claimed.ref, client))
+                        material.append(_core.ClientKeyMaterial("success", client, key_package=claimed.key_package))
+            with self._changing():
+                for ref, client in routes:
+                    self.follower.expect_welcome(ref, client)
         served = sum(1 for m in material if m.client_status == "success")
         status = "success" if served == len(material) else "partialSuccess" if served else "noCompatibleMaterial"
         return _core.KeyMaterialResponse(status, user, material).encode()
@@ -96,28 +122,56 @@ class ProviderServer:
     def notify(self, room: str, previous: int, sequences: list[int], body: bytes) -> int:
         """One `/notify` batch from the room's hub. Returns how many deliveries it made.
 
-        Delivered events go to the inbox (SQLite) with the follower's ordering
-        state in one transaction, then to the clients' hosts in one call each."""
-        deliveries = self.follower.notify(Notify(room, previous, tuple(sequences), body))
+        Answered once its events are in the inbox (SQLite) with the follower's
+        ordering state: concurrent calls (from several hubs, or a hub's window of
+        calls in flight) share one commit. Then the deliveries go to the clients'
+        hosts, one call per host."""
+        answer = self.notifies.call(Notify(room, previous, tuple(sequences), body))
+        if isinstance(answer, MimiError):
+            raise answer
+        return answer
+
+    def _notify_batch(self, batch: Sequence[Notify]) -> list[int | MimiError]:
+        """Each `/notify` of `batch` in order, in one commit. One that fails (a
+        malformed body, a sequence stored with other bytes) is answered with its
+        error and leaves no trace; the others go on. If the commit fails, the
+        follower goes back to its stored state and every caller gets the error."""
+        answers: list[int | MimiError] = []
+        deliveries: list[Delivery] = []
+        with self.lock:  # held until pushed: hosts get the batches in commit order
+            with self._changing():
+                for notify in batch:
+                    before = self.follower.export()
+                    try:
+                        with self.inbox.transaction():  # a savepoint: this notify's rows
+                            delivered = self.follower.notify(notify)
+                            self._store(notify.room, delivered)
+                    except MimiError as err:
+                        self.follower = Follower.restore(before)
+                        answers.append(err)
+                        continue
+                    answers.append(len(delivered))
+                    deliveries += delivered
+            self._push(deliveries)
+        return answers
+
+    def _store(self, room: str, deliveries: list[Delivery]) -> None:
+        """Deliveries in the room's inbox; this server numbers its events of the room
+        contiguously (a Welcome for another provider leaves no gap here)."""
         by_sequence: dict[int, tuple[bytes, list[str]]] = {}
         for d in deliveries:
             by_sequence.setdefault(d.sequence, (d.message, []))[1].append(d.client)
-        try:
-            with self.inbox.transaction():
-                self.inbox.follow_room(room)
-                local = self.inbox.delivered_upto(room)
-                # The inbox numbers this server's events of the room contiguously:
-                # a Welcome for another provider leaves no gap here.
-                events = [
-                    StoredDelivery(local + i, bytes(msgpack.packb([sequence, body])), clients)
-                    for i, (sequence, (body, clients)) in enumerate(sorted(by_sequence.items()), 1)
-                ]
-                if events:
-                    self.inbox.receive(room, events)
-                self.inbox.save_logic_state(self._state())
-        except StorageError:
-            self._load()  # not acknowledged: forget it, the hub sends it again
-            raise
+        self.inbox.follow_room(room)
+        local = self.inbox.delivered_upto(room)
+        events = [
+            StoredDelivery(local + i, bytes(msgpack.packb([sequence, body])), clients)
+            for i, (sequence, (body, clients)) in enumerate(sorted(by_sequence.items()), 1)
+        ]
+        if events:
+            self.inbox.receive(room, events)
+
+    def _push(self, deliveries: list[Delivery]) -> None:
+        """Stored deliveries to the local clients' hosts, one call per host."""
         per_host: dict[str, list[tuple[str, str, int, bytes]]] = defaultdict(list)
         for d in deliveries:
             host = self.hosts.get(d.client)
@@ -125,10 +179,9 @@ class ProviderServer:
                 per_host[host].append((d.client, d.room, d.sequence, d.message))
         for host, batch in per_host.items():
             names.handle(host).deliver.remote(batch)
-            for client, room_, sequence, _ in batch:
-                self.pushed.setdefault(room_, {})[client] = sequence
+            for client, room, sequence, _ in batch:
+                self.pushed.setdefault(room, {})[client] = sequence
         self.delivered += len(deliveries)
-        return len(deliveries)
 
     def missed(self, client: str, room: str, after: int) -> list[tuple[str, str, int, bytes]]:
         """The room's events in `client`'s inbox after room sequence `after`, for a
@@ -142,7 +195,8 @@ class ProviderServer:
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
         """(room sequence delivered in order, last sequence pushed to each local client)."""
-        return self.follower.delivered_upto(room), dict(self.pushed.get(room, {}))
+        with self.lock:
+            return self.follower.delivered_upto(room), dict(self.pushed.get(room, {}))
 
     def stats(self) -> dict[str, Any]:
         return {"provider": self.provider, "delivered": self.delivered, "database": str(self.path)}
