@@ -150,24 +150,13 @@ class RoomHub:
             return response
 
     def submit(self, room: str, provider: str, body: bytes, now: int) -> bytes:
-        with self.lock:
-            hub_room = self._room(room)
-            response, events = hub_room.submit(provider, body, now)
-            if events:
-                self._log(room, events)
-                self._fan_out(events)
-            return response
+        return self.submit_many(room, provider, [body], now)[0]
 
     def submit_many(self, room: str, provider: str, bodies: list[bytes], now: int) -> list[bytes]:
         """Many `/submitMessage` bodies from one provider in one call: validated in
         order, logged in one transaction (group commit), fanned out in batches."""
         with self.lock:
-            hub_room = self._room(room)
-            responses, events = [], []
-            for body in bodies:
-                response, accepted = hub_room.submit(provider, body, now)
-                responses.append(response)
-                events += accepted
+            responses, events = self._room(room).submit_many(provider, bodies, now)
             if events:
                 self._log(room, events)
                 self._fan_out(events)
