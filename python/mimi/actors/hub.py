@@ -8,6 +8,7 @@ call that failed (the follower restarted) is sent again."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,8 @@ class RoomHub:
         hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
         tails: dict[str, list[Fanout]] = {}
         for event in self.store.events_since(room, 0, 1_000_000):
-            record = msgpack.unpackb(event.body)
-            message = bytes(record["m"])
-            for destination in record["d"]:
+            destinations, message = read_log_record(event.body)
+            for destination in destinations:
                 tail = tails.setdefault(destination, [])
                 tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message))
                 if len(tail) > self.RESEND_ON_RESTART:
@@ -164,11 +164,7 @@ class RoomHub:
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
-        out = []
-        for event in self.store.events_since(room, after, limit):
-            record = msgpack.unpackb(event.body)
-            out.append((event.sequence, list(record["d"]), bytes(record["m"])))
-        return out
+        return [(e.sequence, *read_log_record(e.body)) for e in self.store.events_since(room, after, limit)]
 
     def progress(self, room: str) -> dict[str, int]:
         """Per destination provider, the last sequence of the room bound for it."""
@@ -193,13 +189,7 @@ class RoomHub:
         return hub_room
 
     def _log(self, room: str, events: list[Fanout]) -> None:
-        self.store.append_events(
-            room,
-            [
-                LogEvent(e.sequence, e.timestamp, bytes(msgpack.packb({"d": sorted(e.destinations), "m": e.message})))
-                for e in events
-            ],
-        )
+        self.store.append_events(room, log_records(events))
         self.accepted += len(events)
 
     def _fan_out(self, events: list[Fanout]) -> None:
@@ -229,3 +219,27 @@ class RoomHub:
                         self._send_ready()
             except Exception:  # noqa: BLE001 - the pump must outlive any one failure
                 time.sleep(0.05)
+
+
+# -- the log ------------------------------------------------------------------------------
+# A row of the room's log: msgpack {"d": destination providers (sorted), "m": FanoutMessage}.
+
+
+def log_records(events: Sequence[Fanout]) -> list[LogEvent]:
+    """The log rows of accepted events. A batch's events mostly share one destination
+    set: it is sorted once, and one packer packs them all."""
+    packer = msgpack.Packer()
+    sorted_sets: dict[frozenset[str], list[str]] = {}
+    rows = []
+    for e in events:
+        destinations = sorted_sets.get(e.destinations)
+        if destinations is None:
+            destinations = sorted_sets[e.destinations] = sorted(e.destinations)
+        rows.append(LogEvent(e.sequence, e.timestamp, packer.pack({"d": destinations, "m": e.message})))
+    return rows
+
+
+def read_log_record(body: bytes) -> tuple[list[str], bytes]:
+    """(destinations, FanoutMessage) of a log row."""
+    record = msgpack.unpackb(body)
+    return list(record["d"]), bytes(record["m"])

@@ -269,7 +269,7 @@ class HubRoom:
         allowed: dict[str, bool] = {}  # by sender, for this batch
         responses, events = [], []
         for timestamp, submission in enumerate(_core.read_submissions(bodies, first), first):
-            # The response codes have no "malformed": a body that does not parse is not allowed.
+            # Malformed (the response codes have no "malformed") or for another group.
             if submission is None or submission[0] != group_id:
                 responses.append(_NOT_ALLOWED)
                 continue
