@@ -3,7 +3,9 @@ and client sessions wired together, bytes pumped between them. No Ray, no socket
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from mimi import _core, content, ids
 from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
@@ -152,3 +154,25 @@ class Net:
 
     def active(self) -> dict[str, ClientSession]:
         return {n: s for n, s in self.sessions.items() if ROOM in s.rooms and s.rooms[ROOM].group.is_active}
+
+
+class Wire:
+    """A RoomHub transport for tests without Ray: records every `/notify` call and
+    answers it at once as delivered (`answers=True`), or never."""
+
+    def __init__(self, answers: bool = True) -> None:
+        self.answers = answers
+        self.sent: list[tuple[str, Notify]] = []
+
+    def key_material(self, target_provider: str, body: bytes) -> bytes:
+        raise AssertionError("not used")
+
+    def notify(self, follower: str, batch: Notify) -> Any:
+        self.sent.append((follower, batch))
+        return len(self.sent)
+
+    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
+        if self.answers:
+            return [(h, True) for h in handles], []
+        time.sleep(wait)
+        return [], handles

@@ -18,10 +18,10 @@ from mimi.actors.group_commit import GroupCommit
 from mimi.actors.hub import RoomHub
 from mimi.errors import MimiError, StorageError
 from mimi.logic.client import ClientSession, RoomView, commit_bundle
-from mimi.logic.follower import Notify
 from mimi.policy import ComponentId
 from mimi.policy.presets import PRESETS
 from mimi.room import ParticipantListUpdate, UserRolePair
+from netsim import Wire
 
 # -- GroupCommit alone -------------------------------------------------------------------
 
@@ -96,28 +96,11 @@ ROOM = f"{HUB}/r/group-commit"
 SENDER_PROVIDER = "mimi://x.example"
 
 
-class Recorder:
-    """The hub's network edge: records each `/notify` and answers it at once."""
-
-    def __init__(self) -> None:
-        self.notified: list[tuple[str, Notify]] = []
-
-    def key_material(self, target_provider: str, body: bytes) -> bytes:
-        raise AssertionError("not used")
-
-    def notify(self, follower: str, batch: Notify) -> Any:
-        self.notified.append((follower, batch))
-        return len(self.notified)
-
-    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
-        return [(h, True) for h in handles], []
-
-
 @pytest.fixture
 def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
     creator = ClientSession(_core.Client(f"{HUB}/d/carol/phone"))
     sender = ClientSession(_core.Client(f"{SENDER_PROVIDER}/d/alice/phone"))
-    transport = Recorder()
+    transport = Wire()
     hub = RoomHub(HUB, str(tmp_path), transport=transport)
     key, _ = hub.reserve(ROOM)
     state = PRESETS["cooperative"].new_room(creator.user, ROOM, hub=HUB, members=[creator.uri])
@@ -195,13 +178,13 @@ def disk_full(monkeypatch: pytest.MonkeyPatch, hub: RoomHub) -> Iterator[None]:
 
 def test_a_failed_commit_acknowledges_nothing_and_changes_nothing(hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     hub, sender, transport = hub
-    before_log, before_notified = logged(hub), len(transport.notified)
+    before_log, before_notified = logged(hub), len(transport.sent)
     first, second = bodies(sender, 2)
 
     with disk_full(monkeypatch, hub):
         hub.submit(ROOM, SENDER_PROVIDER, first, 4)
     assert logged(hub) == before_log
-    assert len(transport.notified) == before_notified
+    assert len(transport.sent) == before_notified
     # The retry of the unacknowledged message is accepted (not answered from a
     # cache of a commit that never happened) and takes the next sequence.
     assert _core.SubmitMessageResponse.decode(hub.submit(ROOM, SENDER_PROVIDER, first, 5)).status == "accepted"

@@ -223,3 +223,106 @@ def test_a_bundle_of_proposals_is_cached_all_or_none() -> None:
     raw, _ = net.hub.update("mimi://x.example", proposal_bundle(leave), net.tick())
     assert _core.UpdateResponse.decode(raw).response_code == "success"
     assert len(net.hub.view.cached_proposals().removed) == 1
+
+
+def _private_message(group_id: bytes, epoch: int) -> bytes:
+    """A PrivateMessage application message (RFC 9420 §6.3) that parses; not decryptable."""
+    return b"\x00\x01\x00\x02" + bytes([len(group_id)]) + group_id + epoch.to_bytes(8, "big") + b"\x01\x00\x02\xaa\xbb\x01\xcc"
+
+
+def mixed_submissions(net: Net) -> list[bytes]:
+    """One provider's batch (x.example) with every outcome of `/submitMessage`."""
+    from mimi import _core
+
+    stale, _ = net.sessions["A"].send(ROOM, content.message(content.text_part("stale")))
+    net.commit("C", app_data=[])  # the epoch moves on: `stale` is from the last one
+    alice, bob = net.sessions["A"], net.sessions["B"]
+    retried, _ = alice.send(ROOM, content.message(content.text_part("retried")))
+    assert net.hub is not None
+    raw, fanout = net.hub.submit("mimi://x.example", retried, net.tick())
+    assert _core.SubmitMessageResponse.decode(raw).status == "accepted"
+    net.fan(fanout)
+    fresh = [alice.send(ROOM, content.message(content.text_part(f"m{i}")))[0] for i in range(3)]
+    twice, _ = bob.send(ROOM, content.message(content.text_part("twice")))
+    stranger = _core.SubmitMessageRequest(_core.SubmitMessageRequest.decode(fresh[2]).app_message, "mimi://x.example/u/mallory")
+    return [
+        fresh[0],  # accepted
+        _core.SubmitMessageRequest(_private_message(b"another group", 2), "mimi://x.example/u/alice").encode(),
+        stale,  # epochTooOld
+        fresh[1][:-3],  # malformed
+        b"",
+        net.sessions["E"].send(ROOM, content.message(content.text_part("from z")))[0],  # x cannot speak for diana@z
+        stranger.encode(),  # not a participant
+        retried,  # answered before: the same answer again
+        twice,
+        fresh[1],
+        twice,  # a retry inside the batch
+    ]
+
+
+def test_submit_many_answers_as_submit_one_by_one() -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    from mimi import _core
+    from mimi.logic.hub import HubRoom
+
+    bodies = mixed_submissions(net)
+    one_by_one, batched = HubRoom.restore(net.hub.export()), HubRoom.restore(net.hub.export())
+    now = net.tick()
+    expected, expected_events = [], []
+    for body in bodies:
+        response, events = one_by_one.submit("mimi://x.example", body, now)
+        expected.append(response)
+        expected_events += events
+    responses, events = batched.submit_many("mimi://x.example", bodies, now)
+    assert responses == expected
+    assert events == expected_events
+    assert batched.export() == one_by_one.export()
+    decoded = [_core.SubmitMessageResponse.decode(r) for r in responses]
+    assert [r.status for r in decoded] == [
+        "accepted", "notAllowed", "epochTooOld", "notAllowed", "notAllowed", "notAllowed", "notAllowed",
+        "accepted", "accepted", "accepted", "accepted",
+    ]
+    assert decoded[2].current_epoch == 2
+    assert decoded[7].accepted_timestamp < now and responses[10] == responses[8]  # answers given before
+    assert [decoded[i].accepted_timestamp for i in (0, 8, 9)] == [now, now + 8, now + 9]  # one tick a body
+    assert [e.sequence for e in events] == [batched.sequence - 2, batched.sequence - 1, batched.sequence]
+    assert [_core.FanoutMessage.decode(e.message).timestamp for e in events] == [now, now + 8, now + 9]
+    assert all(e.destinations == batched.providers() for e in events)
+    # Each accepted message reaches everyone once, the retries add nothing.
+    net.fan(events)
+    texts = [e.content.nested_part.content.decode() for e in net.sessions["E"].shown(ROOM, net.now)]  # type: ignore[union-attr]
+    assert texts == ["retried", "m0", "twice", "m1"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "trailing", "protocol", "empty"])
+def test_a_malformed_body_in_a_batch_changes_nothing_for_the_others(damage: str) -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    from mimi import _core
+    from mimi.logic.hub import HubRoom
+
+    first, second = (net.sessions["A"].send(ROOM, content.message(content.text_part(t)))[0] for t in "ab")
+    bad = {"truncate": second[:-1], "trailing": second + b"\x00", "protocol": b"\x02" + second[1:], "empty": b""}[damage]
+    with_bad, without = HubRoom.restore(net.hub.export()), HubRoom.restore(net.hub.export())
+    now = net.tick()
+    responses, events = with_bad.submit_many("mimi://x.example", [first, bad, second], now)
+    clean, clean_events = without.submit_many("mimi://x.example", [first, second], now)
+    assert _core.SubmitMessageResponse.decode(responses[1]).status == "notAllowed"
+    assert [_core.SubmitMessageResponse.decode(r).status for r in (responses[0], responses[2])] == ["accepted"] * 2
+    # The same events and retry answers, but for the clock tick the bad body took.
+    assert [(e.sequence, e.destinations) for e in events] == [(e.sequence, e.destinations) for e in clean_events]
+    assert [_core.FanoutMessage.decode(e.message).message for e in events] == [
+        _core.FanoutMessage.decode(e.message).message for e in clean_events
+    ]
+    assert list(with_bad.answered) == list(without.answered)
+    assert (with_bad.sequence, with_bad.view.epoch) == (without.sequence, without.view.epoch)
+    assert with_bad.last_timestamp == without.last_timestamp + 1
+
+
+def test_an_empty_batch_changes_nothing() -> None:
+    net = room_with_everyone()
+    assert net.hub is not None
+    before = net.hub.export()
+    assert net.hub.submit_many("mimi://x.example", [], net.tick()) == ([], [])
+    assert net.hub.export() == before

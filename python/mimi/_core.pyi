@@ -41,6 +41,7 @@ __all__ = [
     "split_notify",
     "encode_notify",
     "mls_message_kind",
+    "read_submissions",
     "GroupInfoOption",
     "HandshakeBundle",
     "PartialGroupInfo",
@@ -429,6 +430,13 @@ class SubmitMessageResponse:
     def frank(self) -> Frank | None: ...
     @property
     def current_epoch(self) -> int | None: ...
+
+def read_submissions(
+    bodies: Sequence[bytes], first_timestamp: int
+) -> list[tuple[bytes, int, bytes, str, bytes, bytes] | None]:
+    """`/submitMessage` bodies read in one crossing, body i stamped `first_timestamp + i`:
+    per body None if it does not decode, else (group_id, epoch, SHA-256 of the app
+    message, sending_uri, FanoutMessage, "accepted" SubmitMessageResponse)."""
 
 @final
 class PartialGroupInfo:

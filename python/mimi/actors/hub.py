@@ -10,16 +10,17 @@ call that failed (the follower restarted) is sent again."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import groupby
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import msgpack
 
 from mimi import _core, ids
-from mimi.errors import MimiError, StorageError
 from mimi.actors.group_commit import GroupCommit
+from mimi.errors import MimiError, StorageError
 from mimi.logic.fanout import FanoutBatcher, Outbox
 from mimi.logic.group_info import answer_group_info_request
 from mimi.logic.hub import Fanout, HubRoom
@@ -64,9 +65,8 @@ class RoomHub:
         self.rooms[room] = self._restore(room)
         tails: dict[str, list[Fanout]] = {}
         for event in self.store.events_since(room, 0, 1_000_000):
-            record = msgpack.unpackb(event.body)
-            message = bytes(record["m"])
-            for destination in record["d"]:
+            destinations, message = read_log_record(event.body)
+            for destination in destinations:
                 tail = tails.setdefault(destination, [])
                 tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message))
                 if len(tail) > self.RESEND_ON_RESTART:
@@ -82,7 +82,7 @@ class RoomHub:
         hub_room = HubRoom.restore(saved)
         hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
         for event in self.store.events_since(room, 0, 1_000_000):
-            hub_room.remember_logged(bytes(msgpack.unpackb(event.body)["m"]))
+            hub_room.remember_logged(read_log_record(event.body)[1])
         return hub_room
 
     def ping(self) -> str:
@@ -195,29 +195,31 @@ class RoomHub:
         with self.lock:
             answers: list[bytes | MimiError] = []
             accepted: dict[str, list[Fanout]] = {}
-            for s in batch:
+            for (room, provider), run in groupby(batch, key=lambda s: (s.room, s.provider)):
+                submissions = list(run)
                 try:
-                    response, events = self._room(s.room).submit(s.provider, s.body, s.now)
+                    hub_room = self._room(room)
                 except MimiError as err:
-                    answers.append(err)
+                    answers += [err] * len(submissions)
                     continue
-                answers.append(response)
-                if events:
-                    accepted.setdefault(s.room, []).extend(events)
+                # The hub's clock only moves forward: the run is stamped from its latest `now`.
+                responses, events = hub_room.submit_many(
+                    provider, [s.body for s in submissions], max(s.now for s in submissions)
+                )
+                answers += responses
+                accepted.setdefault(room, []).extend(events)
             with self._durable(accepted), self.store.transaction():
                 for room, events in accepted.items():
-                    self._log(room, events)
+                    if events:
+                        self._log(room, events)
             for events in accepted.values():
-                self._fan_out(events)
+                if events:
+                    self._fan_out(events)
             return answers
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
-        out = []
-        for event in self.store.events_since(room, after, limit):
-            record = msgpack.unpackb(event.body)
-            out.append((event.sequence, list(record["d"]), bytes(record["m"])))
-        return out
+        return [(e.sequence, *read_log_record(e.body)) for e in self.store.events_since(room, after, limit)]
 
     def progress(self, room: str) -> dict[str, int]:
         """Per destination provider, the last sequence of the room bound for it."""
@@ -259,13 +261,7 @@ class RoomHub:
             raise
 
     def _log(self, room: str, events: list[Fanout]) -> None:
-        self.store.append_events(
-            room,
-            [
-                LogEvent(e.sequence, e.timestamp, bytes(msgpack.packb({"d": sorted(e.destinations), "m": e.message})))
-                for e in events
-            ],
-        )
+        self.store.append_events(room, log_records(events))
 
     def _fan_out(self, events: list[Fanout]) -> None:
         """Queues logged events for their destinations."""
@@ -296,3 +292,27 @@ class RoomHub:
                         self._send_ready()
             except Exception:  # noqa: BLE001 - the pump must outlive any one failure
                 time.sleep(0.05)
+
+
+# -- the log ------------------------------------------------------------------------------
+# A row of the room's log: msgpack {"d": destination providers (sorted), "m": FanoutMessage}.
+
+
+def log_records(events: Sequence[Fanout]) -> list[LogEvent]:
+    """The log rows of accepted events. A batch's events mostly share one destination
+    set: it is sorted once, and one packer packs them all."""
+    packer = msgpack.Packer()
+    sorted_sets: dict[frozenset[str], list[str]] = {}
+    rows = []
+    for e in events:
+        destinations = sorted_sets.get(e.destinations)
+        if destinations is None:
+            destinations = sorted_sets[e.destinations] = sorted(e.destinations)
+        rows.append(LogEvent(e.sequence, e.timestamp, packer.pack({"d": destinations, "m": e.message})))
+    return rows
+
+
+def read_log_record(body: bytes) -> tuple[list[str], bytes]:
+    """(destinations, FanoutMessage) of a log row."""
+    record = msgpack.unpackb(body)
+    return list(record["d"]), bytes(record["m"])

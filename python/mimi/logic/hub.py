@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import msgpack
@@ -129,11 +130,13 @@ class HubRoom:
 
     # -- /update ----------------------------------------------------------------
 
-    def _clock(self, now: int) -> int:
+    def _clock(self, now: int, ticks: int = 1) -> int:
         """accepted_timestamp strictly increases within a room, so ordering by it
-        (draft-ietf-mimi-content §Topics: by time, then message ID) keeps the hub's order."""
-        self.last_timestamp = max(now, self.last_timestamp + 1)
-        return self.last_timestamp
+        (draft-ietf-mimi-content §Topics: by time, then message ID) keeps the hub's order.
+        Returns the first of `ticks` consecutive timestamps."""
+        first = max(now, self.last_timestamp + 1)
+        self.last_timestamp = first + ticks - 1
+        return first
 
     def update(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
         """Handles an `/update` body from `provider`. Refusals change nothing."""
@@ -246,31 +249,47 @@ class HubRoom:
     # -- /submitMessage ------------------------------------------------------------
 
     def submit(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
-        """Handles a `/submitMessage` body from `provider`."""
-        now = self._clock(now)
-        try:
-            request = _core.SubmitMessageRequest.decode(body)
-            group_id, epoch, _ = _core.message_header(request.app_message)
-        except DecodeError:
-            # The response codes have no "malformed": a body that does not parse is not allowed.
-            return _core.SubmitMessageResponse("notAllowed").encode(), []
-        if group_id != self.view.group_id:
-            return _core.SubmitMessageResponse("notAllowed").encode(), []
-        key = _digest(request.app_message)
-        if key in self.answered:
-            return self.answered[key], []
-        if epoch != self.view.epoch:
-            return _core.SubmitMessageResponse("epochTooOld", current_epoch=self.view.epoch).encode(), []
-        sender = request.sending_uri
-        if not sender.startswith(f"{provider}/"):
-            return _core.SubmitMessageResponse("notAllowed").encode(), []
-        if not self._may_submit(sender):
-            return _core.SubmitMessageResponse("notAllowed").encode(), []
-        fanout = _core.FanoutMessage(now, request.app_message).encode()
-        event = self._stamp(now, self.providers(), fanout)
-        response = _core.SubmitMessageResponse("accepted", accepted_timestamp=now).encode()
-        self.remember(key, response)
-        return response, [event]
+        """Handles a `/submitMessage` body from `provider` (a batch of one)."""
+        responses, events = self.submit_many(provider, [body], now)
+        return responses[0], events
+
+    def submit_many(self, provider: str, bodies: Sequence[bytes], now: int) -> tuple[list[bytes], list[Fanout]]:
+        """Handles `/submitMessage` bodies from `provider`, in order, as many `submit`
+        calls would: one response per body, the events of those accepted.
+
+        The bytes work of the whole batch (decoding, digests, the FanoutMessage and
+        response encodings) is one call into Rust; the decisions stay here."""
+        if not bodies:
+            return [], []
+        first = self._clock(now, len(bodies))
+        _, destinations = self._epoch_view()
+        group_id, epoch = self.view.group_id, self.view.epoch
+        epoch_too_old = _core.SubmitMessageResponse("epochTooOld", current_epoch=epoch).encode()
+        own = f"{provider}/"
+        allowed: dict[str, bool] = {}  # by sender, for this batch
+        responses, events = [], []
+        for timestamp, submission in enumerate(_core.read_submissions(bodies, first), first):
+            # Malformed (the response codes have no "malformed") or for another group.
+            if submission is None or submission[0] != group_id:
+                responses.append(_NOT_ALLOWED)
+                continue
+            _, message_epoch, key, sender, fanout, accepted = submission
+            answered = self.answered.get(key)
+            if answered is not None:
+                responses.append(answered)
+                continue
+            if message_epoch != epoch:
+                responses.append(epoch_too_old)
+                continue
+            if sender not in allowed:
+                allowed[sender] = sender.startswith(own) and self._may_submit(sender)
+            if not allowed[sender]:
+                responses.append(_NOT_ALLOWED)
+                continue
+            events.append(self._stamp(timestamp, destinations, fanout))
+            self.remember(key, accepted)
+            responses.append(accepted)
+        return responses, events
 
     def remember(self, key: bytes, response: bytes) -> None:
         self.answered[key] = response
@@ -290,6 +309,9 @@ class HubRoom:
     def _stamp(self, now: int, destinations: frozenset[str], message: bytes) -> Fanout:
         self.sequence += 1
         return Fanout(self.room, self.sequence, now, destinations, message)
+
+
+_NOT_ALLOWED = _core.SubmitMessageResponse("notAllowed").encode()
 
 
 def _digest(message: bytes) -> bytes:

@@ -394,38 +394,43 @@ impl MlsMessageKind {
     }
 }
 
-/// The kind of an MLSMessage openmls has parsed, from its cleartext header
-/// (RFC 9420 §6: PublicMessage's FramedContent and PrivateMessage both carry
-/// `content_type` in the clear). `Err` for GroupInfo and KeyPackage.
-fn message_kind(msg: &[u8]) -> std::result::Result<MlsMessageKind, String> {
+/// The cleartext header of an MLSMessage (RFC 9420 §6): its wire format and,
+/// for a PublicMessage or PrivateMessage, `(group_id, epoch, content_type)`.
+pub(crate) struct MessageHeader<'a> {
+    pub(crate) wire_format: u16,
+    pub(crate) framed: Option<(&'a [u8], u64, u8)>,
+}
+
+/// Reads the header of an MLSMessage openmls has parsed (RFC 9420 §6.2
+/// PublicMessage's FramedContent and §6.3 PrivateMessage carry group, epoch
+/// and content type in the clear).
+pub(crate) fn read_header(msg: &[u8]) -> Result<MessageHeader<'_>> {
     let mut r = Reader::new("MLSMessage", msg);
-    let header = |r: &mut Reader<'_>| -> Result<(u16, Option<u8>)> {
-        r.u16("version")?;
-        let wire_format = r.u16("wire_format")?;
-        let content_type = match wire_format {
-            1 => {
-                r.opaque("group_id")?;
-                r.u64("epoch")?;
-                match r.u8("sender_type")? {
-                    1 | 2 => {
-                        r.take("sender_index", 4)?;
-                    }
-                    _ => {}
+    r.u16("version")?;
+    let wire_format = r.u16("wire_format")?;
+    let framed = match wire_format {
+        1 | 2 => {
+            let group_id = r.opaque("group_id")?;
+            let epoch = r.u64("epoch")?;
+            if wire_format == 1 {
+                // A PublicMessage has its sender and authenticated_data before content_type.
+                if let 1 | 2 = r.u8("sender_type")? {
+                    r.take("sender_index", 4)?;
                 }
                 r.opaque("authenticated_data")?;
-                Some(r.u8("content_type")?)
             }
-            2 => {
-                r.opaque("group_id")?;
-                r.u64("epoch")?;
-                Some(r.u8("content_type")?)
-            }
-            _ => None,
-        };
-        Ok((wire_format, content_type))
+            Some((group_id, epoch, r.u8("content_type")?))
+        }
+        _ => None,
     };
-    let (wire_format, content_type) = header(&mut r).map_err(|e| e.to_string())?;
-    match (wire_format, content_type) {
+    Ok(MessageHeader { wire_format, framed })
+}
+
+/// The kind of an MLSMessage openmls has parsed, from its cleartext header.
+/// `Err` for GroupInfo and KeyPackage.
+fn message_kind(msg: &[u8]) -> std::result::Result<MlsMessageKind, String> {
+    let header = read_header(msg).map_err(|e| e.to_string())?;
+    match (header.wire_format, header.framed.map(|(_, _, content_type)| content_type)) {
         (3, _) => Ok(MlsMessageKind::Welcome),
         (_, Some(1)) => Ok(MlsMessageKind::Application),
         (_, Some(2)) => Ok(MlsMessageKind::Proposal),

@@ -249,6 +249,21 @@ wire_class!(SubmitMessageResponse, "SubmitMessageResponse", {
         self.0.current_epoch
     }});
 
+/// One `/submitMessage` body as the hub reads it: (group_id, epoch, digest,
+/// sending_uri, FanoutMessage, accepted SubmitMessageResponse).
+type Submission = (Vec<u8>, u64, Vec<u8>, String, Vec<u8>, Vec<u8>);
+
+/// Many `/submitMessage` bodies read in one crossing; None for a body that does not decode.
+#[pyfunction]
+fn read_submissions(bodies: Vec<Bound<'_, pyo3::types::PyBytes>>, first_timestamp: u64) -> PyResult<Vec<Option<Submission>>> {
+    let bodies: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+    let read = guard(|| Ok(w::read_submissions(&bodies, first_timestamp)))?;
+    Ok(read
+        .into_iter()
+        .map(|r| r.ok().map(|s| (s.group_id, s.epoch, s.digest.to_vec(), s.sending_uri, s.fanout, s.accepted)))
+        .collect())
+}
+
 // ---------------------------------------------------------------- Update Room State
 
 /// `PartialGroupInfo`, draft-mahy-mls-ratchet-tree-options.
@@ -704,5 +719,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_notify, m)?)?;
     m.add_function(wrap_pyfunction!(split_notify, m)?)?;
     m.add_function(wrap_pyfunction!(mls_message_kind, m)?)?;
+    m.add_function(wrap_pyfunction!(read_submissions, m)?)?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use super::{
     Writer, PROTOCOL_MLS10,
 };
 use crate::error::{CoreError, Result};
+use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- FanoutMessage
 
@@ -343,4 +344,78 @@ impl SubmitMessageResponse {
             }
         })
     }
+}
+
+// ---------------------------------------------------------------- the hub's reading of submissions
+
+/// A `/submitMessage` body as the hub reads it: what its checks need (group,
+/// epoch, retry key, sender) and the bytes it sends if it accepts the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The application message's group ID (from its PrivateMessage header).
+    pub group_id: Vec<u8>,
+    /// The application message's epoch (from its PrivateMessage header).
+    pub epoch: u64,
+    /// SHA-256 of the application message: a retried message has the same one.
+    pub digest: [u8; 32],
+    /// `sendingUri`.
+    pub sending_uri: String,
+    /// The `FanoutMessage` carrying the message, stamped with its timestamp.
+    pub fanout: Vec<u8>,
+    /// The `SubmitMessageResponse` accepting the message at that timestamp.
+    pub accepted: Vec<u8>,
+}
+
+impl Submission {
+    /// Reads one `SubmitMessageRequest` body (strictly) for acceptance at `timestamp`.
+    pub fn read(body: &[u8], timestamp: u64) -> Result<Self> {
+        let request = SubmitMessageRequest::decode(body)?;
+        let (group_id, epoch, _) = super::read_header(&request.app_message)?
+            .framed
+            .ok_or_else(|| CoreError::Decode("SubmitMessageRequest.appMessage: no PrivateMessage header".into()))?;
+        let (group_id, digest) = (group_id.to_vec(), Sha256::digest(&request.app_message).into());
+        // The request's decode checked the message (a PrivateMessage application
+        // message): both values are well formed by construction, no round trip needed.
+        let fanout = FanoutMessage {
+            timestamp,
+            message: request.app_message,
+            kind: MlsMessageKind::Application,
+            frank: None,
+            ratchet_tree_option: None,
+            proposals: Vec::new(),
+        }
+        .encode()?;
+        let accepted = SubmitMessageResponse {
+            status: SubmitResponseCode::Accepted,
+            accepted_timestamp: Some(timestamp),
+            frank: None,
+            current_epoch: None,
+        }
+        .encode()?;
+        Ok(Self {
+            group_id,
+            epoch,
+            digest,
+            sending_uri: request.sending_uri,
+            fanout,
+            accepted,
+        })
+    }
+}
+
+/// Reads many `/submitMessage` bodies at once (the hub's batch path): body `i`
+/// is stamped `first_timestamp + i`, as the hub's clock ticks once per body,
+/// accepted or not. A body that does not decode is an error in its place and
+/// changes nothing for the others.
+pub fn read_submissions<B: AsRef<[u8]>>(bodies: &[B], first_timestamp: u64) -> Vec<Result<Submission>> {
+    bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let timestamp = first_timestamp
+                .checked_add(i as u64)
+                .ok_or_else(|| CoreError::Decode(format!("timestamp {first_timestamp} + {i} overflows")))?;
+            Submission::read(body.as_ref(), timestamp)
+        })
+        .collect()
 }

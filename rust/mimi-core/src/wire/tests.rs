@@ -95,3 +95,33 @@ fn update_response_known_bytes() {
     let e = UpdateResponse::decode(&[9, 0]).unwrap_err().to_string();
     assert!(e.contains("UpdateRoomResponse.responseCode: unknown UpdateResponseCode value 9"), "{e}");
 }
+
+#[test]
+fn read_submissions_stamps_each_body_and_isolates_bad_ones() {
+    use sha2::{Digest, Sha256};
+    let msg = private_message(1);
+    let body = SubmitMessageRequest::new(msg.clone(), "mimi://x.example/u/alice".into()).unwrap().encode().unwrap();
+    let mut trailing = body.clone();
+    trailing.push(0);
+    let handshake = [&[PROTOCOL_MLS10][..], &private_message(2), &[3, b'u', b'r', b'i']].concat();
+    let read = read_submissions(&[body.clone(), trailing, b"".to_vec(), handshake, body], 1000);
+    assert_eq!(read.len(), 5);
+    for (i, timestamp) in [(0, 1000), (4, 1004)] {
+        let got = read[i].as_ref().unwrap();
+        assert_eq!(got.group_id, b"g");
+        assert_eq!(got.epoch, 7);
+        assert_eq!(got.digest[..], Sha256::digest(&msg)[..]);
+        assert_eq!(got.sending_uri, "mimi://x.example/u/alice");
+        let fanout = FanoutMessage::new(timestamp, msg.clone(), None, None, vec![]).unwrap();
+        assert_eq!(got.fanout, fanout.encode().unwrap());
+        let accepted = SubmitMessageResponse::new(SubmitResponseCode::Accepted, Some(timestamp), None, None).unwrap();
+        assert_eq!(got.accepted, accepted.encode().unwrap());
+    }
+    let e = read[1].as_ref().unwrap_err().to_string();
+    assert!(e.contains("trailing"), "{e}");
+    assert!(read[2].is_err());
+    let e = read[3].as_ref().unwrap_err().to_string();
+    assert!(e.contains("SubmitMessageRequest.appMessage"), "{e}");
+    assert!(read_submissions(&[b"x"], u64::MAX - 1).iter().all(|r| r.is_err()));
+    assert!(read_submissions::<Vec<u8>>(&[], 0).is_empty());
+}
