@@ -316,6 +316,12 @@ pub struct Group {
 }
 
 impl Group {
+    /// The store this group's state lives in (tests look inside).
+    #[cfg(test)]
+    pub(crate) fn store(&self) -> &crate::store::Store {
+        self.provider.storage()
+    }
+
     /// The group ID.
     pub fn group_id(&self) -> Vec<u8> {
         self.group.group_id().as_slice().to_vec()

@@ -13,6 +13,7 @@ pub mod hpke;
 pub mod hub;
 pub mod provider;
 pub mod signing;
+pub mod store;
 pub mod summary;
 pub mod vectors;
 pub mod wire;
