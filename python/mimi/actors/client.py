@@ -5,7 +5,7 @@ so load tests host many devices per actor with the same logic."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class Device:
     group_ids: dict[str, bytes]  # room -> MLS group ID
     saved_at: float = 0.0  # monotonic time of the last saved MLS state
     dirty: bool = False  # deliveries processed since
+    unsaved: dict[str, list[HistoryEntry]] = field(default_factory=dict)  # room -> history shown since
 
 
 class ClientHost:
@@ -74,6 +75,8 @@ class ClientHost:
         return device
 
     def _save(self, device: Device) -> None:
+        """The device's MLS state and the history shown since the last save, in one
+        transaction: the saved history always reaches the saved `last` sequences."""
         session = device.session
         device.group_ids = {room: view.group.group_id for room, view in session.rooms.items()}
         record = {
@@ -81,7 +84,12 @@ class ClientHost:
             "rooms": device.group_ids,
             "last": {room: view.last_sequence for room, view in session.rooms.items()},
         }
-        device.store.save_state(bytes(msgpack.packb(record)))
+        with device.store.transaction():
+            for room, entries in device.unsaved.items():
+                if entries:
+                    device.store.add_messages(room, entries)
+            device.store.save_state(bytes(msgpack.packb(record)))
+        device.unsaved = {}
         device.saved_at, device.dirty = time.monotonic(), False
 
     def _device(self, client: str) -> Device:
@@ -218,21 +226,22 @@ class ClientHost:
         self._save(device)
         return [_core.SubmitMessageResponse.decode(reply).status for reply in replies]
 
-    # A device's MLS state is saved at most this often while deliveries stream in:
-    # exporting it is a third of a busy host's time. What a crash loses since is
-    # delivered again from the provider's inbox, which is durable (`missed`).
+    # While deliveries stream in, a device's MLS state and new history are saved
+    # together at most this often: a transaction per device per delivered batch was
+    # half of a busy host's time. What a crash loses since is delivered again from
+    # the provider's inbox, which is durable (`missed`), and decrypted again by the
+    # MLS state saved with the history.
     SAVE_INTERVAL = 0.25
 
     def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
-        """Events from the provider, in order: (client, room, sequence, FanoutMessage).
-        Each device's new history (and, at most every SAVE_INTERVAL, its MLS state)
-        is stored in one transaction."""
-        shown: dict[str, dict[str, list[HistoryEntry]]] = {}
+        """Events from the provider, in order: (client, room, sequence, FanoutMessage)."""
+        touched: dict[str, Device] = {}
         for client, room, sequence, fanout in batch:
             device = self.devices.get(client)
             if device is None:
                 continue
-            entries = shown.setdefault(client, {}).setdefault(room, [])
+            touched[client] = device
+            entries = device.unsaved.setdefault(room, [])
             events = device.session.deliver(room, sequence, fanout)
             self.on_events(client, room, sequence, events)
             for event in events:
@@ -240,16 +249,11 @@ class ClientHost:
                     entries.append(HistoryEntry(sequence, event.timestamp, event.sender, event.content))
                 elif isinstance(event, Removed):
                     names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
-        for client, rooms in shown.items():
-            device = self.devices[client]
-            with device.store.transaction():
-                for room, entries in rooms.items():
-                    if entries:
-                        device.store.add_messages(room, entries)
-                if time.monotonic() - device.saved_at >= self.SAVE_INTERVAL:
-                    self._save(device)
-                else:
-                    device.dirty = True
+        for device in touched.values():
+            if time.monotonic() - device.saved_at >= self.SAVE_INTERVAL:
+                self._save(device)
+            else:
+                device.dirty = True
         return len(batch)
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
@@ -257,7 +261,7 @@ class ClientHost:
         generators time decryption here)."""
 
     def flush(self) -> None:
-        """Saves every device's MLS state that deliveries changed."""
+        """Saves every device's MLS state and history that deliveries changed."""
         for device in self.devices.values():
             if device.dirty:
                 self._save(device)

@@ -57,7 +57,7 @@ class Deployment:
         self.providers[uri] = handle
         return handle
 
-    def room_hub(self, room: str, hub: str, window: int = 8) -> Any:
+    def room_hub(self, room: str, hub: str, window: int = 2) -> Any:
         """A RoomHub for `room`, hosted by provider `hub`; `window`: `/notify` calls
         in flight per follower."""
         import ray

@@ -38,7 +38,7 @@ class Submission(NamedTuple):
 
 
 class RoomHub:
-    def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 8) -> None:
+    def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2) -> None:
         from mimi.transport.ray import RayTransport
 
         self.hub = hub
