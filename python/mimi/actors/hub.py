@@ -49,6 +49,7 @@ class RoomHub:
         self.outbox = Outbox(FanoutBatcher(), window)
         self.accepted = 0
         self.lock = threading.RLock()
+        self.sending = threading.Event()  # set when a /notify call goes out: wakes the pump
         self.ingress: GroupCommit[Submission, bytes | MimiError] = GroupCommit(self._submit_batch)
         for room in self.store.rooms():
             self._reload(room)
@@ -272,16 +273,19 @@ class RoomHub:
     def _send_ready(self) -> None:
         for destination, notify in self.outbox.sendable():
             self.outbox.sent(self.transport.notify(destination, notify), destination, notify)
+            self.sending.set()
 
     def _pump(self) -> None:
-        """Waits for answers to `/notify` calls; each frees a slot for what queued."""
+        """Waits for answers to `/notify` calls; each frees a slot for what queued.
+        With none in flight it sleeps until a call is sent."""
         import time
 
         while True:  # a daemon thread: it ends with the actor
+            self.sending.clear()
             with self.lock:
                 handles = list(self.outbox.in_flight)
             if not handles:
-                time.sleep(0.002)
+                self.sending.wait(1.0)
                 continue
             try:
                 done, _ = self.transport.answered(handles, 0.05)
