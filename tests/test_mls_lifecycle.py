@@ -293,3 +293,24 @@ def test_resolver_errors_propagate_and_change_nothing() -> None:
     room.hub.process(out.commit, out.group_info, replace_values)
     room.hub.merge()
     assert room.hub.app_data()[ROOM_COMPONENT] == b"x"
+
+
+def test_messages_pipelined_by_a_sender_decrypt_in_any_order_within_the_tolerance() -> None:
+    """A hub orders concurrent submissions as they reach it, not as the sender
+    encrypted them: up to 128 generations out of order decrypt (openmls' default
+    is 5); a message older than that is refused with a clear error."""
+    room = Room()
+    out = room.groups["alice"].commit(adds=room.bob.key_packages(1))
+    room.submit("alice", out)
+    bob = room.bob.join_welcome(out.welcome, out.ratchet_tree)
+    alice = room.groups["alice"]
+    window = [alice.encrypt(f"m{i}".encode()) for i in range(128)]
+    newest_first = [bob.process(m).plaintext for m in reversed(window)]
+    assert newest_first == [f"m{i}".encode() for i in reversed(range(128))]
+    late = alice.encrypt(b"late")
+    ahead = [alice.encrypt(f"n{i}".encode()) for i in range(129)]
+    for m in ahead:
+        bob.process(m)
+    with pytest.raises(MlsError, match="(?i)distant|generation|past"):
+        bob.process(late)
+    assert bob.process(alice.encrypt(b"after")).plaintext == b"after"

@@ -30,10 +30,24 @@ pub(crate) fn capabilities() -> Capabilities {
     )
 }
 
+/// How far out of order a sender's application messages may arrive and still
+/// decrypt. A hub orders the submissions that are in flight at the same time
+/// as they reach it, not necessarily as the sender encrypted them (the
+/// protocol gives concurrent requests no order), so a sender that pipelines
+/// up to this many messages is safe. openmls' default is 5; keys of skipped
+/// generations are kept until used or this many newer ones arrive
+/// (docs/interop.md, "Out-of-order generations").
+pub const OUT_OF_ORDER_TOLERANCE: u32 = 128;
+
+fn sender_ratchet() -> SenderRatchetConfiguration {
+    SenderRatchetConfiguration::new(OUT_OF_ORDER_TOLERANCE, 1000)
+}
+
 fn join_config() -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
         .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
         .use_ratchet_tree_extension(false)
+        .sender_ratchet_configuration(sender_ratchet())
         .build()
 }
 
@@ -153,6 +167,7 @@ impl Client {
             .capabilities(capabilities())
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
             .use_ratchet_tree_extension(false)
+            .sender_ratchet_configuration(sender_ratchet())
             .with_group_context_extensions(extensions)
             .build();
         let group = MlsGroup::new_with_group_id(
