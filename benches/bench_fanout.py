@@ -580,6 +580,10 @@ def test_ray_end_to_end(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  
         wait_until(done, "the devices did not get every message")
 
     benchmark.pedantic(run, setup=fresh, rounds=1, warmup_rounds=0)
+    # Processed is not enough: every device shows every message (decrypted, in its history).
+    for device in e.devices:
+        shown = ray.get(d.host(device).view.remote(device, E2E_ROOM))["messages"]
+        assert len(shown) == E2E_MESSAGES, (device, len(shown))
     seconds = benchmark.stats.stats.mean
     benchmark.extra_info.update(
         {
