@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 from array import array
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from mimi import _core, content, ids
 from mimi.actors import names
 from mimi.actors.client import ClientHost, now_ms
 from mimi.actors.deploy import Deployment
+from mimi.errors import MimiError
 from mimi.logic.client import Event, MessageShown
 
 MARKER = b"MIMILOAD "
@@ -41,6 +42,46 @@ def sent_ns_of(plaintext: bytes) -> int | None:
         return None
     fields = plaintext[at + len(MARKER) : at + len(MARKER) + 48].split(b" ", 2)
     return int(fields[1])
+
+
+Pending = TypeVar("Pending")
+
+
+class Submits(Generic[Pending]):
+    """A load generator's `/submitMessage` calls in flight. The messages that are due
+    together go in one call (`submit_many`, up to CHUNK), as a provider coalesces
+    its clients' submissions; the window counts messages, not calls."""
+
+    CHUNK = 32
+
+    def __init__(self) -> None:
+        self.calls: dict[Any, list[Pending]] = {}  # reply ref -> what each body was for
+        self.messages = 0
+
+    def send(self, hub: Any, room: str, provider: str, bodies: list[bytes], pending: list[Pending]) -> None:
+        self.calls[hub.submit_many.remote(room, provider, bodies, now_ms())] = pending
+        self.messages += len(pending)
+
+    def answered(self, block: bool, timeout: float | None = None) -> list[tuple[Pending, bytes]]:
+        """The answered messages, with their answers: every ready call in one
+        `ray.wait` and one `ray.get`; if `block`, at least one call (else
+        MimiError after `timeout` seconds)."""
+        import ray
+
+        if not self.calls:
+            return []
+        refs = list(self.calls)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        if not ready and block:
+            ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+            if not ready:
+                raise MimiError(f"no /submitMessage answer in {timeout} s")
+        out: list[tuple[Pending, bytes]] = []
+        for ref, replies in zip(ready, ray.get(ready)):
+            pending = self.calls.pop(ref)
+            self.messages -= len(pending)
+            out += zip(pending, replies)
+        return out
 
 
 class LoadClientHost(ClientHost):
@@ -82,33 +123,31 @@ class LoadClientHost(ClientHost):
         sender shows as latency), or as fast as `window` submits in flight allow
         (`rate` None, closed loop). Stops sending after `duration` either way.
         Returns counts and the hub's answers."""
-        import ray
-
         device = self._device(client)
         hub = names.handle(names.hub(room))
-        in_flight: dict[Any, bytes] = {}  # submit reply -> message ID
+        submits: Submits[bytes] = Submits()  # pending: message IDs
         answers: dict[str, int] = {}
         start = time.monotonic_ns()
         end = start + int(duration * 1e9)
         sent = 0
 
         def collect(block: bool) -> None:
-            if not in_flight:
-                return
-            wanted = 1 if block else len(in_flight)
-            ready, _ = ray.wait(list(in_flight), num_returns=wanted, timeout=None if block else 0)
-            for ref in ready:
-                raw = ray.get(ref)
-                device.session.submit_answered(in_flight.pop(ref), raw)
+            for message_id, raw in submits.answered(block):
+                device.session.submit_answered(message_id, raw)
                 status = _core.SubmitMessageResponse.decode(raw).status
                 answers[status] = answers.get(status, 0) + 1
 
-        def submit() -> None:
+        def submit(count: int) -> None:
             nonlocal sent
-            stamp = time.monotonic_ns() if rate is None else start + int(sent * 1e9 / rate)
-            body, message_id = device.session.send(room, content.message(content.text_part(load_text(sent, stamp, size))))
-            in_flight[hub.submit.remote(room, device.provider, body, now_ms())] = message_id
-            sent += 1
+            bodies, message_ids = [], []
+            for _ in range(min(count, Submits.CHUNK)):
+                stamp = time.monotonic_ns() if rate is None else start + int(sent * 1e9 / rate)
+                text = load_text(sent, stamp, size)
+                body, message_id = device.session.send(room, content.message(content.text_part(text)))
+                bodies.append(body)
+                message_ids.append(message_id)
+                sent += 1
+            submits.send(hub, room, device.provider, bodies, message_ids)
 
         total = None if rate is None else int(duration * rate)
         saved = start
@@ -120,23 +159,23 @@ class LoadClientHost(ClientHost):
             if total is None:
                 if now >= end:
                     break
-                while len(in_flight) < window:
-                    submit()
+                while submits.messages < window:
+                    submit(window - submits.messages)
                 collect(block=True)
                 continue
             if sent >= total or now >= end:
                 break  # an overloaded sender stops on time: it sent fewer than offered
             due = min(total, int((now - start) * rate / 1e9) + 1)  # type: ignore[operator]
-            while sent < due and len(in_flight) < window:
-                submit()
-            if len(in_flight) >= window:
+            while sent < due and submits.messages < window:
+                submit(min(due - sent, window - submits.messages))
+            if submits.messages >= window:
                 collect(block=True)
             else:
                 collect(block=False)
                 wait = (start + int(sent * 1e9 / rate) - time.monotonic_ns()) / 1e9  # type: ignore[operator]
                 if wait > 0:
                     time.sleep(wait)
-        while in_flight:
+        while submits.calls:
             collect(block=True)
         self._save(device)
         return {"sent": sent, "answers": answers, "start_ns": start, "seconds": (time.monotonic_ns() - start) / 1e9}

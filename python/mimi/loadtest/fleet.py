@@ -18,7 +18,7 @@ from mimi import _core, content
 from mimi.actors import names
 from mimi.actors.client import now_ms
 from mimi.actors.deploy import Deployment
-from mimi.actors.load import MARKER, LoadClientHost, load_text
+from mimi.actors.load import MARKER, LoadClientHost, Submits, load_text
 from mimi.errors import MimiError
 from mimi.loadtest.report import Tally
 from mimi.logic.client import Event, MessageShown
@@ -82,8 +82,6 @@ class FleetHost(LoadClientHost):
         """Sends `rate × duration` messages over `streams` ((client, room) pairs) with
         up to `window` submits in flight; gives up (MimiError) when no hub answers
         for `timeout` seconds or the run overruns its schedule by that much."""
-        import ray
-
         if not streams:
             raise MimiError("no streams to drive")
         devices = [self._device(client) for client, _ in streams]
@@ -92,21 +90,14 @@ class FleetHost(LoadClientHost):
         sent = [0] * len(streams)
         refused: list[list[int]] = [[] for _ in streams]
         answers: dict[str, int] = {}
-        in_flight: dict[Any, tuple[int, int, bytes]] = {}  # reply -> (stream, sequence, message ID)
+        submits: Submits[tuple[int, int, bytes]] = Submits()  # pending: (stream, sequence, message ID)
         submit_ns = array("q")
         dirty: set[int] = set()
         start = time.monotonic_ns()
         give_up = start + int((duration + timeout) * 1e9)
 
         def collect(block: bool) -> None:
-            if not in_flight:
-                return
-            ready, _ = ray.wait(list(in_flight), num_returns=1 if block else len(in_flight), timeout=timeout if block else 0)
-            if block and not ready:
-                raise MimiError(f"no /submitMessage answer in {timeout} s")
-            for ref in ready:
-                k, sequence, message_id = in_flight.pop(ref)
-                raw = ray.get(ref)
+            for (k, sequence, message_id), raw in submits.answered(block, timeout):
                 devices[k].session.submit_answered(message_id, raw)
                 status = _core.SubmitMessageResponse.decode(raw).status
                 answers[status] = answers.get(status, 0) + 1
@@ -115,28 +106,39 @@ class FleetHost(LoadClientHost):
 
         issued = 0
         saved = start
-        while issued < total or in_flight:
+        while issued < total or submits.calls:
             now = time.monotonic_ns()
             if now > give_up:
                 raise MimiError(f"sending overran its {duration} s schedule by {timeout} s")
             due = min(total, int((now - start) * rate / 1e9) + 1)
-            while issued < due and len(in_flight) < window:
+            # What is due and fits the window goes out now, one call per stream (Submits.CHUNK at most).
+            chunks: dict[int, tuple[list[bytes], list[tuple[int, int, bytes]]]] = {}
+            queued = 0  # in `chunks`, not yet sent
+            while issued < due and submits.messages + queued < window:
                 k = issued % len(streams)
                 stamp = start + int(issued * 1e9 / rate)
                 message = content.message(content.text_part(load_text(sent[k], stamp, size)))
                 body, message_id = devices[k].session.send(streams[k][1], message)
-                reply = hubs[k].submit.remote(streams[k][1], devices[k].provider, body, now_ms())
-                in_flight[reply] = (k, sent[k], message_id)
-                submit_ns.append(time.monotonic_ns())
+                bodies, pending = chunks.setdefault(k, ([], []))
+                bodies.append(body)
+                pending.append((k, sent[k], message_id))
                 sent[k] += 1
                 dirty.add(k)
                 issued += 1
+                queued += 1
+                if len(bodies) == Submits.CHUNK:
+                    submits.send(hubs[k], streams[k][1], devices[k].provider, *chunks.pop(k))
+                    submit_ns.extend([time.monotonic_ns()] * len(pending))
+                    queued -= len(pending)
+            for k, (bodies, pending) in chunks.items():
+                submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
+                submit_ns.extend([time.monotonic_ns()] * len(pending))
             if now - saved > 10_000_000:  # the ratchets advanced: persist every 10 ms, not per message
                 for k in dirty:
                     self._save(devices[k])
                 dirty.clear()
                 saved = now
-            if in_flight and (len(in_flight) >= window or issued >= total):
+            if submits.calls and (submits.messages >= window or issued >= total):
                 collect(block=True)
                 continue
             collect(block=False)
