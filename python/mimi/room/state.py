@@ -3,9 +3,10 @@ clients in the MLS group, and the one pure function that moves it forward."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import TypeVar, cast
 
 from mimi.errors import DecodeError, PolicyError
@@ -56,16 +57,39 @@ KNOWN = frozenset({*REPLACED, ComponentId.participant_list, ComponentId.join_lin
 S = TypeVar("S", bound=Struct)
 
 
-@lru_cache(maxsize=1024)
-def _cached(kind: Hashable, data: bytes) -> Struct:
-    return cast(type[Struct], kind).decode(data)
+class _Decoded:
+    """Decoded components by (kind, bytes), the least recently used dropped first.
+    The hub and clients rebuild the room state for every commit, and its
+    components (the roles above all) rarely change. The decoded structs are
+    frozen, so sharing them is safe; a DecodeError is not remembered."""
+
+    SIZE = 1024
+
+    def __init__(self) -> None:
+        self.items: OrderedDict[tuple[type[Struct], bytes], Struct] = OrderedDict()
+        self.lock = threading.Lock()  # actors may decode on several threads
+
+    def get(self, kind: type[S], data: bytes) -> S:
+        key = (kind, data)
+        with self.lock:
+            value = self.items.get(key)
+            if value is not None:
+                self.items.move_to_end(key)
+                return cast(S, value)
+        value = kind.decode(data)
+        self.remember(kind, data, value)
+        return value
+
+    def remember(self, kind: type[Struct], data: bytes, value: Struct) -> None:
+        """`value` is what `data` decodes to (it was just encoded from it)."""
+        with self.lock:
+            self.items[(kind, data)] = value
+            while len(self.items) > self.SIZE:
+                self.items.popitem(last=False)
 
 
-def _decode(kind: type[S], data: bytes) -> S:
-    """`kind.decode(data)`, remembered: the hub and clients rebuild the room state
-    for every commit, and its components (the roles above all) rarely change. The
-    decoded structs are frozen, so sharing them is safe; a DecodeError is not cached."""
-    return cast(S, _cached(cast(Hashable, kind), data))
+_DECODED = _Decoded()
+_decode = _DECODED.get
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +213,10 @@ def _apply_component(components: dict[int, bytes], component_id: int, proposals:
         raise PolicyError(f"component {component_id:#06x}: a single remove or only updates")
     for p in proposals:
         if component_id == ComponentId.participant_list:
-            current = ParticipantListData.decode(components.get(component_id, b"\x00"))
-            data = current.apply(ParticipantListUpdate.decode(p.update)).encode()
+            current = _decode(ParticipantListData, components.get(component_id, b"\x00"))
+            updated = current.apply(ParticipantListUpdate.decode(p.update))
+            data = updated.encode()
+            _DECODED.remember(ParticipantListData, data, updated)  # the new epoch decodes it next
         elif component_id == ComponentId.join_links:
             links = JoinLinks.decode(components.get(component_id, b"\x00"))
             data = _apply_join_links(links, JoinLinksUpdate.decode(p.update)).encode()
