@@ -26,7 +26,8 @@ class RayTransport:
 
         if not handles:
             return [], []
-        ready, pending = ray.wait(handles, num_returns=len(handles), timeout=wait)
+        # Every call already answered, at once; else wait for the first (not for all).
+        ready, pending = ray.wait(handles, num_returns=len(handles), timeout=0)
         if not ready and wait > 0:
             ready, pending = ray.wait(handles, num_returns=1, timeout=wait)
         done: list[tuple[Any, bool]] = []
