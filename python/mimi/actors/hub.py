@@ -208,14 +208,14 @@ class RoomHub:
                     provider, [s.body for s in submissions], max(s.now for s in submissions)
                 )
                 answers += responses
-                accepted.setdefault(room, []).extend(events)
-            with self._durable(accepted), self.store.transaction():
-                for room, events in accepted.items():
-                    if events:
+                if events:
+                    accepted.setdefault(room, []).extend(events)
+            if accepted:
+                with self._durable(accepted), self.store.transaction():
+                    for room, events in accepted.items():
                         self._log(room, events)
             for events in accepted.values():
-                if events:
-                    self._fan_out(events)
+                self._fan_out(events)
             return answers
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
