@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -470,3 +471,35 @@ def test_data_dir_maps_uris_to_safe_paths(tmp_path: Path) -> None:
             data.client(bad)
     with pytest.raises(StorageError, match="provider URI must be a str"):
         data.server(None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- background checkpoints
+
+
+def test_background_checkpoints_move_the_wal_and_commits_stay_durable(server: Path) -> None:
+    store = HubStore(server, checkpoint_every=0.02)
+    store.save_state(ROOM, b"state")
+    for first in range(1, 2001, 500):
+        store.append_events(ROOM, events(first, 500, size=1024))
+    # Commits only append to the WAL (SQLite's own checkpoint is off); the events
+    # reach the database file itself through the background thread.
+    for _ in range(500):  # bounded: up to 5 s
+        if store.checkpoints >= 2 and server.stat().st_size > 2000 * 1024:
+            break
+        threading.Event().wait(0.01)
+    assert store.checkpoints >= 2
+    assert server.stat().st_size > 2000 * 1024
+    thread = store._checkpointer.thread  # type: ignore[union-attr]
+    store.close()
+    assert not thread.is_alive()
+    with HubStore(server) as again:
+        assert again.last_sequence(ROOM) == 2000
+        assert [e.sequence for e in again.events_since(ROOM, 1990, 100)] == list(range(1991, 2001))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 61, "1", True])
+def test_a_bad_checkpoint_interval_is_refused_before_anything_is_written(tmp_path: Path, bad: object) -> None:
+    path = tmp_path / "hub.sqlite3"
+    with pytest.raises(StorageError, match="checkpoint_every must be None or seconds"):
+        HubStore(path, checkpoint_every=bad)  # type: ignore[arg-type]
+    assert not path.exists()

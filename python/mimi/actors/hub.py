@@ -26,7 +26,7 @@ from mimi.logic.group_info import answer_group_info_request
 from mimi.logic.hub import Fanout, HubRoom
 from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
-from mimi.storage import DataDir, HubStore, LogEvent
+from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
 from mimi.transport import Transport
 
 
@@ -44,7 +44,7 @@ class RoomHub:
         self.hub = hub
         self.transport: Transport = transport or RayTransport()
         self.path = DataDir(Path(data_dir)).server(hub)
-        self.store = HubStore(self.path)
+        self.store = HubStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.rooms: dict[str, HubRoom] = {}
         self.outbox = Outbox(FanoutBatcher(), window)
         self.accepted = 0

@@ -17,7 +17,7 @@ from mimi.actors import names
 from mimi.errors import MimiError, StorageError
 from mimi.actors.group_commit import GroupCommit
 from mimi.logic.follower import Delivery, Follower, Notify
-from mimi.storage import DataDir, FollowerStore, KeyPackageStore
+from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore
 from mimi.storage.follower import Delivery as StoredDelivery
 
 
@@ -25,7 +25,7 @@ class ProviderServer:
     def __init__(self, provider: str, data_dir: str) -> None:
         self.provider = provider
         self.path = DataDir(Path(data_dir)).server(provider)
-        self.inbox = FollowerStore(self.path)
+        self.inbox = FollowerStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.key_packages = KeyPackageStore(self.path)
         self.hosts: dict[str, str] = {}  # local client -> name of the actor hosting it
         self.follower = Follower(provider)

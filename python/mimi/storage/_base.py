@@ -108,12 +108,21 @@ class SqliteStore:
         *,
         synchronous: Synchronous = "FULL",
         busy_timeout: float = 5.0,
+        checkpoint_every: float | None = None,
     ) -> None:
+        """`checkpoint_every`: None, SQLite's own WAL checkpoint, run by the commit that
+        fills ~4 MB of WAL (that commit waits for it); or seconds between checkpoints
+        run on a thread and connection of their own, so commits only append to the WAL."""
         if synchronous not in ("FULL", "NORMAL"):
             fail(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        if checkpoint_every is not None and (
+            type(checkpoint_every) not in (int, float) or not 0 < checkpoint_every <= 60
+        ):
+            fail(f"checkpoint_every must be None or seconds in (0, 60], got {checkpoint_every!r}")
         self.path = Path(path)
         self._lock = threading.RLock()
         self._depth = 0
+        self._checkpointer: _Checkpointer | None = None
         try:
             # Autocommit mode: transactions are the explicit BEGIN IMMEDIATE of
             # `transaction()`, never the sqlite3 module's implicit ones.
@@ -124,6 +133,10 @@ class SqliteStore:
             raise StorageError(f"{self.path}: cannot open: {exc}") from exc
         try:
             self._open(synchronous, busy_timeout)
+            if checkpoint_every is not None:
+                with self._errors("open"):
+                    self._db.execute("PRAGMA wal_autocheckpoint = 0")
+                self._checkpointer = _Checkpointer(self.path, checkpoint_every, busy_timeout)
         except BaseException:
             self._db.close()
             raise
@@ -264,11 +277,18 @@ class SqliteStore:
         with self._reading() as db:
             return db.execute(sql, params).fetchall()
 
+    @property
+    def checkpoints(self) -> int:
+        """Background checkpoints run so far (0 without `checkpoint_every`)."""
+        return 0 if self._checkpointer is None else self._checkpointer.runs
+
     def close(self) -> None:
         """Close the connection; committed writes are already durable."""
         with self._lock:
             if self._depth:
                 fail(f"{self.path}: close() inside an open transaction")
+            if self._checkpointer is not None:
+                self._checkpointer.close()
             self._db.close()
 
     def __enter__(self) -> Self:
@@ -281,6 +301,36 @@ class SqliteStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _Checkpointer:
+    """Moves the WAL into the database file every `interval` seconds, on its own
+    thread and connection (PASSIVE: it never blocks a writer). A failed run (busy,
+    disk) is retried at the next interval; commits do not depend on it."""
+
+    def __init__(self, path: Path, interval: float, busy_timeout: float) -> None:
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+        except sqlite3.Error as exc:
+            raise StorageError(f"{path}: cannot open the checkpoint connection: {exc}") from exc
+        self.interval = interval
+        self.runs = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"checkpoint:{path.name}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self.runs += 1
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+        self.db.close()
 
 
 def _statements(ddl: str) -> list[str]:
