@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimi import _core, content, ids
+from mimi import _core, content
+from mimi.ids import provider_of
 from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
@@ -19,10 +20,6 @@ from mimi.room import ParticipantListUpdate, UserindexRolePair, UserRolePair
 ROOM = "mimi://y.example/r/clubhouse"
 HUB = "mimi://y.example"
 ORDINARY_USER = 2
-
-
-def provider_of(uri: str) -> str:
-    return f"mimi://{ids.domain(uri)}"
 
 
 @dataclass

@@ -120,6 +120,12 @@ def domain(uri: str) -> str:
     return parse(uri).domain
 
 
+@lru_cache(maxsize=_REMEMBERED)
+def provider_of(uri: str) -> str:
+    """The provider URI of any MIMI URI: mimi://d/u/alice -> mimi://d."""
+    return SCHEME + domain(uri)
+
+
 def is_client(uri: str) -> bool:
     """True if `uri` parses as a client URI."""
     try:

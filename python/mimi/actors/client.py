@@ -57,7 +57,7 @@ class ClientHost:
         # (durable, FULL) after a crash or power loss, so the device need not
         # fsync every delivered batch (56% of a client host's time under load).
         store = ClientStore(self.data.client(uri), synchronous="NORMAL")
-        provider = f"mimi://{ids.domain(uri)}"
+        provider = ids.provider_of(uri)
         saved = store.load_state()
         if saved is None:
             device = Device(ClientSession(_core.Client(uri)), store, provider, {})

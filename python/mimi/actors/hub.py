@@ -146,9 +146,9 @@ class RoomHub:
         Welcome goes there (draft-ietf-mimi-protocol §Fetch Key Material)."""
         request = _core.KeyMaterialRequest.decode(body)
         request.verify()
-        if request.room_id != room or f"mimi://{ids.domain(request.requesting_user)}" != provider:
+        if request.room_id != room or ids.provider_of(request.requesting_user) != provider:
             raise MimiError(f"{provider} cannot request key material for {request.requesting_user} in {request.room_id}")
-        target = f"mimi://{ids.domain(request.target_user)}"
+        target = ids.provider_of(request.target_user)
         reply = self.transport.key_material(target, body)
         response = _core.KeyMaterialResponse.decode(reply)
         refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]

@@ -29,6 +29,7 @@ from typing import Any
 
 from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
+from mimi.ids import provider_of, user_of
 from mimi.loadtest import report
 from mimi.loadtest.config import Config
 from mimi.loadtest.fleet import cpu_seconds, fleet
@@ -193,12 +194,6 @@ class LoadRun:
         return Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
 
-def provider_of(uri: str) -> str:
-    return uri.split("/d/", 1)[0]
-
-
-def user_of(device: str) -> str:
-    return device.replace("/d/", "/u/").rsplit("/", 1)[0]
 
 
 def decrypted(receivers: list[Any]) -> int:

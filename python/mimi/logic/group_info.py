@@ -78,7 +78,7 @@ def answer_group_info_request(
             # BasicCredential proves nothing by itself: the provider that sent the
             # request answers for its own clients only (as for /update).
             and ids.is_client(client)
-            and f"mimi://{ids.domain(client)}" == provider
+            and ids.provider_of(client) == provider
             and authorize(client)
         )
     except (DecodeError, InvalidSignature):

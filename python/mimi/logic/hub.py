@@ -84,7 +84,7 @@ class HubRoom:
         if self._cached is None or self._cached[0] != key:
             state = RoomState.from_app_data(self.view.app_data(), [m.identity for m in self.view.members()])
             users = [p.user for p in state.participants.participants] + list(state.members)
-            providers = frozenset({self.hub} | {f"mimi://{ids.domain(u)}" for u in users if u.startswith("mimi://")})
+            providers = frozenset({self.hub} | {ids.provider_of(u) for u in users if u.startswith("mimi://")})
             self._cached = (key, state, providers)
             self._senders = {}
         return self._cached[1], self._cached[2]
@@ -167,7 +167,7 @@ class HubRoom:
         sender = got.sender_identity or (got.external_join[0] if got.external_join else None)
         if sender is None:
             raise MlsError(f"a {got.sender_kind} sender cannot submit through /update")
-        if f"mimi://{ids.domain(sender)}" != provider:
+        if ids.provider_of(sender) != provider:
             raise MlsError(f"{provider} cannot submit for {sender}")
         return sender
 
@@ -240,7 +240,7 @@ class HubRoom:
         for ref in _core.welcome_key_package_refs(welcome):
             provider = self.welcome_routes.pop(ref, None)
             if provider is None and ref in by_ref:
-                provider = f"mimi://{ids.domain(by_ref[ref])}"  # fetched outside /keyMaterial
+                provider = ids.provider_of(by_ref[ref])  # fetched outside /keyMaterial
             if provider is not None:
                 destinations.add(provider)
         tree = _core.RatchetTreeOption("full", self.view.export_ratchet_tree())
