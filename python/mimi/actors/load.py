@@ -35,13 +35,13 @@ def load_text(sequence: int, sent_ns: int, size: int) -> str:
     return head + "x" * max(0, size - len(head))
 
 
-def sent_ns_of(plaintext: bytes) -> int | None:
-    """The send time embedded by `load_text`, found in a decrypted MIMI content."""
+def marker_of(plaintext: bytes) -> tuple[int, int] | None:
+    """(sequence, send time in ns) embedded by `load_text`, found in a decrypted MIMI content."""
     at = plaintext.find(MARKER)
     if at < 0:
         return None
     fields = plaintext[at + len(MARKER) : at + len(MARKER) + 48].split(b" ", 2)
-    return int(fields[1])
+    return int(fields[0]), int(fields[1])
 
 
 Pending = TypeVar("Pending")
@@ -95,24 +95,19 @@ class LoadClientHost(ClientHost):
         self.last_ns = 0
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
-        """Times every message from another member as it is decrypted."""
-        me = self._user_of(client)
+        """Hands every load message from another member to `on_load_message` as it is decrypted."""
+        me = ids.user_of(client)
         for event in events:
             if isinstance(event, MessageShown) and event.sequence and event.sender != me:
-                sent = sent_ns_of(event.content)
-                if sent is not None:
-                    now = time.monotonic_ns()
-                    self.latencies_ns.append(now - sent)
-                    self.first_ns = self.first_ns or now
-                    self.last_ns = now
+                mark = marker_of(event.content)
+                if mark is not None:
+                    self.on_load_message(client, event.sender, *mark, time.monotonic_ns())
 
-    def _user_of(self, client: str) -> str:
-        """The client's user URI, parsed once per client (this is the hot path)."""
-        users: dict[str, str] = self.__dict__.setdefault("_users", {})
-        user = users.get(client)
-        if user is None:
-            user = users[client] = ids.user_of(client)
-        return user
+    def on_load_message(self, client: str, sender: str, sequence: int, sent_ns: int, now_ns: int) -> None:
+        """Times one decrypted load message (subclasses record more)."""
+        self.latencies_ns.append(now_ns - sent_ns)
+        self.first_ns = self.first_ns or now_ns
+        self.last_ns = now_ns
 
     # -- load ----------------------------------------------------------------------------
 

@@ -18,19 +18,10 @@ from mimi import _core, content
 from mimi.actors import names
 from mimi.actors.client import now_ms
 from mimi.actors.deploy import Deployment
-from mimi.actors.load import MARKER, LoadClientHost, Submits, load_text
+from mimi.actors.load import LoadClientHost, Submits, load_text
 from mimi.errors import MimiError
 from mimi.loadtest.report import Tally
-from mimi.logic.client import Event, MessageShown
-
-
-def marker_of(plaintext: bytes) -> tuple[int, int] | None:
-    """(sequence, send time in ns) of a load message's plaintext (MIMI content)."""
-    at = plaintext.find(MARKER)
-    if at < 0:
-        return None
-    fields = plaintext[at + len(MARKER) : at + len(MARKER) + 48].split(b" ", 2)
-    return int(fields[0]), int(fields[1])
+from mimi.logic.client import Event
 
 
 def cpu_seconds(_actor: object) -> float:
@@ -52,15 +43,12 @@ class FleetHost(LoadClientHost):
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
         super().on_events(client, room, sequence, events)
         self.deliveries += 1
-        me = self._user_of(client)
-        for event in events:
-            if isinstance(event, MessageShown) and event.sequence and event.sender != me:
-                mark = marker_of(event.content)
-                if mark is not None:
-                    now = time.monotonic_ns()
-                    self.tally.record(client, event.sender, mark[0])
-                    self.decrypt_ns.append(now)
-                    self.latency_ns.append(now - mark[1])
+
+    def on_load_message(self, client: str, sender: str, sequence: int, sent_ns: int, now_ns: int) -> None:
+        super().on_load_message(client, sender, sequence, sent_ns, now_ns)
+        self.tally.record(client, sender, sequence)
+        self.decrypt_ns.append(now_ns)
+        self.latency_ns.append(now_ns - sent_ns)
 
     def counts(self) -> tuple[int, int]:
         """(deliveries, load messages decrypted) since the last `take_records`."""
