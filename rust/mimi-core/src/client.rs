@@ -602,12 +602,6 @@ impl Group {
                 summary.kind = Some(MessageKind::OwnMessage);
                 None
             }
-            other => {
-                return Err(CoreError::Mls(format!(
-                    "unexpected message content: {:?}",
-                    std::mem::discriminant(&other)
-                )))
-            }
         };
         self.pending = pending;
         Ok(summary)

@@ -115,8 +115,11 @@ fn verify_with_label(public_key: &[u8], label: &str, content: &[u8], signature: 
     guard(|| core::verify_with_label(public_key, label, content, signature))
 }
 
+/// One signature to check: (public_key, label, content, signature).
+type SignedItem = (Vec<u8>, String, Vec<u8>, Vec<u8>);
+
 #[pyfunction]
-fn verify_batch(py: Python<'_>, items: Vec<(Vec<u8>, String, Vec<u8>, Vec<u8>)>) -> PyResult<Vec<bool>> {
+fn verify_batch(py: Python<'_>, items: Vec<SignedItem>) -> PyResult<Vec<bool>> {
     py.detach(|| {
         guard(|| {
             let refs: Vec<core::VerifyItem<'_>> = items
