@@ -8,6 +8,18 @@ RatchetTree as their own structs). Errors are the classes of `mimi.errors`.
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, final
 
+from mimi.codes import (
+    GroupInfoCode,
+    GroupInfoRepresentation,
+    KeyMaterialClientCode,
+    KeyMaterialUserCode,
+    MlsMessageKind,
+    RatchetTreePresence,
+    RatchetTreeRepresentation,
+    SubmitResponseCode,
+    UpdateResponseCode,
+)
+
 __all__ = [
     "AddedClient",
     "CIPHERSUITE",
@@ -29,6 +41,7 @@ __all__ = [
     "verify_batch",
     "verify_with_label",
     "_raise_core_error",
+    "_CORE_ERROR_KINDS",
     "DecryptedWelcome",
     "decrypt_welcome_with_keys",
     "join_with_injected_keys",
@@ -42,6 +55,7 @@ __all__ = [
     "encode_notify",
     "mls_message_kind",
     "read_submissions",
+    "WIRE_ENUMS",
     "GroupInfoOption",
     "HandshakeBundle",
     "PartialGroupInfo",
@@ -99,7 +113,7 @@ def ref_hash(label: str, value: bytes) -> bytes:
 def reencode(kind: str, data: bytes) -> bytes:
     """Decodes `data` strictly as the MLS struct `kind` (see MLS_STRUCT_KINDS) and encodes it again."""
 
-def message_header(message: bytes) -> tuple[bytes, int, str]:
+def message_header(message: bytes) -> tuple[bytes, int, MlsMessageKind]:
     """(group_id, epoch, content type) of a PublicMessage or PrivateMessage MLSMessage."""
 
 def welcome_key_package_refs(welcome: bytes) -> list[bytes]:
@@ -108,7 +122,12 @@ def welcome_key_package_refs(welcome: bytes) -> list[bytes]:
 def key_package_ref(key_package: bytes) -> bytes:
     """The KeyPackageRef (RFC 9420 §5.2) of a KeyPackage."""
 
-def _raise_core_error(kind: str) -> None: ...
+_CORE_ERROR_KINDS: Final[list[str]]
+"""Every variant of every core error enum (`Enum::Variant`): `_raise_core_error` raises a sample of each."""
+
+def _raise_core_error(kind: str) -> None:
+    """Raises the sample of a core error variant (or a core panic, for "panic"): tests check its class."""
+
 @final
 class Member:
     @property
@@ -306,11 +325,15 @@ def join_with_injected_keys(
     """Joins as a passive client holding the vector's keys and external PSKs (psk_id, psk); leaf lifetimes unchecked."""
 
 # ---------------------------------------------------------------- wire (draft-ietf-mimi-protocol bodies)
-# Embedded MLS objects are `bytes`; enum values are the draft's names. Every
+# Embedded MLS objects are `bytes`; enum values are the draft's names, typed
+# by the `Literal`s of mimi.codes (checked against WIRE_ENUMS). Every
 # `decode` is strict and raises DecodeError naming the struct and the field;
 # constructors check the fields against the select they belong to.
 
-def mls_message_kind(message: bytes) -> str:
+WIRE_ENUMS: Final[dict[str, tuple[str, ...]]]
+"""Each enum whose values cross as names (the drafts' codes and MlsMessageKind): its values in wire order."""
+
+def mls_message_kind(message: bytes) -> MlsMessageKind:
     """What an MLSMessage carries: "application", "proposal", "commit" or "welcome"."""
 
 @final
@@ -335,7 +358,7 @@ class RatchetTreeOption:
 
     def __new__(
         cls,
-        representation: str,
+        representation: RatchetTreeRepresentation,
         ratchet_tree: bytes | None = None,
         ratchet_tree_url: str | None = None,
         tree_signature: bytes | None = None,
@@ -344,7 +367,7 @@ class RatchetTreeOption:
     def decode(data: bytes) -> RatchetTreeOption: ...
     def encode(self) -> bytes: ...
     @property
-    def representation(self) -> str: ...
+    def representation(self) -> RatchetTreeRepresentation: ...
     @property
     def ratchet_tree(self) -> bytes | None: ...
     @property
@@ -377,7 +400,7 @@ class FanoutMessage:
     @property
     def message(self) -> bytes: ...
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> MlsMessageKind: ...
     @property
     def frank(self) -> Frank | None: ...
     @property
@@ -388,7 +411,7 @@ class FanoutMessage:
 def encode_notify(messages: Sequence[FanoutMessage]) -> bytes:
     """The `/notify` body: the FanoutMessages concatenated (at least one)."""
 
-def split_notify(data: bytes) -> list[tuple[str, bytes]]:
+def split_notify(data: bytes) -> list[tuple[MlsMessageKind, bytes]]:
     """A `/notify` body as (kind, exact FanoutMessage bytes) pairs, validated like `decode_notify`."""
 
 def decode_notify(data: bytes) -> list[FanoutMessage]:
@@ -414,7 +437,7 @@ class SubmitMessageResponse:
 
     def __new__(
         cls,
-        status: str,
+        status: SubmitResponseCode,
         accepted_timestamp: int | None = None,
         frank: Frank | None = None,
         current_epoch: int | None = None,
@@ -423,7 +446,7 @@ class SubmitMessageResponse:
     def decode(data: bytes) -> SubmitMessageResponse: ...
     def encode(self) -> bytes: ...
     @property
-    def status(self) -> str: ...
+    def status(self) -> SubmitResponseCode: ...
     @property
     def accepted_timestamp(self) -> int | None: ...
     @property
@@ -443,12 +466,12 @@ class PartialGroupInfo:
     """`PartialGroupInfo` (draft-mahy-mls-ratchet-tree-options): `ratchet_tree_presence` is
     "no_ratchet_tree", "present", "removed" or "added"; extensions are (type, data), no ratchet_tree."""
 
-    def __new__(cls, ratchet_tree_presence: str, group_info_extensions: Sequence[tuple[int, bytes]], signature: bytes) -> PartialGroupInfo: ...
+    def __new__(cls, ratchet_tree_presence: RatchetTreePresence, group_info_extensions: Sequence[tuple[int, bytes]], signature: bytes) -> PartialGroupInfo: ...
     @staticmethod
     def decode(data: bytes) -> PartialGroupInfo: ...
     def encode(self) -> bytes: ...
     @property
-    def ratchet_tree_presence(self) -> str: ...
+    def ratchet_tree_presence(self) -> RatchetTreePresence: ...
     @property
     def group_info_extensions(self) -> list[tuple[int, bytes]]: ...
     @property
@@ -459,13 +482,16 @@ class GroupInfoOption:
     """`GroupInfoOption`: "full" (group_info: a bare GroupInfo, not an MLSMessage) or "partial"."""
 
     def __new__(
-        cls, representation: str, group_info: bytes | None = None, partial_group_info: PartialGroupInfo | None = None
+        cls,
+        representation: GroupInfoRepresentation,
+        group_info: bytes | None = None,
+        partial_group_info: PartialGroupInfo | None = None,
     ) -> GroupInfoOption: ...
     @staticmethod
     def decode(data: bytes) -> GroupInfoOption: ...
     def encode(self) -> bytes: ...
     @property
-    def representation(self) -> str: ...
+    def representation(self) -> GroupInfoRepresentation: ...
     @property
     def group_info(self) -> bytes | None: ...
     @property
@@ -493,7 +519,7 @@ class HandshakeBundle:
     @property
     def proposal_or_commit(self) -> bytes: ...
     @property
-    def kind(self) -> str: ...
+    def kind(self) -> MlsMessageKind: ...
     @property
     def welcome(self) -> bytes | None: ...
     @property
@@ -512,7 +538,7 @@ class UpdateResponse:
 
     def __new__(
         cls,
-        response_code: str,
+        response_code: UpdateResponseCode,
         error_description: str = ...,
         accepted_timestamp: int | None = None,
         current_epoch: int | None = None,
@@ -522,7 +548,7 @@ class UpdateResponse:
     def decode(data: bytes) -> UpdateResponse: ...
     def encode(self) -> bytes: ...
     @property
-    def response_code(self) -> str: ...
+    def response_code(self) -> UpdateResponseCode: ...
     @property
     def error_description(self) -> str: ...
     @property
@@ -580,10 +606,14 @@ class ClientKeyMaterial:
     "nothingCompatible" (optional client_capabilities: Capabilities bytes)."""
 
     def __new__(
-        cls, client_status: str, client_uri: str, key_package: bytes | None = None, client_capabilities: bytes | None = None
+        cls,
+        client_status: KeyMaterialClientCode,
+        client_uri: str,
+        key_package: bytes | None = None,
+        client_capabilities: bytes | None = None,
     ) -> ClientKeyMaterial: ...
     @property
-    def client_status(self) -> str: ...
+    def client_status(self) -> KeyMaterialClientCode: ...
     @property
     def client_uri(self) -> str: ...
     @property
@@ -595,12 +625,12 @@ class ClientKeyMaterial:
 class KeyMaterialResponse:
     """`KeyMaterialResponse`: user_status is a KeyMaterialUserCode name ("success", "partialSuccess", ...)."""
 
-    def __new__(cls, user_status: str, user_uri: str, clients: Sequence[ClientKeyMaterial] = ...) -> KeyMaterialResponse: ...
+    def __new__(cls, user_status: KeyMaterialUserCode, user_uri: str, clients: Sequence[ClientKeyMaterial] = ...) -> KeyMaterialResponse: ...
     @staticmethod
     def decode(data: bytes) -> KeyMaterialResponse: ...
     def encode(self) -> bytes: ...
     @property
-    def user_status(self) -> str: ...
+    def user_status(self) -> KeyMaterialUserCode: ...
     @property
     def user_uri(self) -> str: ...
     @property
@@ -646,7 +676,7 @@ class GroupInfoResponse:
     def __new__(
         cls,
         room_id: str,
-        status: str,
+        status: GroupInfoCode,
         cipher_suite: int | None = None,
         hub_sender: bytes | None = None,
         encrypted_groupinfo_and_tree: bytes | None = None,
@@ -662,7 +692,7 @@ class GroupInfoResponse:
     @property
     def room_id(self) -> str: ...
     @property
-    def status(self) -> str: ...
+    def status(self) -> GroupInfoCode: ...
     @property
     def cipher_suite(self) -> int | None: ...
     @property

@@ -13,6 +13,7 @@ from typing import Any
 import msgpack
 
 from mimi import _core, ids
+from mimi.codes import KeyMaterialUserCode
 from mimi.actors import names
 from mimi.errors import MimiError, StorageError
 from mimi.actors.group_commit import GroupCommit
@@ -114,7 +115,7 @@ class ProviderServer:
                 for ref, client in routes:
                     self.follower.expect_welcome(ref, client)
         served = sum(1 for m in material if m.client_status == "success")
-        status = "success" if served == len(material) else "partialSuccess" if served else "noCompatibleMaterial"
+        status: KeyMaterialUserCode = "success" if served == len(material) else "partialSuccess" if served else "noCompatibleMaterial"
         return _core.KeyMaterialResponse(status, user, material).encode()
 
     # -- /notify (follower side) ---------------------------------------------------

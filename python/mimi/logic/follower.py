@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from mimi import _core
+from mimi.codes import MlsMessageKind
 from mimi.errors import DecodeError, RemoteProtocolError
 
 
@@ -123,7 +124,7 @@ class Follower:
             deliveries += self._deliver(batch.room, state, ready, _core.split_notify(ready.body))
         return deliveries
 
-    def _deliver(self, room: str, state: _Room, batch: Notify, messages: list[tuple[str, bytes]]) -> list[Delivery]:
+    def _deliver(self, room: str, state: _Room, batch: Notify, messages: list[tuple[MlsMessageKind, bytes]]) -> list[Delivery]:
         out: list[Delivery] = []
         members = sorted(state.members)
         for sequence, (kind, encoded) in zip(batch.sequences, messages):

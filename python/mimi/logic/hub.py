@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from mimi import _core, ids
+from mimi.codes import UpdateResponseCode
 from mimi.errors import DecodeError, InvalidSignature, MlsError, WrongEpoch
 from mimi.logic.framing import group_info_message, welcome_message
 from mimi.logic.room import app_data_resolver, proposed_change
@@ -225,7 +226,7 @@ class HubRoom:
         decision = authorize_update(before, Actor(sender), change)
         if not decision.allowed:
             self.view.discard()
-            return _refuse(decision.code.name, decision.reason), []
+            return _refuse(decision.code, decision.reason), []
         self.view.merge()
         self.pending_removals.clear()
         events = [self._stamp(now, destinations_before | self.providers(), _core.FanoutMessage(now, bundle.proposal_or_commit).encode())]
@@ -322,5 +323,5 @@ def _success(now: int) -> bytes:
     return _core.UpdateResponse("success", "", accepted_timestamp=now).encode()
 
 
-def _refuse(code: str, reason: str) -> bytes:
+def _refuse(code: UpdateResponseCode, reason: str) -> bytes:
     return _core.UpdateResponse(code, reason).encode()

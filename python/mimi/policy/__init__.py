@@ -2,8 +2,6 @@
 
 from mimi.policy.authorize import (
     Decision,
-    SubmitResponseCode,
-    UpdateResponseCode,
     authorize_capability,
     authorize_submit,
     authorize_update,
@@ -20,8 +18,6 @@ from mimi.policy.roles import BANNED, NO_ROLE, Role, RoleData, SingleSourceRoleC
 __all__ = [
     "Decision",
     "PolicyEnvelope",
-    "SubmitResponseCode",
-    "UpdateResponseCode",
     "authorize_capability",
     "authorize_submit",
     "authorize_update",

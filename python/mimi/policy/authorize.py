@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
 
+from mimi.codes import SubmitResponseCode, UpdateResponseCode
 from mimi.errors import DecodeError, PolicyError
 from mimi.ids import UriKind, parse, user_of
 from mimi.policy.capabilities import Capability, ReservedCapability
@@ -34,23 +34,6 @@ from mimi.room.participants import ParticipantListData, ParticipantListUpdate
 from mimi.room.state import RoomState
 
 
-class UpdateResponseCode(IntEnum):
-    """draft-ietf-mimi-protocol §Update Room State."""
-
-    success = 0
-    wrongEpoch = 1
-    notAllowed = 2
-    invalidProposal = 3
-
-
-class SubmitResponseCode(IntEnum):
-    """draft-ietf-mimi-protocol §Submit a Message."""
-
-    accepted = 0
-    notAllowed = 1
-    epochTooOld = 2
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Allow or deny, why, and the /update response code. `invalid_proposals`
@@ -58,12 +41,12 @@ class Decision:
 
     allowed: bool
     reason: str
-    code: UpdateResponseCode = UpdateResponseCode.success
+    code: UpdateResponseCode = "success"
     invalid_proposals: tuple[int, ...] = ()
 
     @property
     def submit_code(self) -> SubmitResponseCode:
-        return SubmitResponseCode.accepted if self.allowed else SubmitResponseCode.notAllowed
+        return "accepted" if self.allowed else "notAllowed"
 
     def require(self) -> None:
         """Raise PolicyError unless allowed."""
@@ -82,11 +65,11 @@ class _Deny(Exception):
 
 
 def _not_allowed(reason: str) -> _Deny:
-    return _Deny(Decision(False, reason, UpdateResponseCode.notAllowed))
+    return _Deny(Decision(False, reason, "notAllowed"))
 
 
 def _invalid(reason: str, *indexes: int) -> _Deny:
-    return _Deny(Decision(False, reason, UpdateResponseCode.invalidProposal, indexes))
+    return _Deny(Decision(False, reason, "invalidProposal", indexes))
 
 
 # Which capability changes which room metadata field (§Adjust metadata).
@@ -492,7 +475,7 @@ def authorize_capability(state: RoomState, actor: Actor, capability: Capability)
     """Whether the actor's role holds `capability` (e.g. canDestroyRoom)."""
     acting = _acting(state, actor)
     if acting.restricted:
-        return Decision(False, f"{actor.user} is banned or removed", UpdateResponseCode.notAllowed)
+        return Decision(False, f"{actor.user} is banned or removed", "notAllowed")
     try:
         _need(acting.role, capability, "act")
     except _Deny as deny:
@@ -505,15 +488,15 @@ def authorize_submit(state: RoomState, sending_uri: str) -> Decision:
     participant whose role holds canSendMessage. A client URI must also be a member."""
     kind = parse(sending_uri, UriKind.user, UriKind.client).kind
     if kind is UriKind.client and sending_uri not in state.members:
-        return Decision(False, f"{sending_uri} is not a member of the group", UpdateResponseCode.notAllowed)
+        return Decision(False, f"{sending_uri} is not a member of the group", "notAllowed")
     user = user_of(sending_uri) if kind is UriKind.client else sending_uri
     index = state.role_of(user)
     if index in (NO_ROLE, BANNED):
-        return Decision(False, f"{user} is not a participant (or is banned)", UpdateResponseCode.notAllowed)
+        return Decision(False, f"{user} is not a participant (or is banned)", "notAllowed")
     if user not in state.active_users():
-        return Decision(False, f"{user} has no client in the group", UpdateResponseCode.notAllowed)
+        return Decision(False, f"{user} has no client in the group", "notAllowed")
     if not _role(state, index).has(Capability.canSendMessage):
-        return Decision(False, f"role {index} lacks canSendMessage", UpdateResponseCode.notAllowed)
+        return Decision(False, f"role {index} lacks canSendMessage", "notAllowed")
     return ALLOWED
 
 

@@ -11,9 +11,12 @@ use openmls::prelude::*;
 use openmls_basic_credential::SignatureKeyPair as BasicKeyPair;
 use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls::treesync::RatchetTree;
-use tls_codec::{Deserialize as _, Serialize as _};
+use tls_codec::Serialize as _;
 
-use crate::error::{CoreError, Result};
+use crate::codec;
+use crate::error::{
+    CreateError, DecodeError, DecodeReason, InternalError, JoinError, MergeError, ProcessError, StateError,
+};
 use crate::provider::Provider;
 use crate::signing::SignatureKeyPair;
 use crate::summary::*;
@@ -117,7 +120,7 @@ impl Client {
 
     /// `count` fresh single-use KeyPackages (TLS-serialized KeyPackage structs);
     /// their private keys stay in this client's store until a Welcome uses them.
-    pub fn key_packages(&self, count: usize) -> Result<Vec<Vec<u8>>> {
+    pub fn key_packages(&self, count: usize) -> Result<Vec<Vec<u8>>, CreateError> {
         (0..count)
             .map(|_| {
                 let bundle = KeyPackage::builder()
@@ -128,11 +131,11 @@ impl Client {
                         self.signer.as_ref(),
                         self.credential_with_key(),
                     )
-                    .map_err(|e| CoreError::mls("KeyPackage", e))?;
-                bundle
+                    .map_err(CreateError::refused("KeyPackage"))?;
+                Ok(bundle
                     .key_package()
                     .tls_serialize_detached()
-                    .map_err(|e| CoreError::Internal(format!("serialize KeyPackage: {e}")))
+                    .map_err(|e| InternalError::new("serialize KeyPackage", e))?)
             })
             .collect()
     }
@@ -144,7 +147,7 @@ impl Client {
         group_id: &[u8],
         hub: &ExternalSenderInfo,
         app_data: &[(u16, Vec<u8>)],
-    ) -> Result<Group> {
+    ) -> Result<Group, JoinError> {
         let mut dictionary = AppDataDictionary::new();
         for (id, data) in app_data {
             dictionary.insert(*id, data.clone());
@@ -161,7 +164,7 @@ impl Client {
             )),
             Extension::AppDataDictionary(AppDataDictionaryExtension::new(dictionary)),
         ])
-        .map_err(|e| CoreError::mls("group context extensions", e))?;
+        .map_err(JoinError::refused("group context extensions"))?;
         let config = MlsGroupCreateConfig::builder()
             .ciphersuite(CIPHERSUITE)
             .capabilities(capabilities())
@@ -177,7 +180,7 @@ impl Client {
             GroupId::from_slice(group_id),
             self.credential_with_key(),
         )
-        .map_err(|e| CoreError::mls("create group", e))?;
+        .map_err(JoinError::refused("create group"))?;
         Ok(self.wrap(group))
     }
 
@@ -191,12 +194,8 @@ impl Client {
     }
 
     /// Joins from a Welcome (an MLSMessage) and the ratchet tree it does not carry.
-    pub fn join_welcome(&self, welcome: &[u8], ratchet_tree: &[u8]) -> Result<Group> {
-        let msg = MlsMessageIn::tls_deserialize_exact(welcome)
-            .map_err(|e| CoreError::decode("Welcome MLSMessage", e))?;
-        let MlsMessageBodyIn::Welcome(welcome) = msg.extract() else {
-            return Err(CoreError::Decode("MLSMessage is not a Welcome".into()));
-        };
+    pub fn join_welcome(&self, welcome: &[u8], ratchet_tree: &[u8]) -> Result<Group, JoinError> {
+        let welcome = codec::welcome(welcome)?;
         let tree = decode_tree(ratchet_tree)?;
         let group = StagedWelcome::new_from_welcome(
             self.provider.as_ref(),
@@ -204,9 +203,9 @@ impl Client {
             welcome,
             Some(tree),
         )
-        .map_err(|e| CoreError::mls("Welcome", e))?
+        .map_err(JoinError::refused("Welcome"))?
         .into_group(self.provider.as_ref())
-        .map_err(|e| CoreError::mls("Welcome", e))?;
+        .map_err(JoinError::refused("Welcome"))?;
         Ok(self.wrap(group))
     }
 
@@ -217,21 +216,21 @@ impl Client {
         &self,
         group_info: &[u8],
         ratchet_tree: &[u8],
-    ) -> Result<(Group, CommitOutput)> {
+    ) -> Result<(Group, CommitOutput), JoinError> {
         let gi = verifiable_group_info(group_info)?;
         let tree = decode_tree(ratchet_tree)?;
         let (group, bundle) = MlsGroup::external_commit_builder()
             .with_ratchet_tree(tree)
             .with_config(join_config())
             .build_group(self.provider.as_ref(), gi, self.credential_with_key())
-            .map_err(|e| CoreError::mls("external commit", e))?
+            .map_err(JoinError::refused("external commit"))?
             .leaf_node_parameters(
                 LeafNodeParameters::builder()
                     .with_capabilities(capabilities())
                     .build(),
             )
             .load_psks(self.provider.storage())
-            .map_err(|e| CoreError::mls("external commit", e))?
+            .map_err(JoinError::refused("external commit"))?
             .create_group_info(true)
             .build(
                 self.provider.rand(),
@@ -239,16 +238,16 @@ impl Client {
                 self.signer.as_ref(),
                 |_| true,
             )
-            .map_err(|e| CoreError::mls("external commit", e))?
+            .map_err(JoinError::refused("external commit"))?
             .finalize(self.provider.as_ref())
-            .map_err(|e| CoreError::mls("external commit", e))?;
+            .map_err(JoinError::refused("external commit"))?;
         let group = self.wrap(group);
         let (commit, _welcome, group_info) = bundle.into_messages();
         let output = CommitOutput {
             commit: to_bytes(&commit)?,
             welcome: None,
             group_info: to_bytes(&group_info.ok_or_else(|| {
-                CoreError::Internal("external commit produced no GroupInfo".into())
+                InternalError::new("external commit", "produced no GroupInfo")
             })?)?,
             ratchet_tree: group.export_ratchet_tree()?,
         };
@@ -256,16 +255,16 @@ impl Client {
     }
 
     /// Reloads a group this client is a member of from its store.
-    pub fn load_group(&self, group_id: &[u8]) -> Result<Group> {
+    pub fn load_group(&self, group_id: &[u8]) -> Result<Group, StateError> {
         let group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
-            .map_err(|e| CoreError::Storage(format!("load group: {e:?}")))?
-            .ok_or_else(|| CoreError::Storage("no such group in this client's state".into()))?;
+            .map_err(|source| StateError::Store { operation: "load group", source })?
+            .ok_or(StateError::NoSuchGroup)?;
         Ok(self.wrap(group))
     }
 
     /// The client's whole state (key, URI, store with every group and unused
     /// KeyPackage) as bytes.
-    pub fn export_state(&self) -> Result<Vec<u8>> {
+    pub fn export_state(&self) -> Result<Vec<u8>, InternalError> {
         let state = ClientState {
             client_uri: self.client_uri.as_bytes().to_vec().into(),
             private_key: self.key.private().into(),
@@ -273,15 +272,14 @@ impl Client {
         };
         state
             .tls_serialize_detached()
-            .map_err(|e| CoreError::Storage(format!("export client: {e}")))
+            .map_err(|e| InternalError::new("export client", e))
     }
 
     /// A client restored from `export_state` bytes.
-    pub fn import_state(bytes: &[u8]) -> Result<Self> {
-        let state = ClientState::tls_deserialize_exact(bytes)
-            .map_err(|e| CoreError::decode("exported client state", e))?;
+    pub fn import_state(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let state = codec::decode::<ClientState>("exported client state", bytes)?;
         let uri = String::from_utf8(state.client_uri.into())
-            .map_err(|_| CoreError::Decode("exported client URI is not UTF-8".into()))?;
+            .map_err(|_| DecodeError::new("exported client state.client_uri", DecodeReason::NotUtf8))?;
         let key = SignatureKeyPair::from_private(state.private_key.as_slice())?;
         let provider = Provider::import_storage(state.store.as_slice())?;
         Ok(Self::with_provider(&uri, key, provider))
@@ -295,21 +293,18 @@ struct ClientState {
     store: VLBytes,
 }
 
-pub(crate) fn decode_tree(bytes: &[u8]) -> Result<RatchetTreeIn> {
-    RatchetTreeIn::tls_deserialize_exact(bytes).map_err(|e| CoreError::decode("ratchet tree", e))
+pub(crate) fn decode_tree(bytes: &[u8]) -> Result<RatchetTreeIn, DecodeError> {
+    codec::decode("ratchet tree", bytes)
 }
 
-pub(crate) fn encode_tree(tree: &RatchetTree) -> Result<Vec<u8>> {
-    tree.tls_serialize_detached()
-        .map_err(|e| CoreError::Internal(format!("serialize ratchet tree: {e}")))
+pub(crate) fn encode_tree(tree: &RatchetTree) -> Result<Vec<u8>, InternalError> {
+    tree.tls_serialize_detached().map_err(|e| InternalError::new("serialize ratchet tree", e))
 }
 
-pub(crate) fn verifiable_group_info(bytes: &[u8]) -> Result<VerifiableGroupInfo> {
-    let msg = MlsMessageIn::tls_deserialize_exact(bytes)
-        .map_err(|e| CoreError::decode("GroupInfo MLSMessage", e))?;
-    match msg.extract() {
+pub(crate) fn verifiable_group_info(bytes: &[u8]) -> Result<VerifiableGroupInfo, DecodeError> {
+    match codec::decode::<MlsMessageIn>("GroupInfo MLSMessage", bytes)?.extract() {
         MlsMessageBodyIn::GroupInfo(gi) => Ok(gi),
-        _ => Err(CoreError::Decode("MLSMessage is not a GroupInfo".into())),
+        _ => Err(DecodeError::rule("MLSMessage", "not a GroupInfo")),
     }
 }
 
@@ -353,10 +348,10 @@ impl Group {
     }
 
     /// MLS-Exporter(label, context, length).
-    pub fn export_secret(&self, label: &str, context: &[u8], length: usize) -> Result<Vec<u8>> {
+    pub fn export_secret(&self, label: &str, context: &[u8], length: usize) -> Result<Vec<u8>, CreateError> {
         self.group
             .export_secret(self.provider.crypto(), label, context, length)
-            .map_err(|e| CoreError::mls("exporter", e))
+            .map_err(CreateError::refused("exporter"))
     }
 
     /// The tree hash of the current epoch.
@@ -394,27 +389,27 @@ impl Group {
     }
 
     /// The ratchet tree of the current epoch.
-    pub fn export_ratchet_tree(&self) -> Result<Vec<u8>> {
+    pub fn export_ratchet_tree(&self) -> Result<Vec<u8>, InternalError> {
         encode_tree(&self.group.export_ratchet_tree())
     }
 
     /// A GroupInfo for the current epoch (with external_pub), as MLSMessage.
-    pub fn export_group_info(&self) -> Result<Vec<u8>> {
+    pub fn export_group_info(&self) -> Result<Vec<u8>, CreateError> {
         let msg = self
             .group
             .export_group_info(self.provider.crypto(), self.signer.as_ref(), false)
-            .map_err(|e| CoreError::mls("GroupInfo", e))?;
-        to_bytes(&msg)
+            .map_err(CreateError::refused("GroupInfo"))?;
+        Ok(to_bytes(&msg)?)
     }
 
     /// Encrypts application data as a PrivateMessage (MLSMessage bytes).
-    pub fn encrypt(&mut self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    pub fn encrypt(&mut self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CreateError> {
         self.group.set_aad(aad.to_vec());
         let msg = self
             .group
             .create_message(self.provider.as_ref(), self.signer.as_ref(), plaintext)
-            .map_err(|e| CoreError::mls("encrypt", e))?;
-        to_bytes(&msg)
+            .map_err(CreateError::refused("encrypt"))?;
+        Ok(to_bytes(&msg)?)
     }
 
     /// Creates a commit over the pending proposals plus these adds, removes and
@@ -427,16 +422,11 @@ impl Group {
         app_data: &[AppDataChange],
         force_path: bool,
         resolver: Option<&mut AppDataResolver<'_>>,
-    ) -> Result<CommitOutput> {
+    ) -> Result<CommitOutput, CreateError> {
         let key_packages = add_key_packages
             .iter()
-            .map(|bytes| {
-                KeyPackageIn::tls_deserialize_exact(bytes)
-                    .map_err(|e| CoreError::decode("KeyPackage", e))?
-                    .validate(self.provider.crypto(), ProtocolVersion::Mls10)
-                    .map_err(|e| CoreError::mls("KeyPackage", e))
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|bytes| codec::key_package(bytes, self.provider.crypto()))
+            .collect::<Result<Vec<_>, _>>()?;
         let proposals = app_data.iter().map(|c| {
             Proposal::AppDataUpdate(Box::new(match &c.update {
                 Some(data) => AppDataUpdateProposal::update(c.component_id, data.clone()),
@@ -453,7 +443,7 @@ impl Group {
             .add_proposals(proposals)
             .force_self_update(force_path)
             .load_psks(self.provider.storage())
-            .map_err(|e| CoreError::mls("commit", e))?
+            .map_err(CreateError::refused("commit"))?
             .create_group_info(true);
         let covered: Vec<AppDataChange> = stage.app_data_update_proposals().map(app_data_change).collect();
         let updates = resolve_app_data(
@@ -472,43 +462,48 @@ impl Group {
                 self.signer.as_ref(),
                 |_| true,
             )
-            .map_err(|e| CoreError::mls("commit", e))?
+            .map_err(CreateError::refused("commit"))?
             .stage_commit(self.provider.as_ref())
-            .map_err(|e| CoreError::mls("commit", e))?;
+            .map_err(CreateError::refused("commit"))?;
         let tree = self
             .group
             .pending_commit()
-            .ok_or_else(|| CoreError::Internal("commit left no pending commit".into()))?
+            .ok_or_else(|| InternalError::new("commit", "left no pending commit"))?
             .export_ratchet_tree(self.provider.crypto(), self.group.export_ratchet_tree())
-            .map_err(|e| CoreError::Internal(format!("ratchet tree: {e}")))?
-            .ok_or_else(|| CoreError::Internal("pending commit has no tree".into()))?;
+            .map_err(|e| InternalError::new("ratchet tree of the pending commit", e))?
+            .ok_or_else(|| InternalError::new("commit", "pending commit has no tree"))?;
         let (commit, welcome, group_info) = bundle.into_messages();
         Ok(CommitOutput {
             commit: to_bytes(&commit)?,
             welcome: welcome.as_ref().map(to_bytes).transpose()?,
             group_info: to_bytes(&group_info.ok_or_else(|| {
-                CoreError::Internal("commit produced no GroupInfo".into())
+                InternalError::new("commit", "produced no GroupInfo")
             })?)?,
             ratchet_tree: encode_tree(&tree)?,
         })
     }
 
     /// Applies this client's pending commit (the hub accepted it).
-    pub fn merge_pending_commit(&mut self) -> Result<()> {
-        self.group
-            .merge_pending_commit(self.provider.as_ref())
-            .map_err(|e| CoreError::mls("merge pending commit", e))
+    pub fn merge_pending_commit(&mut self) -> Result<(), MergeError> {
+        const MERGE: &str = "merge pending commit";
+        self.group.merge_pending_commit(self.provider.as_ref()).map_err(|e| match e {
+            MergePendingCommitError::MlsGroupStateError(MlsGroupStateError::LibraryError(e)) => {
+                MergeError::Internal(e.into())
+            }
+            MergePendingCommitError::MlsGroupStateError(state) => MergeError::GroupState(state),
+            MergePendingCommitError::MergeCommitError(e) => MergeError::of_commit(MERGE)(e),
+        })
     }
 
     /// Drops this client's pending commit (the hub refused it).
-    pub fn clear_pending_commit(&mut self) -> Result<()> {
+    pub fn clear_pending_commit(&mut self) -> Result<(), MergeError> {
         self.group
             .clear_pending_commit(self.provider.storage())
-            .map_err(|e| CoreError::Storage(format!("clear pending commit: {e:?}")))
+            .map_err(|source| MergeError::Store { operation: "clear pending commit", source })
     }
 
     /// A standalone AppDataUpdate proposal (PublicMessage).
-    pub fn propose_app_data(&mut self, change: &AppDataChange) -> Result<Vec<u8>> {
+    pub fn propose_app_data(&mut self, change: &AppDataChange) -> Result<Vec<u8>, CreateError> {
         let op = match &change.update {
             Some(data) => AppDataUpdateOperation::Update(data.clone().into()),
             None => AppDataUpdateOperation::Remove,
@@ -516,18 +511,18 @@ impl Group {
         let (msg, _) = self
             .group
             .propose_app_data_update(self.provider.as_ref(), self.signer.as_ref(), change.component_id, op)
-            .map_err(|e| CoreError::mls("AppDataUpdate proposal", e))?;
-        to_bytes(&msg)
+            .map_err(CreateError::refused("AppDataUpdate proposal"))?;
+        Ok(to_bytes(&msg)?)
     }
 
     /// A Remove proposal for this client's own leaf (leaving the group); the
     /// next commit by another member covers it.
-    pub fn propose_leave(&mut self) -> Result<Vec<u8>> {
+    pub fn propose_leave(&mut self) -> Result<Vec<u8>, CreateError> {
         let msg = self
             .group
             .leave_group(self.provider.as_ref(), self.signer.as_ref())
-            .map_err(|e| CoreError::mls("leave", e))?;
-        to_bytes(&msg)
+            .map_err(CreateError::refused("leave"))?;
+        Ok(to_bytes(&msg)?)
     }
 
     /// Processes an incoming MLSMessage. Application data is returned at once;
@@ -537,10 +532,10 @@ impl Group {
         &mut self,
         message: &[u8],
         resolver: Option<&mut AppDataResolver<'_>>,
-    ) -> Result<Summary> {
+    ) -> Result<Summary, ProcessError> {
         let msg = protocol_message(message)?;
         if msg.group_id() != self.group.group_id() {
-            return Err(CoreError::Mls("message is for another group".into()));
+            return Err(ProcessError::OtherGroup);
         }
         check_epoch(&msg, self.group.epoch())?;
         let processed = self
@@ -590,7 +585,7 @@ impl Group {
                 let staged = self
                     .group
                     .stage_app_data_commit(self.provider.as_ref(), *unresolved, updates)
-                    .map_err(|e| CoreError::mls("commit rejected", e))?;
+                    .map_err(stage_error)?;
                 self.summarize_commit(&mut summary, &staged, &identity_at)?;
                 Some(Pending::Commit(Box::new(staged)))
             }
@@ -612,7 +607,7 @@ impl Group {
         summary: &mut Summary,
         staged: &StagedCommit,
         identity_at: &dyn Fn(LeafNodeIndex) -> Option<String>,
-    ) -> Result<()> {
+    ) -> Result<(), InternalError> {
         summary.kind = Some(MessageKind::Commit);
         for q in staged.queued_proposals() {
             add_proposal_to_summary(summary, q.proposal(), q.sender(), self.provider.crypto(), identity_at)?;
@@ -630,18 +625,18 @@ impl Group {
     }
 
     /// Applies what `process` held: merges the commit or stores the proposal.
-    pub fn merge(&mut self) -> Result<()> {
+    pub fn merge(&mut self) -> Result<(), MergeError> {
         match self.pending.take() {
-            None => Err(CoreError::Mls("nothing processed to merge".into())),
+            None => Err(MergeError::NothingToMerge),
             Some(Pending::Commit(staged)) => self
                 .group
                 .merge_staged_commit(self.provider.as_ref(), *staged)
-                .map_err(|e| CoreError::mls("merge commit", e)),
+                .map_err(MergeError::of_commit("merge commit")),
             Some(Pending::OwnCommit) => self.merge_pending_commit(),
             Some(Pending::Proposal(q)) => self
                 .group
                 .store_pending_proposal(self.provider.storage(), *q)
-                .map_err(|e| CoreError::Storage(format!("store proposal: {e:?}"))),
+                .map_err(|source| MergeError::Store { operation: "store proposal", source }),
         }
     }
 

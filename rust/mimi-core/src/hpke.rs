@@ -6,9 +6,9 @@
 //! information encrypts the GroupInfo, ratchet tree and pending proposals to the
 //! requester's `groupInfoPublicKey`.
 //!
-//! Errors: malformed keys or ciphertext bytes are `Decode`; a ciphertext that
-//! does not open (wrong key, label or context, or altered bytes) is `Mls`, as
-//! is a Welcome that does not decrypt for a client.
+//! Errors ([`HpkeError`]): malformed keys or ciphertext bytes are
+//! `Malformed`; a ciphertext that does not open (wrong key, label or context,
+//! or altered bytes) is `Open`.
 
 use openmls::prelude::OpenMlsCrypto;
 use openmls_rust_crypto::RustCrypto;
@@ -17,7 +17,7 @@ use rand::rngs::OsRng;
 use rand::RngCore as _;
 use tls_codec::{Serialize as _, TlsSerialize, TlsSize, VLBytes};
 
-use crate::error::{CoreError, Result};
+use crate::error::{DecodeError, DecodeReason, HpkeError, InternalError};
 use crate::signing::labeled;
 use crate::summary::CIPHERSUITE;
 use crate::wire::{decode_exact, encode_with, Reader, Writer};
@@ -61,12 +61,12 @@ impl std::fmt::Debug for HpkeKeyPair {
 impl HpkeKeyPair {
     /// A fresh key pair: DeriveKeyPair (RFC 9180 §7.1.3) of 32 bytes from the
     /// OS random number generator.
-    pub fn generate() -> Result<Self> {
+    pub fn generate() -> Result<Self, InternalError> {
         let mut ikm = [0u8; X25519_LEN];
         OsRng.fill_bytes(&mut ikm);
         let pair = RustCrypto::default()
             .derive_hpke_keypair(CIPHERSUITE.hpke_config(), &ikm)
-            .map_err(|e| CoreError::Internal(format!("HPKE DeriveKeyPair: {e:?}")))?;
+            .map_err(|e| InternalError::new("HPKE DeriveKeyPair", format!("{e:?}")))?;
         Ok(Self {
             private: pair.private.to_vec(),
             public: pair.public,
@@ -95,18 +95,18 @@ pub struct HpkeCiphertext {
 
 impl HpkeCiphertext {
     /// Strict decode of exactly one HPKECiphertext.
-    pub fn decode(data: &[u8]) -> Result<Self> {
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
         decode_exact("HPKECiphertext", data, Self::read)
     }
 
     /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         encode_with(|w| self.write(w))
     }
 
     /// The struct's shape only (any ciphersuite): `decrypt_with_label` checks
     /// the lengths of ciphersuite 0x0001.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             kem_output: r.opaque("kem_output")?.to_vec(),
             ciphertext: r.opaque("ciphertext")?.to_vec(),
@@ -119,12 +119,10 @@ impl HpkeCiphertext {
     }
 }
 
-fn x25519_key<'a>(what: &str, key: &'a [u8]) -> Result<&'a [u8]> {
+fn x25519_key<'a>(what: &'static str, key: &'a [u8]) -> Result<&'a [u8], DecodeError> {
     if key.len() != X25519_LEN {
-        return Err(CoreError::Decode(format!(
-            "{what} must be {X25519_LEN} bytes (X25519), got {}",
-            key.len()
-        )));
+        let reason = DecodeReason::KeyLength { what, expected: X25519_LEN, got: key.len() };
+        return Err(DecodeError::new("HPKE (X25519)", reason));
     }
     Ok(key)
 }
@@ -132,8 +130,8 @@ fn x25519_key<'a>(what: &str, key: &'a [u8]) -> Result<&'a [u8]> {
 /// EncryptWithLabel(PublicKey, Label, Context, Plaintext), RFC 9420 §5.1.3:
 /// HPKE SealBase with `info` = EncryptContext and empty `aad`. Returns the
 /// HPKECiphertext bytes.
-pub fn encrypt_with_label(public_key: &[u8], label: &str, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
-    let public_key = x25519_key("HPKE public key", public_key)?;
+pub fn encrypt_with_label(public_key: &[u8], label: &str, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, HpkeError> {
+    let public_key = x25519_key("public key", public_key)?;
     let sealed = RustCrypto::default()
         .hpke_seal(
             CIPHERSUITE.hpke_config(),
@@ -143,33 +141,32 @@ pub fn encrypt_with_label(public_key: &[u8], label: &str, context: &[u8], plaint
             plaintext,
         )
         .map_err(|e| match e {
-            CryptoError::InvalidLength => CoreError::Decode("HPKE public key is not a valid X25519 key".into()),
-            e => CoreError::Mls(format!("EncryptWithLabel: {e:?}")),
+            CryptoError::InvalidLength => DecodeError::rule("HPKE (X25519)", "public key is not a valid X25519 key").into(),
+            e => HpkeError::Seal(e),
         })?;
-    HpkeCiphertext {
+    Ok(HpkeCiphertext {
         kem_output: sealed.kem_output.as_slice().to_vec(),
         ciphertext: sealed.ciphertext.as_slice().to_vec(),
     }
-    .encode()
+    .encode()?)
 }
 
 /// DecryptWithLabel(PrivateKey, Label, Context, KEMOutput, Ciphertext), RFC
 /// 9420 §5.1.3, of HPKECiphertext bytes: HPKE OpenBase with `info` =
 /// EncryptContext and empty `aad`.
-pub fn decrypt_with_label(private_key: &[u8], label: &str, context: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>> {
-    let private_key = x25519_key("HPKE private key", private_key)?;
+pub fn decrypt_with_label(private_key: &[u8], label: &str, context: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, HpkeError> {
+    let private_key = x25519_key("private key", private_key)?;
     let parsed = HpkeCiphertext::decode(ciphertext)?;
     if parsed.kem_output.len() != X25519_LEN {
-        return Err(CoreError::Decode(format!(
-            "HPKECiphertext.kem_output: must be {X25519_LEN} bytes (X25519), got {}",
-            parsed.kem_output.len()
-        )));
+        let reason = DecodeReason::Length { expected: X25519_LEN, got: parsed.kem_output.len() };
+        return Err(DecodeError::new("HPKECiphertext.kem_output", reason).into());
     }
     if parsed.ciphertext.len() < AEAD_TAG_LEN {
-        return Err(CoreError::Decode(format!(
-            "HPKECiphertext.ciphertext: shorter than the {AEAD_TAG_LEN}-byte AES-128-GCM tag ({} bytes)",
-            parsed.ciphertext.len()
-        )));
+        return Err(DecodeError::rule(
+            "HPKECiphertext.ciphertext",
+            format!("shorter than the {AEAD_TAG_LEN}-byte AES-128-GCM tag ({} bytes)", parsed.ciphertext.len()),
+        )
+        .into());
     }
     let input = OpenMlsHpkeCiphertext {
         kem_output: parsed.kem_output.into(),
@@ -183,11 +180,7 @@ pub fn decrypt_with_label(private_key: &[u8], label: &str, context: &[u8], ciphe
             &encrypt_context(label, context),
             b"",
         )
-        .map_err(|_| {
-            CoreError::Mls(format!(
-                "DecryptWithLabel ({label:?}): decryption failed (wrong key, label or context, or altered ciphertext)"
-            ))
-        })
+        .map_err(|_| HpkeError::Open { label: label.to_owned() })
 }
 
 #[cfg(test)]
@@ -207,7 +200,7 @@ mod tests {
         );
         for (label, context) in [("M", b"room".as_slice()), ("L", b"other".as_slice())] {
             let e = decrypt_with_label(&pair.private(), label, context, &sealed).unwrap_err();
-            assert!(matches!(e, CoreError::Mls(_)), "{e}");
+            assert!(matches!(e, HpkeError::Open { .. }), "{e}");
         }
         let empty = encrypt_with_label(&pair.public(), "L", b"", b"").unwrap();
         assert_eq!(decrypt_with_label(&pair.private(), "L", b"", &empty).unwrap(), b"");
@@ -219,14 +212,14 @@ mod tests {
         let sealed = encrypt_with_label(&a.public(), "L", b"c", b"secret").unwrap();
         let e = decrypt_with_label(&b.private(), "L", b"c", &sealed).unwrap_err();
         assert!(
-            matches!(&e, CoreError::Mls(m) if m.contains("decryption failed")),
+            matches!(&e, HpkeError::Open { label } if label == "L") && e.to_string().contains("decryption failed"),
             "{e}"
         );
         for at in [1, sealed.len() - 1] {
             let mut altered = sealed.clone();
             altered[at] ^= 1;
             let e = decrypt_with_label(&a.private(), "L", b"c", &altered).unwrap_err();
-            assert!(matches!(e, CoreError::Mls(_)), "byte {at}: {e}");
+            assert!(matches!(e, HpkeError::Open { .. }), "byte {at}: {e}");
         }
     }
 
@@ -236,27 +229,27 @@ mod tests {
         let sealed = encrypt_with_label(&pair.public(), "L", b"c", b"secret").unwrap();
         for cut in [0, 1, 20, 33, sealed.len() - 1] {
             let e = decrypt_with_label(&pair.private(), "L", b"c", &sealed[..cut]).unwrap_err();
-            assert!(matches!(e, CoreError::Decode(_)), "cut {cut}: {e}");
+            assert!(matches!(e, HpkeError::Malformed(_)), "cut {cut}: {e}");
         }
         let mut trailing = sealed.clone();
         trailing.push(0);
         let e = decrypt_with_label(&pair.private(), "L", b"c", &trailing).unwrap_err();
         assert!(e.to_string().contains("trailing"), "{e}");
         let e = decrypt_with_label(&pair.private()[..31], "L", b"c", &sealed).unwrap_err();
-        assert!(matches!(&e, CoreError::Decode(m) if m.contains("private key")), "{e}");
+        assert!(matches!(&e, HpkeError::Malformed(_)) && e.to_string().contains("private key"), "{e}");
         let e = encrypt_with_label(&[7; 33], "L", b"c", b"x").unwrap_err();
-        assert!(matches!(&e, CoreError::Decode(m) if m.contains("public key")), "{e}");
+        assert!(matches!(&e, HpkeError::Malformed(_)) && e.to_string().contains("public key"), "{e}");
         // A 31-byte kem_output; a ciphertext without a whole tag.
         let short_kem = [&[31][..], &[0; 31], &[16], &[0; 16]].concat();
         let e = decrypt_with_label(&pair.private(), "L", b"c", &short_kem).unwrap_err();
         assert!(
-            matches!(&e, CoreError::Decode(m) if m.contains("HPKECiphertext.kem_output")),
+            matches!(&e, HpkeError::Malformed(d) if d.at == "HPKECiphertext.kem_output"),
             "{e}"
         );
         let short_tag = [&[32][..], &[0; 32], &[2, 0, 0]].concat();
         let e = decrypt_with_label(&pair.private(), "L", b"c", &short_tag).unwrap_err();
         assert!(
-            matches!(&e, CoreError::Decode(m) if m.contains("HPKECiphertext.ciphertext")),
+            matches!(&e, HpkeError::Malformed(d) if d.at == "HPKECiphertext.ciphertext"),
             "{e}"
         );
     }

@@ -6,10 +6,11 @@
 
 use openmls::prelude::*;
 use openmls::treesync::RatchetTree;
-use tls_codec::{Deserialize as _, Serialize as _, TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
+use tls_codec::{Serialize as _, TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
 
 use crate::client::{decode_tree, encode_tree, verifiable_group_info};
-use crate::error::{CoreError, Result};
+use crate::codec;
+use crate::error::{CreateError, DecodeError, InternalError, JoinError, MergeError, ProcessError, StateError};
 use crate::provider::Provider;
 use crate::signing::SignatureKeyPair;
 use crate::summary::*;
@@ -42,7 +43,7 @@ struct HubState {
 impl HubView {
     /// Starts tracking a group from a GroupInfo (MLSMessage) and its ratchet
     /// tree: verifies the GroupInfo signature, the tree hash and every leaf.
-    pub fn from_group_info(group_info: &[u8], ratchet_tree: &[u8]) -> Result<Self> {
+    pub fn from_group_info(group_info: &[u8], ratchet_tree: &[u8]) -> Result<Self, JoinError> {
         let gi = verifiable_group_info(group_info)?;
         let tree = decode_tree(ratchet_tree)?;
         let provider = Provider::default();
@@ -53,7 +54,7 @@ impl HubView {
             gi,
             ProposalStore::default(),
         )
-        .map_err(|e| CoreError::mls("GroupInfo and ratchet tree", e))?;
+        .map_err(JoinError::refused("GroupInfo and ratchet tree"))?;
         Ok(Self {
             provider,
             group,
@@ -78,11 +79,11 @@ impl HubView {
     }
 
     /// The TLS-serialized GroupContext of the current epoch.
-    pub fn group_context(&self) -> Result<Vec<u8>> {
+    pub fn group_context(&self) -> Result<Vec<u8>, InternalError> {
         self.group
             .group_context()
             .tls_serialize_detached()
-            .map_err(|e| CoreError::Internal(format!("serialize GroupContext: {e}")))
+            .map_err(|e| InternalError::new("serialize GroupContext", e))
     }
 
     /// The members (clients).
@@ -101,7 +102,7 @@ impl HubView {
     }
 
     /// The ratchet tree of the current epoch, for `/groupInfo` and Welcomes.
-    pub fn export_ratchet_tree(&self) -> Result<Vec<u8>> {
+    pub fn export_ratchet_tree(&self) -> Result<Vec<u8>, InternalError> {
         encode_tree(&self.group.export_ratchet_tree())
     }
 
@@ -113,7 +114,7 @@ impl HubView {
     /// A Remove proposal for `leaf_index`, signed by the hub as the group's
     /// external sender (the key must be in the external_senders extension).
     /// Feed it to `process` and `merge` to cache it like any proposal.
-    pub fn propose_remove(&self, leaf_index: u32, hub_key: &SignatureKeyPair) -> Result<Vec<u8>> {
+    pub fn propose_remove(&self, leaf_index: u32, hub_key: &SignatureKeyPair) -> Result<Vec<u8>, CreateError> {
         let public = hub_key.public();
         let index = self
             .group
@@ -130,9 +131,9 @@ impl HubView {
                         bytes.get(1..33) == Some(public.as_slice()) && bytes.first() == Some(&32)
                     })
             })
-            .ok_or_else(|| CoreError::Mls("this key is not an external sender of the group".into()))?;
+            .ok_or(CreateError::NotExternalSender)?;
         if self.group.leaf(LeafNodeIndex::new(leaf_index)).is_none() {
-            return Err(CoreError::Mls(format!("leaf {leaf_index} is not a member")));
+            return Err(CreateError::NotAMember(leaf_index));
         }
         let msg = ExternalProposal::new_remove::<Provider>(
             LeafNodeIndex::new(leaf_index),
@@ -141,8 +142,8 @@ impl HubView {
             &hub_key.to_openmls(),
             SenderExtensionIndex::new(index as u32),
         )
-        .map_err(|e| CoreError::mls("external Remove", e))?;
-        to_bytes(&msg)
+        .map_err(CreateError::refused("external Remove"))?;
+        Ok(to_bytes(&msg)?)
     }
 
     /// Validates a proposal or commit (PublicMessage) without changing state.
@@ -158,10 +159,10 @@ impl HubView {
         message: &[u8],
         group_info: Option<&[u8]>,
         resolver: Option<&mut AppDataResolver<'_>>,
-    ) -> Result<Summary> {
+    ) -> Result<Summary, ProcessError> {
         let msg = protocol_message(message)?;
         if msg.group_id() != self.group.group_id() {
-            return Err(CoreError::Mls("message is for another group".into()));
+            return Err(ProcessError::OtherGroup);
         }
         check_epoch(&msg, self.group.group_context().epoch())?;
         let processed = self
@@ -208,7 +209,7 @@ impl HubView {
                     .map_err(stage_error)?;
                 self.check_commit(&mut summary, &sender, Box::new(staged), group_info, &identity_at)?
             }
-            _ => return Err(CoreError::Mls("the hub only processes proposals and commits".into())),
+            _ => return Err(ProcessError::NotHandshake),
         };
         self.pending = Some(pending);
         Ok(summary)
@@ -221,7 +222,7 @@ impl HubView {
         staged: Box<StagedCommit>,
         group_info: Option<&[u8]>,
         identity_at: &dyn Fn(LeafNodeIndex) -> Option<String>,
-    ) -> Result<HubPending> {
+    ) -> Result<HubPending, ProcessError> {
         summary.kind = Some(MessageKind::Commit);
         let crypto = self.provider.crypto();
         for q in staged.queued_proposals() {
@@ -233,7 +234,7 @@ impl HubView {
         let committer = match sender {
             Sender::Member(leaf) => *leaf,
             Sender::NewMemberCommit => {
-                let leaf = self.group.ext_commit_sender_index(&staged)?;
+                let leaf = self.group.ext_commit_sender_index(&staged).map_err(InternalError::from)?;
                 let identity = staged
                     .update_path_leaf_node()
                     .map(|l| identity_of(l.credential()))
@@ -241,11 +242,9 @@ impl HubView {
                 summary.external_join = Some((identity, leaf.u32()));
                 leaf
             }
-            _ => return Err(CoreError::Mls("commit from a sender that cannot commit".into())),
+            _ => return Err(ProcessError::SenderCannotCommit),
         };
-        let group_info = group_info.ok_or_else(|| {
-            CoreError::Mls("a commit must be accompanied by the GroupInfo of its new epoch".into())
-        })?;
+        let group_info = group_info.ok_or(ProcessError::MissingGroupInfo)?;
         self.check_group_info(&staged, committer, group_info)?;
         Ok(HubPending::Commit {
             staged,
@@ -255,62 +254,58 @@ impl HubView {
 
     /// The GroupInfo must be signed by the committer's (new) leaf key, carry
     /// external_pub (so new devices can join), and name the staged GroupContext.
-    fn check_group_info(&self, staged: &StagedCommit, committer: LeafNodeIndex, bytes: &[u8]) -> Result<()> {
+    fn check_group_info(&self, staged: &StagedCommit, committer: LeafNodeIndex, bytes: &[u8]) -> Result<(), ProcessError> {
         let gi = verifiable_group_info(bytes)?;
         let payload = gi
             .unsigned_payload()
-            .map_err(|e| CoreError::decode("GroupInfo", e))?;
+            .map_err(|e| DecodeError::rule("GroupInfo", format!("no signed content: {e}")))?;
         // GroupInfoTBS ends with `uint32 signer` (RFC 9420 §12.4.3).
         let signer = payload
             .get(payload.len().saturating_sub(4)..)
             .and_then(|b| <[u8; 4]>::try_from(b).ok())
             .map(u32::from_be_bytes)
-            .ok_or_else(|| CoreError::Decode("GroupInfo too short".into()))?;
+            .ok_or_else(|| DecodeError::rule("GroupInfo.signer", "too short"))?;
         if signer != committer.u32() {
-            return Err(CoreError::Mls(format!(
-                "GroupInfo is signed by leaf {signer}, not by the committer (leaf {})",
-                committer.u32()
-            )));
+            return Err(ProcessError::GroupInfoSigner { signer, committer: committer.u32() });
         }
         let key = match staged.update_path_leaf_node() {
             Some(leaf) => leaf.signature_key().clone(),
+            // openmls validated the commit: a member committer has a leaf.
             None => self
                 .group
                 .leaf(committer)
-                .ok_or_else(|| CoreError::Mls("committer has no leaf".into()))?
+                .ok_or_else(|| InternalError::new("committer", format!("no leaf at {}", committer.u32())))?
                 .signature_key()
                 .clone(),
         };
         let key = key.into_signature_public_key_enriched(CIPHERSUITE.signature_algorithm());
         gi.verify_no_out(self.provider.crypto(), &key)
-            .map_err(|_| CoreError::InvalidSignature("GroupInfo signature does not verify".into()))?;
+            .map_err(|_| ProcessError::GroupInfoSignature)?;
         if gi.group_context() != staged.group_context() {
-            return Err(CoreError::Mls(
-                "GroupInfo does not name the GroupContext the commit leads to".into(),
-            ));
+            return Err(ProcessError::GroupInfoContext);
         }
         if gi.extensions().external_pub().is_none() {
-            return Err(CoreError::Mls("GroupInfo lacks the external_pub extension".into()));
+            return Err(ProcessError::GroupInfoExternalPub);
         }
         Ok(())
     }
 
     /// Applies what `process` held: merges the commit (and keeps its GroupInfo)
     /// or caches the proposal for the next commit.
-    pub fn merge(&mut self) -> Result<()> {
+    pub fn merge(&mut self) -> Result<(), MergeError> {
         match self.pending.take() {
-            None => Err(CoreError::Mls("nothing processed to merge".into())),
+            None => Err(MergeError::NothingToMerge),
             Some(HubPending::Commit { staged, group_info }) => {
                 self.group
                     .merge_commit(self.provider.storage(), *staged)
-                    .map_err(|e| CoreError::mls("merge commit", e))?;
+                    .map_err(MergeError::of_commit("merge commit"))?;
                 self.group_info = group_info;
                 Ok(())
             }
             Some(HubPending::Proposal(q)) => self
                 .group
                 .add_proposal(self.provider.storage(), *q)
-                .map_err(|e| CoreError::Storage(format!("cache proposal: {e:?}"))),
+                .map_err(|source| MergeError::Store { operation: "cache proposal", source }),
         }
     }
 
@@ -320,14 +315,14 @@ impl HubView {
     }
 
     /// Proposals cached for the next commit, as (sender leaf or None, kind).
-    pub fn cached_proposals(&self) -> Result<Summary> {
+    pub fn cached_proposals(&self) -> Result<Summary, StateError> {
         let mut summary = Summary::default();
         let group = &self.group;
         let identity_at = |leaf: LeafNodeIndex| group.leaf(leaf).map(|l| identity_of(l.credential()));
         let queued: Vec<QueuedProposal> = self
             .group
             .queued_proposals(self.provider.storage())
-            .map_err(|e| CoreError::Storage(format!("{e:?}")))?
+            .map_err(|source| StateError::Store { operation: "read cached proposals", source })?
             .into_iter()
             .map(|(_, q)| q)
             .collect();
@@ -338,24 +333,23 @@ impl HubView {
     }
 
     /// The view's whole state as bytes (group, cached proposals, GroupInfo).
-    pub fn export_state(&self) -> Result<Vec<u8>> {
+    pub fn export_state(&self) -> Result<Vec<u8>, InternalError> {
         HubState {
             group_id: self.group_id().into(),
             group_info: self.group_info.clone().into(),
             store: self.provider.export_storage()?.into(),
         }
         .tls_serialize_detached()
-        .map_err(|e| CoreError::Storage(format!("export hub view: {e}")))
+        .map_err(|e| InternalError::new("export hub view", e))
     }
 
     /// A view restored from `export_state` bytes.
-    pub fn import_state(bytes: &[u8]) -> Result<Self> {
-        let state = HubState::tls_deserialize_exact(bytes)
-            .map_err(|e| CoreError::decode("exported hub state", e))?;
+    pub fn import_state(bytes: &[u8]) -> Result<Self, StateError> {
+        let state = codec::decode::<HubState>("exported hub state", bytes)?;
         let provider = Provider::import_storage(state.store.as_slice())?;
         let group = PublicGroup::load(provider.storage(), &GroupId::from_slice(state.group_id.as_slice()))
-            .map_err(|e| CoreError::Storage(format!("load public group: {e:?}")))?
-            .ok_or_else(|| CoreError::Storage("exported hub state holds no group".into()))?;
+            .map_err(|source| StateError::Store { operation: "load public group", source })?
+            .ok_or(StateError::NoSuchGroup)?;
         Ok(Self {
             provider,
             group,

@@ -19,7 +19,10 @@ pub mod vectors;
 pub mod wire;
 
 pub use client::{Client, CommitOutput, ExternalSenderInfo, Group};
-pub use error::{CoreError, Result};
+pub use error::{
+    AppDataError, CodecError, CreateError, DecodeError, DecodeReason, HpkeError, InternalError, JoinError, MergeError,
+    ProcessError, StateError, VectorError, VerifyError,
+};
 pub use hub::HubView;
 pub use signing::{ref_hash, verify_batch, verify_with_label, SignatureKeyPair, VerifyItem};
 pub use summary::*;

@@ -5,7 +5,7 @@
 use openmls::prelude::OpenMlsProvider;
 use openmls_rust_crypto::RustCrypto;
 
-use crate::error::Result;
+use crate::error::{DecodeError, InternalError};
 use crate::store::Store;
 
 /// Crypto and storage of one party.
@@ -35,12 +35,12 @@ impl OpenMlsProvider for Provider {
 
 impl Provider {
     /// The store's content, as bytes.
-    pub fn export_storage(&self) -> Result<Vec<u8>> {
+    pub fn export_storage(&self) -> Result<Vec<u8>, InternalError> {
         self.storage.export()
     }
 
     /// A provider whose store holds exactly what `export_storage` produced.
-    pub fn import_storage(bytes: &[u8]) -> Result<Self> {
+    pub fn import_storage(bytes: &[u8]) -> Result<Self, DecodeError> {
         Ok(Self { crypto: RustCrypto::default(), storage: Store::import(bytes)? })
     }
 }

@@ -11,7 +11,7 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 use tls_codec::{Serialize as _, TlsSerialize, TlsSize, VLBytes};
 
-use crate::error::{CoreError, Result};
+use crate::error::{DecodeError, DecodeReason, InternalError, VerifyError};
 
 /// RFC 9420 §5.1.2: `struct { opaque label<V>; opaque content<V>; } SignContent;`
 #[derive(TlsSerialize, TlsSize)]
@@ -76,13 +76,8 @@ impl SignatureKeyPair {
     }
 
     /// The key pair of a 32-byte Ed25519 private key (seed).
-    pub fn from_private(private: &[u8]) -> Result<Self> {
-        let seed: [u8; 32] = private.try_into().map_err(|_| {
-            CoreError::Decode(format!(
-                "Ed25519 private key must be 32 bytes, got {}",
-                private.len()
-            ))
-        })?;
+    pub fn from_private(private: &[u8]) -> Result<Self, DecodeError> {
+        let seed: [u8; 32] = private.try_into().map_err(|_| key_length("private key", 32, private.len()))?;
         Ok(Self {
             signing: SigningKey::from_bytes(&seed),
         })
@@ -112,32 +107,25 @@ impl SignatureKeyPair {
     }
 }
 
-fn verifying_key(public: &[u8]) -> Result<VerifyingKey> {
-    let bytes: [u8; 32] = public.try_into().map_err(|_| {
-        CoreError::Decode(format!(
-            "Ed25519 public key must be 32 bytes, got {}",
-            public.len()
-        ))
-    })?;
-    VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| CoreError::Decode("Ed25519 public key is not a valid point".into()))
+fn key_length(what: &'static str, expected: usize, got: usize) -> DecodeError {
+    DecodeError::new("Ed25519", DecodeReason::KeyLength { what, expected, got })
 }
 
-fn signature(bytes: &[u8]) -> Result<Signature> {
-    Signature::from_slice(bytes).map_err(|_| {
-        CoreError::Decode(format!(
-            "Ed25519 signature must be 64 bytes, got {}",
-            bytes.len()
-        ))
-    })
+fn verifying_key(public: &[u8]) -> Result<VerifyingKey, DecodeError> {
+    let bytes: [u8; 32] = public.try_into().map_err(|_| key_length("public key", 32, public.len()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| DecodeError::rule("Ed25519", "public key is not a valid point"))
+}
+
+fn signature(bytes: &[u8]) -> Result<Signature, DecodeError> {
+    Signature::from_slice(bytes).map_err(|_| key_length("signature", 64, bytes.len()))
 }
 
 /// VerifyWithLabel(VerificationKey, Label, Content, SignatureValue), RFC 9420 §5.1.2.
-pub fn verify_with_label(public: &[u8], label: &str, content: &[u8], sig: &[u8]) -> Result<()> {
+pub fn verify_with_label(public: &[u8], label: &str, content: &[u8], sig: &[u8]) -> Result<(), VerifyError> {
     let key = verifying_key(public)?;
     let sig = signature(sig)?;
     key.verify(&sign_content(label, content), &sig)
-        .map_err(|_| CoreError::InvalidSignature(format!("{label} signature does not verify")))
+        .map_err(|_| VerifyError::DoesNotVerify { label: label.to_owned() })
 }
 
 /// One item of a batch verification.
@@ -188,10 +176,10 @@ pub fn verify_batch(items: &[VerifyItem<'_>]) -> Vec<bool> {
 
 /// KeyPackageRef / ProposalRef style hashes through openmls' crypto, to
 /// cross-check `ref_hash` against the library (used in tests).
-pub fn hash_sha256(data: &[u8]) -> Result<Vec<u8>> {
+pub fn hash_sha256(data: &[u8]) -> Result<Vec<u8>, InternalError> {
     RustCrypto::default()
         .hash(Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519.hash_algorithm(), data)
-        .map_err(|e| CoreError::Internal(format!("hash: {e:?}")))
+        .map_err(|e| InternalError::new("hash", format!("{e:?}")))
 }
 
 #[cfg(test)]
@@ -205,7 +193,7 @@ mod tests {
         verify_with_label(&key.public(), "KeyMaterialRequestTBS", b"hello", &sig).unwrap();
         assert!(matches!(
             verify_with_label(&key.public(), "OtherTBS", b"hello", &sig),
-            Err(CoreError::InvalidSignature(_))
+            Err(VerifyError::DoesNotVerify { .. })
         ));
     }
 

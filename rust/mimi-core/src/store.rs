@@ -19,7 +19,7 @@ use openmls_traits::storage::{traits, StorageProvider, CURRENT_VERSION};
 use serde::{de::DeserializeOwned, Serialize};
 use tls_codec::{Deserialize as _, Serialize as _, TlsDeserialize, TlsSerialize, TlsSize, VLBytes};
 
-use crate::error::{CoreError, Result};
+use crate::error::{DecodeError, DecodeReason, InternalError};
 
 /// What an entry holds: the first byte of its key. The numbers are part of
 /// the export format ([`STORE_EXPORT_VERSION`]): never renumber, only add.
@@ -191,27 +191,28 @@ const STORE_EXPORT_VERSION: u16 = 2;
 
 impl Store {
     /// The store's content, as bytes.
-    pub fn export(&self) -> Result<Vec<u8>> {
+    pub fn export(&self) -> Result<Vec<u8>, InternalError> {
         let entries = self
             .entries()
-            .map_err(|e| CoreError::Internal(e.to_string()))?
+            .map_err(|e| InternalError::new("read the store", e))?
             .iter()
             .map(|(key, value)| ExportEntry { key: key.clone().into(), value: value.clone().into() })
             .collect();
         StoreExport { version: STORE_EXPORT_VERSION, entries }
             .tls_serialize_detached()
-            .map_err(|e| CoreError::Storage(format!("export: {e}")))
+            .map_err(|e| InternalError::new("export the store", e))
     }
 
     /// A store holding exactly what `export` produced.
-    pub fn import(bytes: &[u8]) -> Result<Self> {
+    pub fn import(bytes: &[u8]) -> Result<Self, DecodeError> {
+        const WHAT: &str = "exported MLS state";
         let export = StoreExport::tls_deserialize_exact(bytes)
-            .map_err(|e| CoreError::decode("exported MLS state", e))?;
+            .map_err(|error| DecodeError::new(WHAT, DecodeReason::Mls { what: "StoreExport", error }))?;
         if export.version != STORE_EXPORT_VERSION {
-            return Err(CoreError::Decode(format!(
-                "exported MLS state has format version {}, expected {STORE_EXPORT_VERSION}",
-                export.version
-            )));
+            return Err(DecodeError::rule(
+                WHAT,
+                format!("format version {}, expected {STORE_EXPORT_VERSION}", export.version),
+            ));
         }
         let entries = export.entries.into_iter().map(|e| (e.key.into(), e.value.into())).collect();
         Ok(Self { entries: RwLock::new(entries) })
@@ -833,13 +834,9 @@ mod tests {
     #[test]
     fn import_refuses_another_format_version() {
         let old = StoreExport { version: 1, entries: vec![] }.tls_serialize_detached().unwrap();
-        match Store::import(&old) {
-            Err(CoreError::Decode(reason)) => {
-                assert!(reason.contains("format version 1, expected 2"), "{reason}")
-            }
-            other => panic!("expected a DecodeError, got {other:?}"),
-        }
-        assert!(matches!(Store::import(b"\x00"), Err(CoreError::Decode(_))));
+        let e = Store::import(&old).unwrap_err();
+        assert_eq!(e.reason, DecodeReason::Rule("format version 1, expected 2".into()), "{e}");
+        assert!(Store::import(b"\x00").is_err());
     }
 
     fn restart(client: &Client, group: &Group) -> (Client, Group) {

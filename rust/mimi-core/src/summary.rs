@@ -4,9 +4,10 @@
 
 use openmls::component::ComponentData;
 use openmls::prelude::*;
-use tls_codec::{Deserialize as _, Serialize as _};
+use tls_codec::Serialize as _;
 
-use crate::error::{CoreError, Result};
+use crate::error::{AppDataError, DecodeError, InternalError, ProcessError};
+use crate::store::StoreError;
 
 /// The ciphersuite of every mimi group (RFC 9420 0x0001).
 pub const CIPHERSUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
@@ -193,7 +194,7 @@ pub(crate) fn add_proposal_to_summary(
     sender: &Sender,
     crypto: &impl OpenMlsCrypto,
     identity_at: &dyn Fn(LeafNodeIndex) -> Option<String>,
-) -> Result<()> {
+) -> Result<(), InternalError> {
     match proposal {
         Proposal::Add(add) => {
             let kp = add.key_package();
@@ -233,9 +234,12 @@ pub(crate) fn add_proposal_to_summary(
 /// Resolver of AppDataUpdate proposals: given the component's current values
 /// (`old`) and the covered proposals in order, returns the new value of every
 /// touched component (`None` removes it). The component semantics live with the
-/// caller (the room-policy code), shared by clients and hub.
-pub type AppDataResolver<'a> =
-    dyn FnMut(&[(u16, Vec<u8>)], &[AppDataChange]) -> Result<Vec<(u16, Option<Vec<u8>>)>> + 'a;
+/// caller (the room-policy code), shared by clients and hub. It refuses with
+/// `AppDataError::Refused`.
+pub type AppDataResolver<'a> = dyn FnMut(&[(u16, Vec<u8>)], &[AppDataChange]) -> Result<AppDataValues, AppDataError> + 'a;
+
+/// What a resolver returns: the new value of each touched component (`None` removes it).
+pub type AppDataValues = Vec<(u16, Option<Vec<u8>>)>;
 
 /// The app_data_dictionary of a group context, as (component, data) pairs.
 pub(crate) fn dictionary_of(context: &GroupContext) -> Vec<(u16, Vec<u8>)> {
@@ -257,13 +261,11 @@ pub(crate) fn resolve_app_data(
     old: &[(u16, Vec<u8>)],
     proposals: &[AppDataChange],
     resolver: Option<&mut AppDataResolver<'_>>,
-) -> Result<Option<AppDataUpdates>> {
+) -> Result<Option<AppDataUpdates>, AppDataError> {
     if proposals.is_empty() {
         return Ok(None);
     }
-    let resolver = resolver.ok_or_else(|| {
-        CoreError::Mls("the commit covers AppDataUpdate proposals but no resolver was given".into())
-    })?;
+    let resolver = resolver.ok_or(AppDataError::NoResolver)?;
     let values = resolver(old, proposals)?;
     let mut updater = AppDataDictionaryUpdater::new(old_dict);
     for (id, value) in values {
@@ -276,16 +278,16 @@ pub(crate) fn resolve_app_data(
 }
 
 /// Decodes an MLSMessage and returns its protocol message (Public/PrivateMessage).
-pub(crate) fn protocol_message(bytes: &[u8]) -> Result<ProtocolMessage> {
-    let msg = MlsMessageIn::tls_deserialize_exact(bytes).map_err(|e| CoreError::decode("MLSMessage", e))?;
-    msg.try_into_protocol_message()
-        .map_err(|e| CoreError::Decode(format!("MLSMessage is not a PublicMessage or PrivateMessage: {e}")))
+pub(crate) fn protocol_message(bytes: &[u8]) -> Result<ProtocolMessage, DecodeError> {
+    crate::codec::decode::<MlsMessageIn>("MLSMessage", bytes)?
+        .try_into_protocol_message()
+        .map_err(|e| DecodeError::rule("MLSMessage", format!("not a PublicMessage or PrivateMessage: {e}")))
 }
 
 /// The epoch check every processing path does first (RFC 9420 §6.3.2 / ValSem002).
-pub(crate) fn check_epoch(message: &ProtocolMessage, group_epoch: GroupEpoch) -> Result<()> {
+pub(crate) fn check_epoch(message: &ProtocolMessage, group_epoch: GroupEpoch) -> Result<(), ProcessError> {
     if message.epoch() != group_epoch {
-        return Err(CoreError::WrongEpoch {
+        return Err(ProcessError::WrongEpoch {
             message: message.epoch().as_u64(),
             group: group_epoch.as_u64(),
         });
@@ -294,49 +296,44 @@ pub(crate) fn check_epoch(message: &ProtocolMessage, group_epoch: GroupEpoch) ->
 }
 
 /// Serializes an outgoing MLSMessage.
-pub(crate) fn to_bytes(msg: &MlsMessageOut) -> Result<Vec<u8>> {
-    msg.tls_serialize_detached()
-        .map_err(|e| CoreError::Internal(format!("serialize MLSMessage: {e}")))
+pub(crate) fn to_bytes(msg: &MlsMessageOut) -> Result<Vec<u8>, InternalError> {
+    msg.tls_serialize_detached().map_err(|e| InternalError::new("serialize MLSMessage", e))
 }
 
 /// Maps openmls' validation errors onto the kinds callers tell apart: a
 /// signature or membership tag that fails is an authentication failure
 /// (`InvalidSignature`); an epoch mismatch is `WrongEpoch` (checked earlier with
 /// both epochs named); the rest is a refused message.
-fn validation_error(err: &ValidationError, message: String) -> CoreError {
+fn validation_error(err: ValidationError) -> ProcessError {
     match err {
-        ValidationError::InvalidSignature | ValidationError::InvalidMembershipTag => {
-            CoreError::InvalidSignature(message)
-        }
-        ValidationError::LibraryError(_) => CoreError::Internal(message),
-        _ => CoreError::Mls(format!("message rejected: {message}")),
+        ValidationError::InvalidSignature | ValidationError::InvalidMembershipTag => ProcessError::InvalidSignature(err),
+        ValidationError::LibraryError(e) => ProcessError::Internal(e.into()),
+        other => ProcessError::Rejected(Box::new(other)),
     }
 }
 
 /// Maps a member's processing error.
-pub(crate) fn member_processing_error<E: std::fmt::Debug + std::fmt::Display>(err: ProcessMessageError<E>) -> CoreError {
-    let message = err.to_string();
-    match &err {
-        ProcessMessageError::ValidationError(v) => validation_error(v, message),
-        ProcessMessageError::LibraryError(_) => CoreError::Internal(message),
-        _ => CoreError::Mls(format!("message rejected: {message}")),
+pub(crate) fn member_processing_error(err: ProcessMessageError<StoreError>) -> ProcessError {
+    match err {
+        ProcessMessageError::ValidationError(v) => validation_error(v),
+        ProcessMessageError::LibraryError(e) => ProcessError::Internal(e.into()),
+        other => ProcessError::Rejected(Box::new(other)),
     }
 }
 
 /// Maps the hub view's processing error.
-pub(crate) fn public_processing_error(err: PublicProcessMessageError) -> CoreError {
-    let message = err.to_string();
-    match &err {
-        PublicProcessMessageError::ValidationError(v) => validation_error(v, message),
-        PublicProcessMessageError::LibraryError(_) => CoreError::Internal(message),
-        _ => CoreError::Mls(format!("message rejected: {message}")),
+pub(crate) fn public_processing_error(err: PublicProcessMessageError) -> ProcessError {
+    match err {
+        PublicProcessMessageError::ValidationError(v) => validation_error(v),
+        PublicProcessMessageError::LibraryError(e) => ProcessError::Internal(e.into()),
+        other => ProcessError::Rejected(Box::new(other)),
     }
 }
 
 /// Maps an error staging a commit (after AppDataUpdate resolution).
-pub(crate) fn stage_error(err: StageCommitError) -> CoreError {
+pub(crate) fn stage_error(err: StageCommitError) -> ProcessError {
     match err {
-        StageCommitError::LibraryError(e) => CoreError::Internal(e.to_string()),
-        other => CoreError::Mls(format!("commit rejected: {other}")),
+        StageCommitError::LibraryError(e) => ProcessError::Internal(e.into()),
+        other => ProcessError::Rejected(Box::new(other)),
     }
 }

@@ -16,7 +16,8 @@ use serde_json::json;
 use tls_codec::{Deserialize as _, Serialize as _, VLBytes};
 
 use crate::client::decode_tree;
-use crate::error::{CoreError, Result};
+use crate::codec;
+use crate::error::{CodecError, DecodeError, InternalError, StateError, VectorError};
 use crate::provider::Provider;
 use crate::signing::SignatureKeyPair;
 use crate::summary::CIPHERSUITE;
@@ -56,11 +57,10 @@ fn passive_join_config() -> MlsGroupJoinConfig {
         .build()
 }
 
-fn key_package(bytes: &[u8], crypto: &impl OpenMlsCrypto) -> Result<KeyPackage> {
-    let msg = MlsMessageIn::tls_deserialize_exact(bytes)
-        .map_err(|e| CoreError::decode("KeyPackage MLSMessage", e))?;
-    let MlsMessageBodyIn::KeyPackage(key_package) = msg.extract() else {
-        return Err(CoreError::Decode("MLSMessage is not a KeyPackage".into()));
+fn key_package(bytes: &[u8], crypto: &impl OpenMlsCrypto) -> Result<KeyPackage, VectorError> {
+    let MlsMessageBodyIn::KeyPackage(key_package) = codec::decode::<MlsMessageIn>("KeyPackage MLSMessage", bytes)?.extract()
+    else {
+        return Err(DecodeError::rule("MLSMessage", "not a KeyPackage").into());
     };
     let key_package = match key_package.clone().validate(crypto, ProtocolVersion::Mls10) {
         Ok(key_package) => key_package,
@@ -72,53 +72,53 @@ fn key_package(bytes: &[u8], crypto: &impl OpenMlsCrypto) -> Result<KeyPackage> 
         // offers no public conversion without that check (`into_unchecked`
         // needs feature `unchecked-conversions`), so go through serde.
         Err(KeyPackageVerifyError::LifetimeError(_)) => unexpired(&key_package, bytes)?,
-        Err(e) => return Err(CoreError::mls("KeyPackage", e)),
+        Err(e) => return Err(CodecError::from(e).into()),
     };
     if key_package.ciphersuite() != CIPHERSUITE {
-        return Err(CoreError::Mls(format!(
-            "KeyPackage ciphersuite {:?} is not supported",
-            key_package.ciphersuite()
-        )));
+        return Err(VectorError::Ciphersuite(key_package.ciphersuite()));
     }
     Ok(key_package)
 }
 
 /// The `KeyPackage` of a verified `KeyPackageIn` (same serde form), checked
 /// to encode to the bytes it came from.
-fn unexpired(key_package: &KeyPackageIn, message: &[u8]) -> Result<KeyPackage> {
-    let value = serde_json::to_value(key_package)
-        .map_err(|e| CoreError::Internal(format!("KeyPackage serde form: {e}")))?;
+fn unexpired(key_package: &KeyPackageIn, message: &[u8]) -> Result<KeyPackage, InternalError> {
+    let value = serde_json::to_value(key_package).map_err(|e| InternalError::new("KeyPackage serde form", e))?;
     let key_package: KeyPackage = serde_json::from_value(value)
-        .map_err(|e| CoreError::Internal(format!("KeyPackage serde form changed in openmls: {e}")))?;
+        .map_err(|e| InternalError::new("KeyPackage serde form changed in openmls", e))?;
     let encoded = key_package
         .tls_serialize_detached()
-        .map_err(|e| CoreError::Internal(format!("serialize KeyPackage: {e}")))?;
+        .map_err(|e| InternalError::new("serialize KeyPackage", e))?;
     // MLSMessage = version(2) wire_format(2) KeyPackage
     if message.get(4..) != Some(encoded.as_slice()) {
-        return Err(CoreError::Internal("KeyPackage changed in the serde conversion".into()));
+        return Err(InternalError::new("KeyPackage", "changed in the serde conversion"));
     }
     Ok(key_package)
 }
 
 /// Checks an HPKE private key against its public key: what is sealed to the
 /// public key opens with the private key.
-fn check_hpke_pair(crypto: &impl OpenMlsCrypto, public: &[u8], private: &[u8], what: &str) -> Result<()> {
+fn check_hpke_pair(
+    crypto: &impl OpenMlsCrypto,
+    public: &[u8],
+    private: &[u8],
+    key: (&'static str, &'static str),
+) -> Result<(), VectorError> {
+    let (private_name, public_name) = key;
     let sealed = crypto
         .hpke_seal(CIPHERSUITE.hpke_config(), public, b"mimi key check", b"", b"probe")
-        .map_err(|e| CoreError::mls(what, format!("{e:?}")))?;
+        .map_err(VectorError::refused(public_name))?;
     match crypto.hpke_open(CIPHERSUITE.hpke_config(), &sealed, private, b"mimi key check", b"") {
         Ok(opened) if opened == b"probe" => Ok(()),
-        _ => Err(CoreError::Mls(format!("{what} does not match the KeyPackage's public key"))),
+        _ => Err(VectorError::KeyMismatch { private: private_name, public: public_name }),
     }
 }
 
 /// The serde form of openmls' `KeyPackageBundle` (0.9.2, src/key_packages/mod.rs):
 /// `{ key_package, private_init_key: HpkePrivateKey, private_encryption_key:
 /// EncryptionPrivateKey { key: HpkePrivateKey } }`.
-fn bundle_json(key_package: &KeyPackage, init_priv: &[u8], encryption_priv: &[u8]) -> Result<serde_json::Value> {
-    let to_value = |v: serde_json::Result<serde_json::Value>| {
-        v.map_err(|e| CoreError::Internal(format!("KeyPackageBundle serde form: {e}")))
-    };
+fn bundle_json(key_package: &KeyPackage, init_priv: &[u8], encryption_priv: &[u8]) -> Result<serde_json::Value, InternalError> {
+    let to_value = |v: serde_json::Result<serde_json::Value>| v.map_err(|e| InternalError::new("KeyPackageBundle serde form", e));
     Ok(json!({
         "key_package": to_value(serde_json::to_value(key_package))?,
         "private_init_key": to_value(serde_json::to_value(HpkePrivateKey::from(init_priv)))?,
@@ -128,50 +128,47 @@ fn bundle_json(key_package: &KeyPackage, init_priv: &[u8], encryption_priv: &[u8
     }))
 }
 
-fn key_package_bundle(value: serde_json::Value) -> Result<KeyPackageBundle> {
-    serde_json::from_value(value)
-        .map_err(|e| CoreError::Internal(format!("KeyPackageBundle serde form changed in openmls: {e}")))
+fn key_package_bundle(value: serde_json::Value) -> Result<KeyPackageBundle, InternalError> {
+    serde_json::from_value(value).map_err(|e| InternalError::new("KeyPackageBundle serde form changed in openmls", e))
+}
+
+/// Writes the bundle where a Welcome naming its KeyPackage finds it.
+fn store_bundle(provider: &Provider, key_package: &KeyPackage, bundle: &KeyPackageBundle) -> Result<(), VectorError> {
+    let hash_ref = key_package.hash_ref(provider.crypto()).map_err(InternalError::from)?;
+    provider
+        .storage()
+        .write_key_package(&hash_ref, bundle)
+        .map_err(|source| StateError::Store { operation: "write KeyPackage", source }.into())
 }
 
 /// Checks the keys against the KeyPackage (RFC 9420 interop "Passive Client
 /// Scenarios": the private keys correspond to signature_key, encryption_key and
 /// init_key) and writes the bundle into `provider`'s store, where a Welcome
 /// naming the KeyPackage finds it.
-fn inject(provider: &Provider, keys: &InjectedKeys<'_>) -> Result<SignatureKeyPair> {
+fn inject(provider: &Provider, keys: &InjectedKeys<'_>) -> Result<SignatureKeyPair, VectorError> {
     let crypto = provider.crypto();
     let key_package = key_package(keys.key_package, crypto)?;
     let signer = SignatureKeyPair::from_private(keys.signature_priv)?;
     if signer.public() != key_package.leaf_node().signature_key().as_slice() {
-        return Err(CoreError::Mls("signature_priv does not match the KeyPackage's signature_key".into()));
+        return Err(VectorError::KeyMismatch { private: "signature_priv", public: "signature_key" });
     }
-    check_hpke_pair(crypto, key_package.hpke_init_key().key().as_slice(), keys.init_priv, "init_priv")?;
+    check_hpke_pair(crypto, key_package.hpke_init_key().key().as_slice(), keys.init_priv, INIT_KEY)?;
     // openmls keeps EncryptionKey's bytes crate-private; its TLS form is HPKEPublicKey.
     let encryption_key = key_package
         .leaf_node()
         .encryption_key()
         .tls_serialize_detached()
-        .map_err(|e| CoreError::Internal(format!("serialize encryption_key: {e}")))?;
-    let encryption_key = VLBytes::tls_deserialize_exact(&encryption_key)
-        .map_err(|e| CoreError::Internal(format!("encryption_key: {e}")))?;
-    check_hpke_pair(crypto, encryption_key.as_slice(), keys.encryption_priv, "encryption_priv")?;
+        .map_err(|e| InternalError::new("serialize encryption_key", e))?;
+    let encryption_key =
+        VLBytes::tls_deserialize_exact(&encryption_key).map_err(|e| InternalError::new("encryption_key", e))?;
+    check_hpke_pair(crypto, encryption_key.as_slice(), keys.encryption_priv, ("encryption_priv", "encryption_key"))?;
     let bundle = key_package_bundle(bundle_json(&key_package, keys.init_priv, keys.encryption_priv)?)?;
-    let hash_ref = key_package.hash_ref(crypto)?;
-    provider
-        .storage()
-        .write_key_package(&hash_ref, &bundle)
-        .map_err(|e| CoreError::Storage(format!("write KeyPackage: {e:?}")))?;
+    store_bundle(provider, &key_package, &bundle)?;
     Ok(signer)
 }
 
-fn welcome(bytes: &[u8]) -> Result<Welcome> {
-    match MlsMessageIn::tls_deserialize_exact(bytes)
-        .map_err(|e| CoreError::decode("Welcome MLSMessage", e))?
-        .extract()
-    {
-        MlsMessageBodyIn::Welcome(welcome) => Ok(welcome),
-        _ => Err(CoreError::Decode("MLSMessage is not a Welcome".into())),
-    }
-}
+/// The vector's init key and the KeyPackage's.
+const INIT_KEY: (&str, &str) = ("init_priv", "init_key");
 
 /// Decrypts a Welcome with the injected init key and verifies its GroupInfo's
 /// signature with `signer_pub` (interop vector "Welcome").
@@ -185,31 +182,28 @@ pub fn decrypt_welcome(
     init_priv: &[u8],
     welcome_bytes: &[u8],
     signer_pub: &[u8],
-) -> Result<DecryptedWelcome> {
+) -> Result<DecryptedWelcome, VectorError> {
     let provider = Provider::default();
     let crypto = provider.crypto();
     let kp = self::key_package(key_package, crypto)?;
-    check_hpke_pair(crypto, kp.hpke_init_key().key().as_slice(), init_priv, "init_priv")?;
+    check_hpke_pair(crypto, kp.hpke_init_key().key().as_slice(), init_priv, INIT_KEY)?;
     // Decrypting a Welcome uses the init key only; the vector has no leaf key.
     let bundle = key_package_bundle(bundle_json(&kp, init_priv, &[])?)?;
-    provider
-        .storage()
-        .write_key_package(&kp.hash_ref(crypto)?, &bundle)
-        .map_err(|e| CoreError::Storage(format!("write KeyPackage: {e:?}")))?;
-    let processed = ProcessedWelcome::new_from_welcome(&provider, &passive_join_config(), welcome(welcome_bytes)?)
-        .map_err(|e| CoreError::mls("Welcome", e))?;
+    store_bundle(&provider, &kp, &bundle)?;
+    let processed = ProcessedWelcome::new_from_welcome(&provider, &passive_join_config(), codec::welcome(welcome_bytes)?)
+        .map_err(VectorError::refused("Welcome"))?;
     let group_info = processed.unverified_group_info();
     let signer_key = OpenMlsSignaturePublicKey::new(signer_pub.to_vec().into(), CIPHERSUITE.signature_algorithm())
-        .map_err(|e| CoreError::mls("signer_pub", e))?;
+        .map_err(VectorError::refused("signer_pub"))?;
     // RFC 9420 §12.4.3.1: verify the GroupInfo signature.
     group_info
         .verify_no_out(crypto, &signer_key)
-        .map_err(|e| CoreError::InvalidSignature(format!("GroupInfo: {e}")))?;
+        .map_err(VectorError::GroupInfoSignature)?;
     let context = group_info.group_context();
     Ok(DecryptedWelcome {
         group_context: context
             .tls_serialize_detached()
-            .map_err(|e| CoreError::Internal(format!("serialize GroupContext: {e}")))?,
+            .map_err(|e| InternalError::new("serialize GroupContext", e))?,
         group_id: context.group_id().as_slice().to_vec(),
         epoch: context.epoch().as_u64(),
     })
@@ -224,26 +218,26 @@ pub fn join_passive(
     external_psks: &[(Vec<u8>, Vec<u8>)],
     welcome_bytes: &[u8],
     ratchet_tree: Option<&[u8]>,
-) -> Result<(Client, Group)> {
+) -> Result<(Client, Group), VectorError> {
     let provider = Provider::default();
     let signer = inject(&provider, keys)?;
     for (psk_id, psk) in external_psks {
         // The nonce is not part of the stored key: an empty one names it.
         PreSharedKeyId::external(psk_id.clone(), Vec::new())
             .store(&provider, psk)
-            .map_err(|e| CoreError::Storage(format!("store PSK: {e:?}")))?;
+            .map_err(VectorError::refused("store PSK"))?;
     }
-    let mut join = StagedWelcome::build_from_welcome(&provider, &passive_join_config(), welcome(welcome_bytes)?)
-        .map_err(|e| CoreError::mls("Welcome", e))?
+    let mut join = StagedWelcome::build_from_welcome(&provider, &passive_join_config(), codec::welcome(welcome_bytes)?)
+        .map_err(VectorError::refused("Welcome"))?
         .skip_lifetime_validation();
     if let Some(tree) = ratchet_tree {
         join = join.with_ratchet_tree(decode_tree(tree)?);
     }
     let group = join
         .build()
-        .map_err(|e| CoreError::mls("Welcome", e))?
+        .map_err(VectorError::refused("Welcome"))?
         .into_group(&provider)
-        .map_err(|e| CoreError::mls("Welcome", e))?;
+        .map_err(VectorError::refused("Welcome"))?;
     // A client over this store: the same bytes `Client::export_state` writes.
     let state = ClientState {
         client_uri: b"passive-client".to_vec().into(),
@@ -251,7 +245,7 @@ pub fn join_passive(
         store: provider.export_storage()?.into(),
     }
     .tls_serialize_detached()
-    .map_err(|e| CoreError::Internal(format!("client state: {e}")))?;
+    .map_err(|e| InternalError::new("client state", e))?;
     let client = Client::import_state(&state)?;
     let group = client.load_group(group.group_id().as_slice())?;
     Ok((client, group))

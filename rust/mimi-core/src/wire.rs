@@ -3,7 +3,7 @@
 //!
 //! Every struct decodes strictly: exact length, no trailing bytes, minimal
 //! variable-length prefixes, known enum values, embedded MLS objects that
-//! openmls parses. A `CoreError::Decode` names the struct and the field
+//! openmls parses. A [`DecodeError`] names the struct and the field
 //! (`"FanoutMessage.frank.server_frank: truncated ..."`).
 //!
 //! Embedded RFC 9420 structs (MLSMessage, KeyPackage, Credential, ...) are kept
@@ -16,7 +16,7 @@ use std::fmt::Display;
 
 use openmls::prelude::MlsMessageIn;
 
-use crate::error::{CoreError, Result};
+use crate::error::{DecodeError, DecodeReason};
 
 mod fanout;
 mod group_info;
@@ -27,6 +27,10 @@ pub use fanout::*;
 pub use group_info::*;
 pub use key_material::*;
 pub use update::*;
+
+/// What every wire operation returns: the structs only fail to decode or to
+/// encode (their fields break a rule); `verify` names its own error.
+pub(crate) type Result<T, E = DecodeError> = std::result::Result<T, E>;
 
 /// RFC 9420 §2.1.2: vector lengths are 30-bit at most.
 const MAX_VARINT: usize = (1 << 30) - 1;
@@ -70,11 +74,11 @@ macro_rules! wire_enum {
             pub fn from_name(name: &str) -> Result<Self> {
                 match name {
                     $($text => Ok(Self::$variant),)+
-                    _ => Err(CoreError::Decode(format!(
-                        "unknown {} {name:?}; known: {}",
-                        stringify!($name),
-                        Self::NAMES.join(", ")
-                    ))),
+                    _ => Err($crate::error::DecodeError::new("", $crate::error::DecodeReason::UnknownName {
+                        enum_name: stringify!($name),
+                        name: name.to_owned(),
+                        known: Self::NAMES,
+                    })),
                 }
             }
         }
@@ -88,6 +92,27 @@ macro_rules! wire_enum {
     };
 }
 pub(crate) use wire_enum;
+
+/// Every enum whose values cross to Python by name, with those names in wire
+/// order: the drafts' one-byte enums (response and status codes,
+/// representations) and `MlsMessageKind`. The bindings expose it so that the
+/// Python `Literal` types of each (`mimi.codes`) are checked against it.
+pub const ENUMS: &[(&str, &[&str])] = {
+    macro_rules! by_name {
+        ($($t:ident),+) => { &[$((stringify!($t), $t::NAMES)),+] };
+    }
+    by_name!(
+        RatchetTreeRepresentation,
+        RatchetTreePresence,
+        GroupInfoRepresentation,
+        UpdateResponseCode,
+        SubmitResponseCode,
+        KeyMaterialUserCode,
+        KeyMaterialClientCode,
+        GroupInfoCode,
+        MlsMessageKind
+    )
+};
 
 /// A one-byte enum of the drafts (`(255)` upper bound).
 pub(crate) trait WireEnum: Sized + Copy {
@@ -116,8 +141,13 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(crate) fn err(&self, field: &str, msg: impl Display) -> CoreError {
-        CoreError::Decode(format!("{}.{field}: {msg}", self.path.join(".")))
+    /// A rule of the struct broken at `field`.
+    pub(crate) fn err(&self, field: &str, msg: impl Display) -> DecodeError {
+        self.at(field, DecodeReason::Rule(msg.to_string()))
+    }
+
+    fn at(&self, field: &str, reason: DecodeReason) -> DecodeError {
+        DecodeError::new(format!("{}.{field}", self.path.join(".")), reason)
     }
 
     /// Bytes consumed so far.
@@ -132,7 +162,7 @@ impl<'a> Reader<'a> {
     fn take(&mut self, field: &str, n: usize) -> Result<&'a [u8]> {
         let left = self.limit - self.pos;
         if n > left {
-            return Err(self.err(field, format!("truncated: needs {n} bytes, {left} left")));
+            return Err(self.at(field, DecodeReason::Truncated { needs: n, left }));
         }
         let out = &self.data[self.pos..self.pos + n];
         self.pos += n;
@@ -160,14 +190,14 @@ impl<'a> Reader<'a> {
     /// A one-byte enum value the draft defines.
     pub(crate) fn code<E: WireEnum>(&mut self, field: &str) -> Result<E> {
         let v = self.u8(field)?;
-        E::from_u8(v).ok_or_else(|| self.err(field, format!("unknown {} value {v}", E::NAME)))
+        E::from_u8(v).ok_or_else(|| self.at(field, DecodeReason::UnknownValue { enum_name: E::NAME, value: v }))
     }
 
     /// `Protocol protocol`: must be mls10.
     pub(crate) fn protocol(&mut self, field: &str) -> Result<()> {
         match self.u8(field)? {
             PROTOCOL_MLS10 => Ok(()),
-            v => Err(self.err(field, format!("unknown Protocol value {v} (only mls10(1) is defined)"))),
+            value => Err(self.at(field, DecodeReason::UnknownValue { enum_name: "Protocol", value })),
         }
     }
 
@@ -178,14 +208,14 @@ impl<'a> Reader<'a> {
             0 => return Ok(usize::from(first)),
             1 => (2, 0x40),
             2 => (4, 0x4000),
-            _ => return Err(self.err(field, "length prefix 0b11 is reserved")),
+            _ => return Err(self.at(field, DecodeReason::ReservedPrefix)),
         };
-        let rest = self.take(field, len - 1).map_err(|_| self.err(field, "truncated length prefix"))?;
+        let rest = self.take(field, len - 1).map_err(|_| self.at(field, DecodeReason::TruncatedPrefix))?;
         let value = rest
             .iter()
             .fold(usize::from(first & 0x3f), |acc, b| (acc << 8) | usize::from(*b));
         if value < min {
-            return Err(self.err(field, format!("non-minimal length prefix for {value}")));
+            return Err(self.at(field, DecodeReason::NonMinimalPrefix(value)));
         }
         Ok(value)
     }
@@ -199,7 +229,7 @@ impl<'a> Reader<'a> {
     /// A UTF-8 string carried as `opaque<V>` (URIs, `string`).
     pub(crate) fn string(&mut self, field: &str) -> Result<String> {
         let b = self.opaque(field)?;
-        String::from_utf8(b.to_vec()).map_err(|_| self.err(field, "not UTF-8"))
+        String::from_utf8(b.to_vec()).map_err(|_| self.at(field, DecodeReason::NotUtf8))
     }
 
     /// `optional<T>` (RFC 9420 §2.1.3): a presence byte 0 or 1.
@@ -207,7 +237,7 @@ impl<'a> Reader<'a> {
         match self.u8(field)? {
             0 => Ok(None),
             1 => f(self).map(Some),
-            v => Err(self.err(field, format!("optional presence byte must be 0 or 1, got {v}"))),
+            v => Err(self.at(field, DecodeReason::Presence(v))),
         }
     }
 
@@ -216,7 +246,7 @@ impl<'a> Reader<'a> {
         let n = self.varint(field)?;
         let left = self.limit - self.pos;
         if n > left {
-            return Err(self.err(field, format!("truncated: vector of {n} bytes, {left} left")));
+            return Err(self.at(field, DecodeReason::TruncatedVector { len: n, left }));
         }
         let outer = std::mem::replace(&mut self.limit, self.pos + n);
         let mut items = Vec::new();
@@ -236,10 +266,10 @@ impl<'a> Reader<'a> {
     }
 
     /// An embedded RFC 9420 struct that openmls parses; returns its exact bytes.
-    pub(crate) fn mls<T: tls_codec::Deserialize>(&mut self, field: &str, what: &str) -> Result<&'a [u8]> {
+    pub(crate) fn mls<T: tls_codec::Deserialize>(&mut self, field: &str, what: &'static str) -> Result<&'a [u8]> {
         let mut rest = &self.data[self.pos..self.limit];
         let before = rest.len();
-        T::tls_deserialize(&mut rest).map_err(|e| self.err(field, format!("not a valid {what}: {e:?}")))?;
+        T::tls_deserialize(&mut rest).map_err(|error| self.at(field, DecodeReason::Mls { what, error }))?;
         let used = before - rest.len();
         self.take(field, used)
     }
@@ -255,10 +285,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn finish(self) -> Result<()> {
         let left = self.data.len() - self.pos;
         if left != 0 {
-            return Err(CoreError::Decode(format!(
-                "{}: {left} trailing byte(s) after the last field",
-                self.path.join(".")
-            )));
+            return Err(DecodeError::new(self.path.join("."), DecodeReason::Trailing(left)));
         }
         Ok(())
     }
@@ -273,10 +300,10 @@ pub(crate) fn decode_exact<T>(root: &'static str, data: &[u8], f: impl FnOnce(&m
 }
 
 /// Checks that `bytes` are exactly one `T` (constructors' check of embedded MLS bytes).
-pub(crate) fn check_mls<T: tls_codec::Deserialize>(path: &str, what: &str, bytes: &[u8]) -> Result<()> {
+pub(crate) fn check_mls<T: tls_codec::Deserialize>(path: &str, what: &'static str, bytes: &[u8]) -> Result<()> {
     T::tls_deserialize_exact(bytes)
         .map(|_| ())
-        .map_err(|e| CoreError::Decode(format!("{path}: not a valid {what}: {e:?}")))
+        .map_err(|error| DecodeError::new(path, DecodeReason::Mls { what, error }))
 }
 
 // ---------------------------------------------------------------- writer
@@ -286,7 +313,7 @@ pub(crate) fn check_mls<T: tls_codec::Deserialize>(path: &str, what: &str, bytes
 #[derive(Default)]
 pub(crate) struct Writer {
     buf: Vec<u8>,
-    error: Option<CoreError>,
+    error: Option<DecodeError>,
 }
 
 impl Writer {
@@ -306,8 +333,9 @@ impl Writer {
         self.buf.extend_from_slice(v);
     }
 
-    pub(crate) fn fail(&mut self, msg: String) {
-        self.error.get_or_insert(CoreError::Decode(msg));
+    /// Fails the encoding: the value at `at` breaks its struct's `rule`.
+    pub(crate) fn fail(&mut self, at: &str, rule: impl Display) {
+        self.error.get_or_insert(DecodeError::rule(at, rule));
     }
 
     fn varint_bytes(&mut self, n: usize) -> Vec<u8> {
@@ -318,7 +346,7 @@ impl Writer {
         } else if n <= MAX_VARINT {
             (0x8000_0000 | n as u32).to_be_bytes().to_vec()
         } else {
-            self.fail(format!("length {n} exceeds the RFC 9420 varint range"));
+            self.error.get_or_insert(DecodeError::new("length prefix", DecodeReason::TooLong(n)));
             Vec::new()
         }
     }
@@ -383,14 +411,12 @@ pub enum MlsMessageKind {
 }
 
 impl MlsMessageKind {
+    /// The names, in the order of the variants.
+    pub const NAMES: &'static [&'static str] = &["application", "proposal", "commit", "welcome"];
+
     /// `"application"`, `"proposal"`, `"commit"` or `"welcome"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MlsMessageKind::Application => "application",
-            MlsMessageKind::Proposal => "proposal",
-            MlsMessageKind::Commit => "commit",
-            MlsMessageKind::Welcome => "welcome",
-        }
+        Self::NAMES[self as usize]
     }
 }
 
@@ -444,7 +470,7 @@ fn message_kind(msg: &[u8]) -> std::result::Result<MlsMessageKind, String> {
 /// The kind of an MLSMessage (exact bytes): application, proposal, commit or welcome.
 pub fn mls_message_kind(msg: &[u8]) -> Result<MlsMessageKind> {
     check_mls::<MlsMessageIn>("MLSMessage", "MLSMessage", msg)?;
-    message_kind(msg).map_err(|e| CoreError::Decode(format!("MLSMessage: {e}")))
+    message_kind(msg).map_err(|e| DecodeError::rule("MLSMessage", e))
 }
 
 /// Whether an MLSMessage is a PrivateMessage (wire_format 2).
@@ -550,8 +576,8 @@ impl RatchetTreeOption {
             self.tree_signature.is_some(),
         );
         if want != have {
-            w.fail(format!(
-                "RatchetTreeOption: representation {} takes {}",
+            w.fail("RatchetTreeOption", format!(
+                "representation {} takes {}",
                 self.representation.as_str(),
                 match self.representation {
                     R::Full => "ratchet_tree only",
@@ -589,7 +615,7 @@ impl Frank {
     /// A Frank; `server_frank` must be 32 bytes.
     pub fn new(server_frank: &[u8], franking_signature_ciphersuite: u16, franking_integrity_signature: Vec<u8>) -> Result<Self> {
         let server_frank = server_frank.try_into().map_err(|_| {
-            CoreError::Decode(format!("Frank.server_frank: must be 32 bytes, got {}", server_frank.len()))
+            DecodeError::new("Frank.server_frank", DecodeReason::Length { expected: 32, got: server_frank.len() })
         })?;
         Ok(Self {
             server_frank,

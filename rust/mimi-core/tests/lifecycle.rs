@@ -1,9 +1,9 @@
 //! The core without Python: a group with the hub's view, through add, message,
 //! app-data update, hub-issued remove, external join and restart.
 
-use mimi_core::{AppDataChange, Client, CoreError, ExternalSenderInfo, HubView, SignatureKeyPair};
+use mimi_core::{AppDataChange, AppDataError, AppDataValues, Client, ExternalSenderInfo, HubView, MergeError, ProcessError, SignatureKeyPair};
 
-fn replace(_old: &[(u16, Vec<u8>)], proposals: &[AppDataChange]) -> mimi_core::Result<Vec<(u16, Option<Vec<u8>>)>> {
+fn replace(_old: &[(u16, Vec<u8>)], proposals: &[AppDataChange]) -> Result<AppDataValues, AppDataError> {
     Ok(proposals.iter().map(|p| (p.component_id, p.update.clone())).collect())
 }
 
@@ -34,7 +34,7 @@ fn lifecycle_with_hub_view() {
 
     let msg = a.encrypt(b"hello", b"").unwrap();
     assert_eq!(b.process(&msg, None).unwrap().plaintext.as_deref(), Some(&b"hello"[..]));
-    assert!(matches!(b.process(&msg[..msg.len() - 1], None), Err(CoreError::Decode(_))));
+    assert!(matches!(b.process(&msg[..msg.len() - 1], None), Err(ProcessError::Decode(_))));
 
     // The hub removes Bob; Alice commits to it.
     let proposal = view.propose_remove(b.own_leaf_index(), &hub_key).unwrap();
@@ -62,6 +62,8 @@ fn lifecycle_with_hub_view() {
     assert_eq!(view.tree_hash(), t.tree_hash());
     assert!(matches!(
         view.process(&out.commit, Some(&out.group_info), None),
-        Err(CoreError::WrongEpoch { message: 2, group: 3 })
+        Err(ProcessError::WrongEpoch { message: 2, group: 3 })
     ));
+    // Merging what was refused is the caller's bug, not an MLS refusal.
+    assert!(matches!(view.merge(), Err(MergeError::NothingToMerge)));
 }

@@ -11,62 +11,40 @@ use mimi_core as core;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+mod errors;
 mod hpke;
 mod vectors;
 mod wire;
 
-mod errors {
-    pyo3::import_exception!(mimi.errors, DecodeError);
-    pyo3::import_exception!(mimi.errors, InvalidSignature);
-    pyo3::import_exception!(mimi.errors, WrongEpoch);
-    pyo3::import_exception!(mimi.errors, MlsError);
-    pyo3::import_exception!(mimi.errors, StorageError);
-    pyo3::import_exception!(mimi.errors, InternalError);
-}
+use errors::{Class, Classified};
 
-/// Maps every core error variant onto its `mimi.errors` class.
-pub(crate) fn to_pyerr(err: core::CoreError) -> PyErr {
-    use core::CoreError as E;
-    let message = err.to_string();
-    match err {
-        E::Decode(_) => errors::DecodeError::new_err(message),
-        E::InvalidSignature(_) => errors::InvalidSignature::new_err(message),
-        E::WrongEpoch { .. } => errors::WrongEpoch::new_err(message),
-        E::Mls(_) => errors::MlsError::new_err(message),
-        E::Storage(_) => errors::StorageError::new_err(message),
-        E::Internal(_) => errors::InternalError::new_err(message),
-    }
-}
-
-pub(crate) fn guard<T>(f: impl FnOnce() -> core::Result<T>) -> PyResult<T> {
+/// Runs a core call: its error becomes its `mimi.errors` class, a panic an
+/// `InternalError`.
+pub(crate) fn guard<T, E: Classified>(f: impl FnOnce() -> Result<T, E>) -> PyResult<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result.map_err(to_pyerr),
+        Ok(result) => result.map_err(Classified::into_pyerr),
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(errors::InternalError::new_err(format!("panic in mimi-core: {what}")))
+            Err(Class::Internal.raise(format!("panic in mimi-core: {what}")))
         }
     }
 }
 
-/// Exposes one core error variant per call, so tests can check the mapping.
+/// Raises the sample of the core error variant `kind` (one of
+/// `_CORE_ERROR_KINDS`), or panics in the core for `"panic"`, so tests can
+/// check the class each reaches Python as.
 #[pyfunction]
 fn _raise_core_error(kind: &str) -> PyResult<()> {
-    guard(|| {
-        Err(match kind {
-            "decode" => core::CoreError::Decode("test".into()),
-            "invalid_signature" => core::CoreError::InvalidSignature("test".into()),
-            "wrong_epoch" => core::CoreError::WrongEpoch { message: 1, group: 2 },
-            "mls" => core::CoreError::Mls("test".into()),
-            "storage" => core::CoreError::Storage("test".into()),
-            "internal" => core::CoreError::Internal("test".into()),
-            "panic" => panic!("test panic"),
-            other => core::CoreError::Decode(format!("unknown kind {other}")),
-        })
-    })
+    let sample = errors::SAMPLES.iter().find(|(name, _)| *name == kind).map(|(_, raise)| raise);
+    match (kind, sample) {
+        ("panic", _) => guard(|| -> Result<(), core::InternalError> { panic!("test panic") }),
+        (_, Some(raise)) => Err(raise()),
+        (_, None) => Err(Class::Decode.raise(format!("unknown core error kind {kind:?}"))),
+    }
 }
 
 // ---------------------------------------------------------------- signing
@@ -131,7 +109,7 @@ fn verify_batch(py: Python<'_>, items: Vec<SignedItem>) -> PyResult<Vec<bool>> {
                     signature,
                 })
                 .collect();
-            Ok(core::verify_batch(&refs))
+            Ok::<_, core::InternalError>(core::verify_batch(&refs))
         })
     })
 }
@@ -150,7 +128,7 @@ fn reencode(kind: &str, data: &[u8]) -> PyResult<Vec<u8>> {
 /// (group_id, epoch, content type) of a PublicMessage or PrivateMessage.
 #[pyfunction]
 fn message_header(message: &[u8]) -> PyResult<(Vec<u8>, u64, &'static str)> {
-    guard(|| core::codec::message_header(message))
+    guard(|| core::codec::message_header(message)).map(|(group_id, epoch, kind)| (group_id, epoch, kind.as_str()))
 }
 
 /// The KeyPackageRefs a Welcome is encrypted to.
@@ -340,7 +318,7 @@ impl<'py> Resolver<'py> {
         }
     }
 
-    fn run<T>(&self, f: impl FnOnce(Option<&mut core::AppDataResolver<'_>>) -> core::Result<T>) -> PyResult<T> {
+    fn run<T, E: Classified>(&self, f: impl FnOnce(Option<&mut core::AppDataResolver<'_>>) -> Result<T, E>) -> PyResult<T> {
         let result = match &self.callable {
             None => guard(|| f(None)),
             Some(callable) => {
@@ -361,7 +339,7 @@ impl<'py> Resolver<'py> {
                     };
                     call().map_err(|e| {
                         *self.error.borrow_mut() = Some(e);
-                        core::CoreError::Mls("app-data resolver raised".into())
+                        core::AppDataError::Refused
                     })
                 };
                 guard(|| f(Some(&mut closure)))
@@ -674,6 +652,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(key_package_ref, m)?)?;
     m.add("MLS_STRUCT_KINDS", core::codec::KINDS.to_vec())?;
     m.add_function(wrap_pyfunction!(_raise_core_error, m)?)?;
+    m.add("_CORE_ERROR_KINDS", errors::SAMPLES.iter().map(|(name, _)| *name).collect::<Vec<_>>())?;
     m.add("CIPHERSUITE", 0x0001u16)?;
     vectors::register(m)?;
     wire::register(m)?;

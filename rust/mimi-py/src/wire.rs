@@ -5,6 +5,7 @@
 
 use mimi_core::wire as w;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
 
 use crate::guard;
 
@@ -257,7 +258,7 @@ type Submission = (Vec<u8>, u64, Vec<u8>, String, Vec<u8>, Vec<u8>);
 #[pyfunction]
 fn read_submissions(bodies: Vec<Bound<'_, pyo3::types::PyBytes>>, first_timestamp: u64) -> PyResult<Vec<Option<Submission>>> {
     let bodies: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
-    let read = guard(|| Ok(w::read_submissions(&bodies, first_timestamp)))?;
+    let read = guard(|| Ok::<_, mimi_core::InternalError>(w::read_submissions(&bodies, first_timestamp)))?;
     Ok(read
         .into_iter()
         .map(|r| r.ok().map(|s| (s.group_id, s.epoch, s.digest.to_vec(), s.sending_uri, s.fanout, s.accepted)))
@@ -415,7 +416,7 @@ wire_class!(UpdateResponse, "UpdateResponse", {
 
 // ---------------------------------------------------------------- Fetch Key Material
 
-fn key(private_key: &[u8]) -> mimi_core::Result<mimi_core::SignatureKeyPair> {
+fn key(private_key: &[u8]) -> Result<mimi_core::SignatureKeyPair, mimi_core::DecodeError> {
     mimi_core::SignatureKeyPair::from_private(private_key)
 }
 
@@ -720,5 +721,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_notify, m)?)?;
     m.add_function(wrap_pyfunction!(mls_message_kind, m)?)?;
     m.add_function(wrap_pyfunction!(read_submissions, m)?)?;
+    let enums = PyDict::new(m.py());
+    for (name, values) in w::ENUMS {
+        enums.set_item(name, PyTuple::new(m.py(), *values)?)?;
+    }
+    m.add("WIRE_ENUMS", enums)?;
     Ok(())
 }

@@ -4,7 +4,8 @@ use super::{
     checked, decode_exact, encode_with, is_private_message, wire_enum, Frank, MlsMessageKind, RatchetTreeOption, Reader,
     Writer, PROTOCOL_MLS10,
 };
-use crate::error::{CoreError, Result};
+use super::Result;
+use crate::error::DecodeError;
 use sha2::{Digest, Sha256};
 
 // ---------------------------------------------------------------- FanoutMessage
@@ -42,7 +43,7 @@ impl FanoutMessage {
         ratchet_tree_option: Option<RatchetTreeOption>,
         proposals: Vec<Vec<u8>>,
     ) -> Result<Self> {
-        let kind = super::mls_message_kind(&message).map_err(|e| CoreError::Decode(format!("FanoutMessage.message: {e}")))?;
+        let kind = super::mls_message_kind(&message).map_err(|e| e.within("FanoutMessage.message"))?;
         let v = Self {
             timestamp,
             message,
@@ -97,8 +98,8 @@ impl FanoutMessage {
             }
         };
         if misplaced {
-            w.fail(format!(
-                "FanoutMessage: a {} message takes {}",
+            w.fail("FanoutMessage", format!(
+                "a {} message takes {}",
                 self.kind.as_str(),
                 match self.kind {
                     MlsMessageKind::Application => "only frank",
@@ -147,7 +148,7 @@ pub(crate) fn write_proposals(w: &mut Writer, proposals: &[Vec<u8>]) {
 /// body is malformed (the hub has nothing to notify).
 pub fn encode_notify(messages: &[FanoutMessage]) -> Result<Vec<u8>> {
     if messages.is_empty() {
-        return Err(CoreError::Decode("notify body: at least one FanoutMessage is required".into()));
+        return Err(DecodeError::rule("notify body", "at least one FanoutMessage is required"));
     }
     encode_with(|w| messages.iter().for_each(|m| m.write(w)))
 }
@@ -155,13 +156,13 @@ pub fn encode_notify(messages: &[FanoutMessage]) -> Result<Vec<u8>> {
 /// Strict decode of a `/notify` body; errors name the message's index.
 pub fn decode_notify(data: &[u8]) -> Result<Vec<FanoutMessage>> {
     if data.is_empty() {
-        return Err(CoreError::Decode("notify body: empty (at least one FanoutMessage is required)".into()));
+        return Err(DecodeError::rule("notify body", "empty (at least one FanoutMessage is required)"));
     }
     let mut r = Reader::new("FanoutMessage", data);
     let mut out = Vec::new();
     while !r.at_end() {
         let m = FanoutMessage::read(&mut r)
-            .map_err(|e| CoreError::Decode(format!("notify body, message {}: {}", out.len(), strip(e))))?;
+            .map_err(|e| e.within(format!("notify body, message {}", out.len())))?;
         out.push(m);
     }
     r.finish()?;
@@ -173,25 +174,18 @@ pub fn decode_notify(data: &[u8]) -> Result<Vec<FanoutMessage>> {
 /// messages: the follower forwards these bytes to each recipient unchanged.
 pub fn split_notify(data: &[u8]) -> Result<Vec<(MlsMessageKind, &[u8])>> {
     if data.is_empty() {
-        return Err(CoreError::Decode("notify body: empty (at least one FanoutMessage is required)".into()));
+        return Err(DecodeError::rule("notify body", "empty (at least one FanoutMessage is required)"));
     }
     let mut r = Reader::new("FanoutMessage", data);
     let mut out = Vec::new();
     while !r.at_end() {
         let start = r.position();
         let m = FanoutMessage::read(&mut r)
-            .map_err(|e| CoreError::Decode(format!("notify body, message {}: {}", out.len(), strip(e))))?;
+            .map_err(|e| e.within(format!("notify body, message {}", out.len())))?;
         out.push((m.kind, &data[start..r.position()]));
     }
     r.finish()?;
     Ok(out)
-}
-
-fn strip(e: CoreError) -> String {
-    match e {
-        CoreError::Decode(s) => s,
-        other => other.to_string(),
-    }
 }
 
 // ---------------------------------------------------------------- SubmitMessageRequest
@@ -322,8 +316,8 @@ impl SubmitMessageResponse {
                 }
             };
             if !ok {
-                w.fail(format!(
-                    "SubmitMessageResponse: status {} takes {}",
+                w.fail("SubmitMessageResponse", format!(
+                    "status {} takes {}",
                     self.status.as_str(),
                     match self.status {
                         SubmitResponseCode::Accepted => "accepted_timestamp (required) and frank",
@@ -372,7 +366,7 @@ impl Submission {
         let request = SubmitMessageRequest::decode(body)?;
         let (group_id, epoch, _) = super::read_header(&request.app_message)?
             .framed
-            .ok_or_else(|| CoreError::Decode("SubmitMessageRequest.appMessage: no PrivateMessage header".into()))?;
+            .ok_or_else(|| DecodeError::rule("SubmitMessageRequest.appMessage", "no PrivateMessage header"))?;
         let (group_id, digest) = (group_id.to_vec(), Sha256::digest(&request.app_message).into());
         // The request's decode checked the message (a PrivateMessage application
         // message): both values are well formed by construction, no round trip needed.
@@ -414,7 +408,7 @@ pub fn read_submissions<B: AsRef<[u8]>>(bodies: &[B], first_timestamp: u64) -> V
         .map(|(i, body)| {
             let timestamp = first_timestamp
                 .checked_add(i as u64)
-                .ok_or_else(|| CoreError::Decode(format!("timestamp {first_timestamp} + {i} overflows")))?;
+                .ok_or_else(|| DecodeError::rule("timestamp", format!("{first_timestamp} + {i} overflows")))?;
             Submission::read(body.as_ref(), timestamp)
         })
         .collect()

@@ -7,7 +7,8 @@ use tls_codec::Deserialize as _;
 use super::{
     checked, decode_exact, encode_with, wire_enum, MlsMessageKind, RatchetTreeOption, Reader, Writer, PROTOCOL_MLS10,
 };
-use crate::error::{CoreError, Result};
+use super::Result;
+use crate::error::{DecodeError, VerifyError};
 use crate::hpke::HpkeCiphertext;
 use crate::signing::{verify_with_label, SignatureKeyPair};
 
@@ -107,7 +108,7 @@ impl GroupInfoRequest {
 
     /// VerifyWithLabel under `requesting_signature_key` (binding the key to
     /// the credential is the caller's check).
-    pub fn verify(&self) -> Result<()> {
+    pub fn verify(&self) -> Result<(), VerifyError> {
         verify_with_label(&self.requesting_signature_key, GROUP_INFO_REQUEST_LABEL, &self.tbs()?, &self.signature)
     }
 
@@ -213,8 +214,8 @@ impl GroupInfoResponse {
                 parts.iter().all(|p| !*p)
             };
             if !ok {
-                w.fail(format!(
-                    "GroupInfoResponse: status {} takes {}",
+                w.fail("GroupInfoResponse", format!(
+                    "status {} takes {}",
                     self.status.as_str(),
                     if self.status == GroupInfoCode::Success {
                         "cipher_suite, hub_sender, encrypted_groupinfo_and_tree and signature"
@@ -234,10 +235,10 @@ impl GroupInfoResponse {
     /// The GroupInfoResponseTBS bytes (success only).
     pub fn tbs(&self) -> Result<Vec<u8>> {
         if self.status != GroupInfoCode::Success {
-            return Err(CoreError::Decode(format!(
-                "GroupInfoResponse: status {} is not signed",
-                self.status.as_str()
-            )));
+            return Err(DecodeError::rule(
+                "GroupInfoResponse",
+                format!("status {} is not signed", self.status.as_str()),
+            ));
         }
         encode_with(|w| self.write_tbs(w))
     }
@@ -252,7 +253,7 @@ impl GroupInfoResponse {
 
     /// VerifyWithLabel under `hub_sender.signature_key`. That `hub_sender` is
     /// the room's external sender is the caller's check.
-    pub fn verify(&self) -> Result<()> {
+    pub fn verify(&self) -> Result<(), VerifyError> {
         let sender = self.hub_sender.as_deref().unwrap_or_default();
         let key = hub_signature_key(sender)?;
         verify_with_label(

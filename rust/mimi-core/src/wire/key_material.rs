@@ -3,7 +3,8 @@
 use openmls::prelude::{Capabilities, Credential, KeyPackageIn, RequiredCapabilitiesExtension};
 
 use super::{check_mls, checked, decode_exact, encode_with, wire_enum, Reader, Writer, PROTOCOL_MLS10};
-use crate::error::{CoreError, Result};
+use super::Result;
+use crate::error::{DecodeError, VerifyError};
 use crate::signing::{verify_with_label, SignatureKeyPair};
 
 /// The SignWithLabel label of KeyMaterialRequestTBS.
@@ -88,7 +89,7 @@ impl KeyMaterialRequest {
 
     /// VerifyWithLabel under `requester_signature_key`. That the key belongs to
     /// `requester_credential` and the requesting user is the caller's check.
-    pub fn verify(&self) -> Result<()> {
+    pub fn verify(&self) -> Result<(), VerifyError> {
         verify_with_label(&self.requester_signature_key, KEY_MATERIAL_REQUEST_LABEL, &self.tbs()?, &self.signature)
     }
 
@@ -194,8 +195,8 @@ impl ClientKeyMaterial {
             KeyMaterialClientCode::KeyMaterialExhausted => v.key_package.is_none() && v.client_capabilities.is_none(),
         };
         if !ok {
-            return Err(CoreError::Decode(format!(
-                "ClientKeyMaterial: clientStatus {} takes {}",
+            return Err(DecodeError::rule("ClientKeyMaterial", format!(
+                "clientStatus {} takes {}",
                 client_status.as_str(),
                 match client_status {
                     KeyMaterialClientCode::Success => "key_package only (required)",
@@ -285,7 +286,7 @@ impl KeyMaterialResponse {
     pub fn encode(&self) -> Result<Vec<u8>> {
         encode_with(|w| {
             if let Err(msg) = check_clients(self.user_status, &self.clients) {
-                w.fail(format!("KeyMaterialResponse.clients: {msg}"));
+                w.fail("KeyMaterialResponse.clients", msg);
                 return;
             }
             w.u8(PROTOCOL_MLS10);

@@ -11,7 +11,8 @@ use super::fanout::{read_proposals, write_proposals};
 use super::{
     check_mls, checked, decode_exact, encode_with, wire_enum, MlsMessageKind, RatchetTreeOption, Reader, Writer,
 };
-use crate::error::{CoreError, Result};
+use super::Result;
+use crate::error::DecodeError;
 
 /// RFC 9420 §17.3: the `ratchet_tree` extension type, which PartialGroupInfo omits.
 const RATCHET_TREE_EXTENSION: u16 = 0x0002;
@@ -174,8 +175,8 @@ impl GroupInfoOption {
                 w.u8(self.representation as u8);
                 p.write(w);
             }
-            (r, _, _) => w.fail(format!(
-                "GroupInfoOption: representation {} takes {} only",
+            (r, _, _) => w.fail("GroupInfoOption", format!(
+                "representation {} takes {} only",
                 r.as_str(),
                 match r {
                     GroupInfoRepresentation::Full => "group_info",
@@ -219,12 +220,12 @@ impl HandshakeBundle {
         more_proposals: Vec<Vec<u8>>,
     ) -> Result<Self> {
         let kind = super::mls_message_kind(&proposal_or_commit)
-            .map_err(|e| CoreError::Decode(format!("HandshakeBundle.proposalOrCommit: {e}")))?;
+            .map_err(|e| e.within("HandshakeBundle.proposalOrCommit"))?;
         if !matches!(kind, MlsMessageKind::Proposal | MlsMessageKind::Commit) {
-            return Err(CoreError::Decode(format!(
-                "HandshakeBundle.proposalOrCommit: must be a proposal or a commit, got a {}",
-                kind.as_str()
-            )));
+            return Err(DecodeError::rule(
+                "HandshakeBundle.proposalOrCommit",
+                format!("must be a proposal or a commit, got a {}", kind.as_str()),
+            ));
         }
         if let Some(welcome) = &welcome {
             check_mls::<Welcome>("HandshakeBundle.welcome", "Welcome", welcome)?;
@@ -288,8 +289,8 @@ impl HandshakeBundle {
             _ => false,
         };
         if !ok {
-            w.fail(format!(
-                "HandshakeBundle: a {} takes {}",
+            w.fail("HandshakeBundle", format!(
+                "a {} takes {}",
                 self.kind.as_str(),
                 match self.kind {
                     MlsMessageKind::Commit => {
@@ -399,8 +400,8 @@ impl UpdateResponse {
                 C::NotAllowed => !ts && !epoch && !refs,
             };
             if !ok {
-                w.fail(format!(
-                    "UpdateRoomResponse: responseCode {} takes {}",
+                w.fail("UpdateRoomResponse", format!(
+                    "responseCode {} takes {}",
                     self.response_code.as_str(),
                     match self.response_code {
                         C::Success => "accepted_timestamp (required)",
