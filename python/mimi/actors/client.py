@@ -1,6 +1,6 @@
 """ClientHost: one device (`Client`) or many (`ClientFleet`) in one actor, each a
-ClientSession with its own SQLite file. Each actor is a process (~50-90 MB),
-so load tests host many devices per actor with the same logic."""
+ClientSession with its own SQLite file. Each actor is a process (docs/results.md,
+"Sizes"), so load tests host many devices per actor with the same logic."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class ClientHost:
     def _open(self, uri: str) -> Device:
         # NORMAL, not FULL: a device's copy is rebuilt from its provider's inbox
         # (durable, FULL) after a crash or power loss, so the device need not
-        # fsync every delivered batch (56% of a client host's time under load).
+        # fsync every delivered batch (most of a loaded client host's time,
+        # docs/results.md).
         store = ClientStore(self.data.client(uri), synchronous="NORMAL")
         provider = ids.provider_of(uri)
         saved = store.load_state()
@@ -227,10 +228,10 @@ class ClientHost:
         return [_core.SubmitMessageResponse.decode(reply).status for reply in replies]
 
     # While deliveries stream in, a device's MLS state and new history are saved
-    # together at most this often: a transaction per device per delivered batch was
-    # half of a busy host's time. What a crash loses since is delivered again from
-    # the provider's inbox, which is durable (`missed`), and decrypted again by the
-    # MLS state saved with the history.
+    # together at most this often: a transaction per device per delivered batch
+    # dominated a busy host (docs/results.md). What a crash loses since is delivered
+    # again from the provider's inbox, which is durable (`missed`), and decrypted again
+    # by the MLS state saved with the history.
     SAVE_INTERVAL = 0.25
 
     def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:

@@ -8,9 +8,9 @@ returns) but may lose the last commits on power loss, and an acknowledgement
 this server sent to another provider (a 201 for a /notify, a claimed
 KeyPackage that must never be handed out again) is a promise to a peer.
 Group commit makes FULL affordable: one fsync per batch, not per event
-(numbers in the `mimi.storage` package docstring, from
-``benches/bench_storage.py``). Pass ``synchronous="NORMAL"`` only where losing the last
-commits on power loss is acceptable (a benchmark, a disposable test cluster).
+(docs/results.md, "Storage", from ``benches/bench_storage.py``). Pass
+``synchronous="NORMAL"`` only where losing the last commits on power loss is
+acceptable (a benchmark, a disposable test cluster).
 
 Schema. A file carries ``PRAGMA application_id`` (which kind of mimi file it
 is: a server's or a client's) and ``PRAGMA user_version`` (the schema version).
