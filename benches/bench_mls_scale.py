@@ -147,10 +147,10 @@ def test_hub_room_update(benchmark, size: int) -> None:  # type: ignore[no-untyp
     restored to the epoch before the commit outside the timing of each round."""
     room = BenchRoom(followers=2, sample=1, size=size)
     joiner = _core.Client("mimi://p1.example/d/joiner/phone")
-    from mimi.policy import ComponentId
-    from mimi.room import ParticipantListUpdate, UserRolePair
+    from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
+    from mimi.policy.presets import ORDINARY_USER
 
-    update = ParticipantListUpdate(added_participants=(UserRolePair("mimi://p1.example/u/joiner", 2),))
+    update = ParticipantListUpdate(added_participants=(UserRolePair("mimi://p1.example/u/joiner", ORDINARY_USER),))
     out = room.creator.commit("mimi://p0.example/r/bench", joiner.key_packages(1),
                               app_data=[(ComponentId.participant_list, update.encode())])
     body = commit_bundle(out)

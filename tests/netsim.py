@@ -13,13 +13,11 @@ from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.logic.hub import Fanout, HubRoom
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, UserindexRolePair, UserRolePair
+from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
+from mimi.policy.presets import ORDINARY_USER, PRESETS
 
 ROOM = "mimi://y.example/r/clubhouse"
 HUB = "mimi://y.example"
-ORDINARY_USER = 2
 
 
 @dataclass

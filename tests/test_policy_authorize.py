@@ -6,17 +6,25 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from mimi.policy import (
+from mimi.components import (
     BaseRoomPolicy,
     Capability,
     Claim,
     ClaimId,
+    ComponentId,
+    ParticipantListData,
+    ParticipantListUpdate,
     PreAuthData,
     PreAuthRoleEntry,
+    RichDescription,
     Role,
     RoleData,
+    RoomMetaData,
     SingleSourceRoleChangeTargets,
+    UserindexRolePair,
+    UserRolePair,
 )
+from mimi.components.capabilities import HUB_CHECKED
 from mimi.policy.authorize import (
     Decision,
     SubmitResponseCode,
@@ -26,8 +34,6 @@ from mimi.policy.authorize import (
     authorize_update,
     may_receive,
 )
-from mimi.policy.capabilities import HUB_CHECKED
-from mimi.policy.component import ComponentId
 from mimi.policy.envelope import PolicyEnvelope
 from mimi.policy.presets import Preset, cooperative, moderated, strictly_administered
 from mimi.room import (
@@ -35,16 +41,10 @@ from mimi.room import (
     AddClient,
     AppDataUpdate,
     AppDataUpdateOperation,
-    ParticipantListData,
-    ParticipantListUpdate,
     ProposedChange,
     ReInit,
     RemoveClient,
-    RichDescription,
-    RoomMetaData,
     RoomState,
-    UserindexRolePair,
-    UserRolePair,
 )
 
 OK = UpdateResponseCode.success

@@ -22,7 +22,7 @@ ALICE = "mimi://a.example/u/alice"
 
 
 def varint(n: int) -> bytes:
-    """RFC 9420 §2.1.2, written out independently of mimi.tls."""
+    """RFC 9420 §2.1.2, written out independently of mimi.tls_codec."""
     if n < 0x40:
         return struct.pack(">B", n)
     if n < 0x4000:

@@ -12,17 +12,15 @@ from typing import Any
 import msgpack
 
 from mimi import _core, content, ids
-from mimi.actors import names
+from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.errors import MimiError
 from mimi.logic.client import ClientSession, Event, MessageShown, Removed, RoomView, commit_bundle, proposal_bundle
 from mimi.logic.group_info import group_info_request, open_group_info_response
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, RoomState, UserindexRolePair, UserRolePair
+from mimi.policy.presets import ORDINARY_USER, PRESETS
+from mimi.room import RoomState
 from mimi.storage import ClientStore, DataDir, HistoryEntry
-from mimi.tls import Writer
-
-ORDINARY_USER = 2
+from mimi.tls_codec import Writer
+from mimi.transport import names
 
 
 def now_ms() -> int:

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimi.actors import names
 from mimi.actors.client import ClientHost
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
+from mimi.transport import names
 
 ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
 

@@ -28,6 +28,7 @@ from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
 from mimi.transport import Transport
+from mimi.transport.ray import RayTransport
 
 
 class Submission(NamedTuple):
@@ -39,8 +40,6 @@ class Submission(NamedTuple):
 
 class RoomHub:
     def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2) -> None:
-        from mimi.transport.ray import RayTransport
-
         self.hub = hub
         self.transport: Transport = transport or RayTransport()
         self.path = DataDir(Path(data_dir)).server(hub)

@@ -19,11 +19,11 @@ from array import array
 from typing import Any, Generic, TypeVar
 
 from mimi import _core, content, ids
-from mimi.actors import names
 from mimi.actors.client import ClientHost, now_ms
 from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
 from mimi.logic.client import Event, MessageShown
+from mimi.transport import names
 
 MARKER = b"MIMILOAD "
 RECORD = "record"  # the concurrency group of the record's readers (see `load_clients`)

@@ -13,12 +13,12 @@ from typing import Any
 import msgpack
 
 from mimi import _core, ids
-from mimi.actors import names
-from mimi.errors import MimiError, StorageError
 from mimi.actors.group_commit import GroupCommit
+from mimi.errors import MimiError, StorageError
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore
 from mimi.storage.follower import Delivery as StoredDelivery
+from mimi.transport import names
 
 
 class ProviderServer:

@@ -15,13 +15,13 @@ from array import array
 from typing import Any
 
 from mimi import _core, content
-from mimi.actors import names
 from mimi.actors.client import now_ms
 from mimi.actors.deploy import Deployment
 from mimi.actors.load import LoadClientHost, Submits, load_text
 from mimi.errors import MimiError
 from mimi.loadtest.report import Tally
 from mimi.logic.client import Event
+from mimi.transport import names
 
 
 def cpu_seconds(_actor: object) -> float:

@@ -27,44 +27,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mimi.actors.deploy import Deployment
+from mimi.actors.deploy import Deployment, start_ray
 from mimi.errors import MimiError
 from mimi.ids import provider_of, user_of
-from mimi.loadtest import report
-from mimi.loadtest.config import Config
+from mimi.loadtest import plots, report
+from mimi.loadtest.config import Config, from_args
 from mimi.loadtest.fleet import cpu_seconds, fleet
 
 PRESET = "cooperative"
-BIN_S = 0.5
 POLL_S = 0.25
-
-
-@dataclass
-class Phase:
-    """One load phase's measurements, reduced for the report and the plots."""
-
-    label: str
-    summary: report.Summary
-    origin_ns: int
-    submit_ns: array[int]
-    decrypt_ns: array[int]
-    latency_ns: list[int]  # ascending
-    receivers: int  # per room
-
-    def series(self) -> dict[str, list[float]]:
-        """Messages sent and decryptions per second, in bins of BIN_S from the first send."""
-        return {
-            "bin_s": [BIN_S],
-            "sent_per_s": report.rate_series(self.submit_ns, self.origin_ns, BIN_S),
-            "decrypted_per_s": report.rate_series(self.decrypt_ns, self.origin_ns, BIN_S),
-        }
-
-    def cdf(self, points: int = 100) -> list[tuple[float, float]]:
-        """(latency ms, fraction) at `points` evenly spaced ranks."""
-        n = len(self.latency_ns)
-        if not n:
-            return []
-        return [(round(self.latency_ns[min(n - 1, -(-n * k // points) - 1)] / 1e6, 3), k / points) for k in range(1, points + 1)]
 
 
 Progress = Callable[[str, float, float | None], None]  # (stage, done, total)
@@ -82,7 +53,7 @@ class LoadRun:
     def __post_init__(self) -> None:
         self.deploy = Deployment(self.data_dir)
         self.provider_uris = [f"mimi://p{k}-{self.tag}.example" for k in range(self.config.providers)]
-        self.phases: list[Phase] = []
+        self.phases: list[report.Phase] = []
 
     def start(self) -> None:
         self.progress("starting providers", 0, len(self.provider_uris))
@@ -95,7 +66,7 @@ class LoadRun:
 
     # -- one phase ------------------------------------------------------------------------
 
-    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float) -> Phase:
+    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float) -> report.Phase:
         import ray
 
         c, d, n = self.config, self.deploy, len(self.provider_uris)
@@ -145,7 +116,7 @@ class LoadRun:
                 ray.kill(d.hubs.pop(room), no_restart=True)
 
     def _measure(self, label: str, rooms: int, members: int, rate: float, duration: float, sender: Any,
-                 receivers: list[Any], streams: list[tuple[str, str]], devices: list[list[str]], setup_s: float) -> Phase:
+                 receivers: list[Any], streams: list[tuple[str, str]], devices: list[list[str]], setup_s: float) -> report.Phase:
         import ray
 
         c, d = self.config, self.deploy
@@ -191,7 +162,7 @@ class LoadRun:
             cpu_s={role: round(cpu_after[role] - cpu_before[role], 3) for role in roles},
             extra={"hub_answers": run["answers"], "label": label, "setup_s": round(setup_s, 2)},
         )
-        return Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
+        return report.Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
 
 
@@ -219,9 +190,6 @@ def run(config: Config, out: Path, progress: Progress | None = None, address: st
         data_root: str | None = None) -> dict[str, Any]:
     """Runs the configured phase (and the sweep's), writes report.json and the
     plots under `out`, and returns the report. Actors are gone when it returns."""
-    from mimi.actors.deploy import start_ray
-    from mimi.loadtest import plots
-
     out.mkdir(parents=True, exist_ok=True)
     start_ray(address, num_cpus=None if address else 2)
     data_dir = tempfile.mkdtemp(prefix="mimi-loadtest-", dir=data_root)
@@ -258,8 +226,6 @@ def command(args: Any) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
-
-    from mimi.loadtest.config import from_args
 
     config = from_args(args)
     out = Path(args.out) if args.out else default_out()

@@ -14,12 +14,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from mimi.components import (
+    BANNED,
+    NO_ROLE,
+    Capability,
+    ComponentId,
+    ParticipantListData,
+    ParticipantListUpdate,
+    ReservedCapability,
+    Role,
+    RoomMetaData,
+)
 from mimi.errors import DecodeError, PolicyError
 from mimi.ids import UriKind, parse, user_of
-from mimi.policy.capabilities import Capability, ReservedCapability
-from mimi.policy.component import ComponentId
 from mimi.policy.envelope import PolicyEnvelope
-from mimi.policy.roles import BANNED, NO_ROLE, Role
 from mimi.room.change import (
     Actor,
     AddClient,
@@ -29,8 +37,6 @@ from mimi.room.change import (
     ReInit,
     RemoveClient,
 )
-from mimi.room.metadata import RoomMetaData
-from mimi.room.participants import ParticipantListData, ParticipantListUpdate
 from mimi.room.state import RoomState
 
 

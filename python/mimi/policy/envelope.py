@@ -5,12 +5,9 @@ A room's creation and every later policy change must stay inside it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from mimi.policy.capabilities import Capability
-
-if TYPE_CHECKING:
-    from mimi.room.state import RoomState
+from mimi.components import Capability
+from mimi.room.state import RoomState
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from mimi.components import Claim
 from mimi.ids import UriKind, parse, user_of
-from mimi.policy.preauth import Claim
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mimi.actors import names
 from mimi.logic.follower import Notify
+from mimi.transport import names
 
 
 class RayTransport:

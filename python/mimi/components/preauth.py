@@ -6,8 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Self
 
-from mimi.policy.roles import Role
-from mimi.tls import Reader, Struct, Writer
+from mimi.components.roles import Role
+from mimi.tls_codec import Reader, Struct, Writer
 
 
 @dataclass(frozen=True, slots=True)
