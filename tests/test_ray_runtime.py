@@ -42,7 +42,7 @@ def room(ray_cluster: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     d.provider("mimi://f.example")
     d.room_hub(ROOM, HUB)
     d.clients("hal", [CLIENTS["hal"]])
-    d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # a ClientFleet: two devices, one actor
+    d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # one ClientHost, two devices
     for name in CLIENTS:
         call(ray, d, name, "publish_key_packages", 2)
     call(ray, d, "hal", "create_room", ROOM, "cooperative")

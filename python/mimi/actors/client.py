@@ -1,6 +1,6 @@
-"""ClientHost: one device (`Client`) or many (`ClientFleet`) in one actor, each a
-ClientSession with its own SQLite file. Each actor is a process (~50-90 MB),
-so load tests host many devices per actor with the same logic."""
+"""ClientHost: one device or many in one actor, each a ClientSession with its own
+SQLite file. Each actor is a process (~50-90 MB), so load runs host many devices
+per actor with the same logic (`mimi.loadtest.fleet.FleetHost`)."""
 
 from __future__ import annotations
 
