@@ -160,6 +160,13 @@ class ClientHost:
         out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
         return self._update(device, room, commit_bundle(out))
 
+    def change_component(self, client: str, room: str, component_id: int, data: bytes) -> dict[str, Any]:
+        """Commits a new value of one room component (the room metadata or a policy
+        component such as roles_list), as an AppDataUpdate."""
+        device = self._device(client)
+        out = device.session.commit(room, app_data=[(component_id, data)])
+        return self._update(device, room, commit_bundle(out))
+
     def set_role(self, client: str, room: str, user: str, role: int) -> dict[str, Any]:
         device = self._device(client)
         update = ParticipantListUpdate(changed_role_participants=(UserindexRolePair(self._index_of(device, room, user), role),))

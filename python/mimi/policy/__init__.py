@@ -13,13 +13,11 @@ from mimi.policy.authorize import (
 from mimi.policy.base import BaseRoomPolicy
 from mimi.policy.capabilities import Capability, ReservedCapability
 from mimi.policy.component import ComponentId, Optionality
-from mimi.policy.envelope import PolicyEnvelope
 from mimi.policy.preauth import Claim, ClaimId, PreAuthData, PreAuthRoleEntry
 from mimi.policy.roles import BANNED, NO_ROLE, Role, RoleData, SingleSourceRoleChangeTargets
 
 __all__ = [
     "Decision",
-    "PolicyEnvelope",
     "SubmitResponseCode",
     "UpdateResponseCode",
     "authorize_capability",

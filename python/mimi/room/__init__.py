@@ -11,7 +11,6 @@ from mimi.room.change import (
     AppDataUpdateOperation,
     Proposal,
     ProposedChange,
-    ReInit,
     RemoveClient,
 )
 from mimi.room.metadata import RichDescription, RoomMetaData
@@ -27,7 +26,6 @@ __all__ = [
     "ParticipantListUpdate",
     "Proposal",
     "ProposedChange",
-    "ReInit",
     "RemoveClient",
     "RichDescription",
     "RoomMetaData",
