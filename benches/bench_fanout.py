@@ -515,7 +515,7 @@ class EndToEnd:
 
 @pytest.fixture(scope="module")
 def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
-    from mimi.actors.client import key_material_request, now_ms
+    from mimi.actors.client import key_material_request
     from mimi.actors.deploy import Deployment
 
     ray = ray_cluster

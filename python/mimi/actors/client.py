@@ -1,6 +1,6 @@
-"""ClientHost: one device (`Client`) or many (`ClientFleet`) in one actor, each a
-ClientSession with its own SQLite file. Each actor is a process (docs/results.md,
-"Sizes"), so load tests host many devices per actor with the same logic."""
+"""ClientHost: one device or many in one actor, each a ClientSession with its own
+SQLite file. Each actor is a process (docs/results.md, "Sizes"), so load runs host many
+devices per actor with the same logic (`mimi.loadtest.fleet.FleetHost`)."""
 
 from __future__ import annotations
 
@@ -157,6 +157,13 @@ class ClientHost:
         added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
         update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in added))
         out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
+        return self._update(device, room, commit_bundle(out))
+
+    def change_component(self, client: str, room: str, component_id: int, data: bytes) -> dict[str, Any]:
+        """Commits a new value of one room component (the room metadata or a policy
+        component such as roles_list), as an AppDataUpdate."""
+        device = self._device(client)
+        out = device.session.commit(room, app_data=[(component_id, data)])
         return self._update(device, room, commit_bundle(out))
 
     def set_role(self, client: str, room: str, user: str, role: int) -> dict[str, Any]:

@@ -72,8 +72,8 @@ class Deployment:
         return handle
 
     def clients(self, host: str, clients: list[str], cls: type[ClientHost] = ClientHost, **remote: Any) -> Any:
-        """One actor hosting `clients` (a `Client` for one device, a `ClientFleet` for
-        many); `cls` may be a subclass (load generators), `remote` more ray.remote options."""
+        """One actor hosting `clients` (one device or many); `cls` may be a subclass
+        (`FleetHost` for load runs), `remote` more ray.remote options."""
         import ray
 
         name = names.clients(host)

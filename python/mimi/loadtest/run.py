@@ -1,4 +1,4 @@
-"""`mimi loadtest`: providers, rooms and ClientFleet actors on Ray, a message rate
+"""`mimi loadtest`: providers, rooms and FleetHost actors on Ray, a message rate
 for a while, then counts, throughput and send→decrypt latency.
 
 Layout of one phase: room `r` has its hub on provider `r % providers`; its
@@ -32,10 +32,11 @@ from mimi.errors import MimiError
 from mimi.ids import provider_of, user_of
 from mimi.loadtest import plots, report
 from mimi.loadtest.config import Config, from_args
-from mimi.loadtest.fleet import cpu_seconds, fleet
+from mimi.loadtest.fleet import cpu_seconds, decrypted, fleet, recorded
 
 PRESET = "cooperative"
 POLL_S = 0.25
+LATE_S = 60.0  # how far behind its schedule the sender may fall before the run fails
 
 
 Progress = Callable[[str, float, float | None], None]  # (stage, done, total)
@@ -122,10 +123,10 @@ class LoadRun:
         c, d = self.config, self.deploy
         hubs = [d.hubs[room] for _, room in streams]
         roles = {"hub": hubs, "providers": list(d.providers.values()), "receivers": receivers, "sender": [sender]}
-        ray.get([h.take_records.remote() for h in receivers])  # setup's deliveries are not measured
+        recorded(receivers, "take_records")  # setup's deliveries are not measured
         cpu_before = cpu_of(roles)
         expected = int(rate * duration) * (members - 1)
-        running = sender.drive.remote(streams, rate, duration, c.size, c.window)
+        running = sender.drive.remote(streams, rate, duration, c.size, c.window, LATE_S)
         stage = f"{label}: sending {rate:g} msg/s for {duration:g} s"
         until = time.monotonic() + duration + 120.0
         while time.monotonic() < until:
@@ -134,6 +135,8 @@ class LoadRun:
             if done:
                 break
         run = ray.get(running, timeout=max(1.0, until - time.monotonic()))
+        if sum(run["sent"]) < int(rate * duration):
+            raise MimiError(f"sending overran its {duration} s schedule by {LATE_S} s")
         expected = sum(run["sent"]) * (members - 1) - sum(len(r) for r in run["refused"]) * (members - 1)
         until = time.monotonic() + c.drain
         while (got := decrypted(receivers)) < expected and time.monotonic() < until:
@@ -141,7 +144,7 @@ class LoadRun:
             time.sleep(POLL_S)
         self.progress(f"{label}: draining", decrypted(receivers), expected)
         cpu_after = cpu_of(roles)
-        records = ray.get([h.take_records.remote() for h in receivers])
+        records = recorded(receivers, "take_records")
         tally = report.Tally.merged(r["tally"] for r in records)
         decrypt_ns: array[int] = array("q")
         latency_ns: array[int] = array("q")
@@ -165,12 +168,6 @@ class LoadRun:
         return report.Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
 
-
-
-def decrypted(receivers: list[Any]) -> int:
-    import ray
-
-    return sum(n for _, n in ray.get([h.counts.remote() for h in receivers], timeout=60))
 
 
 def cpu_of(roles: dict[str, list[Any]]) -> dict[str, float]:

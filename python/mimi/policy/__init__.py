@@ -1,5 +1,5 @@
 """Room policy (draft-ietf-mimi-room-policy): authorization of room changes and
-messages, the hub's policy envelope, the draft's example rooms (`presets`).
+messages, the draft's example rooms (`presets`).
 The components it reads are in `mimi.components`."""
 
 from mimi.policy.authorize import (
@@ -12,11 +12,9 @@ from mimi.policy.authorize import (
     may_receive,
     policy_problem,
 )
-from mimi.policy.envelope import PolicyEnvelope
 
 __all__ = [
     "Decision",
-    "PolicyEnvelope",
     "SubmitResponseCode",
     "UpdateResponseCode",
     "authorize_capability",

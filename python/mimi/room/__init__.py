@@ -9,7 +9,6 @@ from mimi.room.change import (
     AppDataUpdateOperation,
     Proposal,
     ProposedChange,
-    ReInit,
     RemoveClient,
 )
 from mimi.room.state import RoomState
@@ -21,7 +20,6 @@ __all__ = [
     "AppDataUpdateOperation",
     "Proposal",
     "ProposedChange",
-    "ReInit",
     "RemoveClient",
     "RoomState",
 ]
