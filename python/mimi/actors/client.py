@@ -20,7 +20,6 @@ from mimi.policy import ComponentId
 from mimi.policy.presets import PRESETS
 from mimi.room import ParticipantListUpdate, RoomState, UserindexRolePair, UserRolePair
 from mimi.storage import ClientStore, DataDir, HistoryEntry
-from mimi.tls import Writer
 
 ORDINARY_USER = 2
 
@@ -295,14 +294,6 @@ class ClientHost:
         }
 
 
-def basic_credential(identity: str) -> bytes:
-    """RFC 9420 Credential: credential_type basic (1), opaque identity<V>."""
-    w = Writer()
-    w.uint16(1)
-    w.opaque(identity.encode())
-    return w.getvalue()
-
-
 # RequiredCapabilities of every mimi group: app_data_dictionary (0x0006) and AppDataUpdate (0x0008).
 REQUIRED_CAPABILITIES = b"\x02\x00\x06\x02\x00\x08\x00"
 
@@ -312,7 +303,7 @@ def key_material_request(session: ClientSession, target_user: str, room: str) ->
     key = session.client.signature_key
     request = _core.KeyMaterialRequest(
         session.user, target_user, room, [_core.CIPHERSUITE], REQUIRED_CAPABILITIES,
-        key.public, basic_credential(session.uri),
+        key.public, _core.basic_credential(session.uri),
     )
     return request.signed(key.private).encode()
 
