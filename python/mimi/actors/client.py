@@ -19,7 +19,6 @@ from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy.presets import ORDINARY_USER, PRESETS
 from mimi.room import RoomState
 from mimi.storage import ClientStore, DataDir, HistoryEntry
-from mimi.tls_codec import Writer
 from mimi.transport import names
 
 
@@ -301,14 +300,6 @@ class ClientHost:
         }
 
 
-def basic_credential(identity: str) -> bytes:
-    """RFC 9420 Credential: credential_type basic (1), opaque identity<V>."""
-    w = Writer()
-    w.uint16(1)
-    w.opaque(identity.encode())
-    return w.getvalue()
-
-
 # RequiredCapabilities of every mimi group: app_data_dictionary (0x0006) and AppDataUpdate (0x0008).
 REQUIRED_CAPABILITIES = b"\x02\x00\x06\x02\x00\x08\x00"
 
@@ -318,7 +309,7 @@ def key_material_request(session: ClientSession, target_user: str, room: str) ->
     key = session.client.signature_key
     request = _core.KeyMaterialRequest(
         session.user, target_user, room, [_core.CIPHERSUITE], REQUIRED_CAPABILITIES,
-        key.public, basic_credential(session.uri),
+        key.public, _core.basic_credential(session.uri),
     )
     return request.signed(key.private).encode()
 
