@@ -180,7 +180,9 @@ def test_commit_add(benchmark, size: int) -> None:  # type: ignore[no-untyped-de
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.benchmark(group="mls-hub-validate-commit")
-def test_hub_validates_commit(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
+def test_hub_view_validates_add_commit(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
+    """`HubView.process` of a commit adding one member: the hub's MLS validation alone
+    (the hub's whole `/update` path is bench_mls_scale's `test_hub_room_update`)."""
     r = room(size)
     out = r.group.commit(adds=r.joiner.key_packages(1))
     r.group.clear_pending_commit()

@@ -50,17 +50,15 @@ from typing import Any
 import pytest
 
 from mimi import _core, content, ids
+from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
 from mimi.logic.client import ClientSession, MessageShown, commit_bundle
 from mimi.logic.fanout import MAX_BATCH_BYTES, FanoutBatcher
 from mimi.logic.follower import Follower
 from mimi.logic.hub import Fanout, HubRoom
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, UserRolePair
+from mimi.policy.presets import ORDINARY_USER, PRESETS
 
 HUB = "mimi://p0.example"
 ROOM = f"{HUB}/r/bench"
-ORDINARY_USER = 2
 TEXT = "x" * 1024  # a 1 KiB text message
 CHUNK = 1000  # members added per commit: openmls' cost of one commit grows ~quadratically with its adds
 
@@ -517,7 +515,7 @@ class EndToEnd:
 
 @pytest.fixture(scope="module")
 def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
-    from mimi.actors.client import key_material_request, now_ms
+    from mimi.actors.client import key_material_request
     from mimi.actors.deploy import Deployment
 
     ray = ray_cluster

@@ -16,11 +16,10 @@ import pytest
 
 from mimi import _core, content
 from mimi.actors.hub import log_records
+from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
 from mimi.logic.client import ClientSession, commit_bundle
 from mimi.logic.hub import Fanout, HubRoom
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, UserRolePair
+from mimi.policy.presets import ORDINARY_USER, PRESETS
 from mimi.storage import SERVER_CHECKPOINT_EVERY, HubStore
 
 ROOM = "mimi://y.example/r/ingress"
@@ -35,7 +34,7 @@ def room() -> tuple[HubRoom, list[bytes]]:
     state = PRESETS["cooperative"].new_room(creator.user, ROOM, hub="mimi://y.example", members=[creator.uri])
     group = creator.create_room(ROOM, b"ingress", _core.SignatureKeyPair.generate().public, "mimi://y.example", state)
     hub = HubRoom.create(ROOM, "mimi://y.example", group.export_group_info(), group.export_ratchet_tree())
-    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, 2),))
+    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, ORDINARY_USER),))
     out = creator.commit(ROOM, sender.client.key_packages(1), app_data=[(ComponentId.participant_list, update.encode())])
     response, _ = hub.update("mimi://y.example", commit_bundle(out), 1)
     assert _core.UpdateResponse.decode(response).response_code == "success"

@@ -1,5 +1,6 @@
 """MLS at 10,000 members: the operations of bench_core.py (sizes 2-1,000) at 10,000,
-in the same groups so the report shows how cost grows with group size, plus the
+in the same groups so the report shows how cost grows with group size (named
+`<bench_core's name>_at_scale`, so each row says which room it ran in), plus the
 hub's whole commit path (`HubRoom.update`: MLS, room state, policy) at 100 and
 1,000 members of a MIMI room.
 
@@ -78,7 +79,7 @@ def test_build_room_10000(benchmark) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("size", [SIZE])
 @pytest.mark.benchmark(group="mls-hub-validate-commit")
-def test_hub_validates_commit(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
+def test_hub_view_validates_add_commit_at_scale(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
     r = scale_room(size)
     out = r.group.commit(adds=r.joiner.key_packages(1))
     r.group.clear_pending_commit()
@@ -93,7 +94,7 @@ def test_hub_validates_commit(benchmark, size: int) -> None:  # type: ignore[no-
 
 @pytest.mark.parametrize("size", [SIZE])
 @pytest.mark.benchmark(group="mls-member-process-commit")
-def test_member_processes_commit(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
+def test_member_processes_commit_at_scale(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
     r = scale_room(size)
     out = r.group.commit(adds=r.joiner.key_packages(1))
     r.group.clear_pending_commit()
@@ -109,7 +110,7 @@ def test_member_processes_commit(benchmark, size: int) -> None:  # type: ignore[
 
 @pytest.mark.parametrize("size", [SIZE])
 @pytest.mark.benchmark(group="mls-1kib")
-def test_encrypt_1kib(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
+def test_encrypt_1kib_at_scale(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
     r = scale_room(size)
     benchmark.pedantic(r.group.encrypt, args=(KIB,), rounds=200, warmup_rounds=1)
     info(benchmark, size)
@@ -117,8 +118,8 @@ def test_encrypt_1kib(benchmark, size: int) -> None:  # type: ignore[no-untyped-
 
 @pytest.mark.parametrize("size", [SIZE])
 @pytest.mark.benchmark(group="mls-1kib")
-def test_decrypt_1kib(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
-    # The creator's ratchet moved on in test_encrypt_1kib beyond what the reader
+def test_decrypt_1kib_at_scale(benchmark, size: int) -> None:  # type: ignore[no-untyped-def]
+    # The creator's ratchet moved on in test_encrypt_1kib_at_scale beyond what the reader
     # accepts to skip: a fresh commit starts a new epoch for both.
     r = scale_room(size)
     reader = r.reader
@@ -146,10 +147,10 @@ def test_hub_room_update(benchmark, size: int) -> None:  # type: ignore[no-untyp
     restored to the epoch before the commit outside the timing of each round."""
     room = BenchRoom(followers=2, sample=1, size=size)
     joiner = _core.Client("mimi://p1.example/d/joiner/phone")
-    from mimi.policy import ComponentId
-    from mimi.room import ParticipantListUpdate, UserRolePair
+    from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
+    from mimi.policy.presets import ORDINARY_USER
 
-    update = ParticipantListUpdate(added_participants=(UserRolePair("mimi://p1.example/u/joiner", 2),))
+    update = ParticipantListUpdate(added_participants=(UserRolePair("mimi://p1.example/u/joiner", ORDINARY_USER),))
     out = room.creator.commit("mimi://p0.example/r/bench", joiner.key_packages(1),
                               app_data=[(ComponentId.participant_list, update.encode())])
     body = commit_bundle(out)

@@ -4,7 +4,7 @@ and client sessions wired together, bytes pumped between them. No Ray, no socket
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mimi import _core, content
@@ -13,13 +13,40 @@ from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.logic.hub import Fanout, HubRoom
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, UserindexRolePair, UserRolePair
+from mimi.components import (
+    NO_ROLE,
+    Capability,
+    ComponentId,
+    ParticipantListUpdate,
+    Role,
+    RoleData,
+    SingleSourceRoleChangeTargets,
+    UserindexRolePair,
+    UserRolePair,
+)
+from mimi.policy.presets import ORDINARY_USER, PRESETS, strictly_administered
 
 ROOM = "mimi://y.example/r/clubhouse"
 HUB = "mimi://y.example"
-ORDINARY_USER = 2
+SUPER_ADMIN = 4
+SUSPENDED = 6
+
+
+def suspending_roles() -> RoleData:
+    """The strictly administered room's roles (the creator is super_admin, the
+    users it adds ordinary users) and role 6, "suspended": a participant without
+    canReceiveMessage, whom the super_admin may restore or remove."""
+    roles = []
+    for role in strictly_administered().roles.roles:
+        if role.role_index == SUPER_ADMIN:
+            moves = (
+                SingleSourceRoleChangeTargets(ORDINARY_USER, (SUSPENDED,)),
+                SingleSourceRoleChangeTargets(SUSPENDED, (ORDINARY_USER, NO_ROLE)),
+            )
+            role = replace(role, authorized_role_changes=role.authorized_role_changes + moves)
+        roles.append(role)
+    roles.append(Role(SUSPENDED, "suspended", role_capabilities=(Capability.canRemoveSelf,)))
+    return RoleData(tuple(roles))
 
 
 @dataclass
@@ -94,9 +121,12 @@ class Net:
         assert self.hub is not None
         return [p.user for p in self.hub.state.participants.participants].index(user)
 
+    def set_roles(self, name: str, roles: dict[str, int]) -> _core.UpdateResponse:
+        pairs = tuple(UserindexRolePair(self.index_of(user), role) for user, role in roles.items())
+        return self.commit(name, app_data=[self.participants(ParticipantListUpdate(changed_role_participants=pairs))])
+
     def ban(self, name: str, user: str) -> _core.UpdateResponse:
-        update = ParticipantListUpdate(changed_role_participants=(UserindexRolePair(self.index_of(user), 1),))
-        return self.commit(name, app_data=[self.participants(update)])
+        return self.set_roles(name, {user: 1})
 
     def remove_user(self, name: str, user: str, leaves: list[int]) -> _core.UpdateResponse:
         update = ParticipantListUpdate(removed_indices=(self.index_of(user),))

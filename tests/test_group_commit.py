@@ -16,11 +16,10 @@ import pytest
 from mimi import _core, content
 from mimi.actors.group_commit import GroupCommit
 from mimi.actors.hub import RoomHub
+from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
 from mimi.errors import MimiError, StorageError
 from mimi.logic.client import ClientSession, RoomView, commit_bundle
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, UserRolePair
+from mimi.policy.presets import ORDINARY_USER, PRESETS
 from netsim import Wire
 
 # -- GroupCommit alone -------------------------------------------------------------------
@@ -106,7 +105,7 @@ def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
     state = PRESETS["cooperative"].new_room(creator.user, ROOM, hub=HUB, members=[creator.uri])
     group = creator.create_room(ROOM, b"group-commit", key, HUB, state)
     hub.create_room(ROOM, group.export_group_info(), group.export_ratchet_tree())
-    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, 2),))
+    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, ORDINARY_USER),))
     out = creator.commit(ROOM, sender.client.key_packages(1), app_data=[(ComponentId.participant_list, update.encode())])
     assert _core.UpdateResponse.decode(hub.update(ROOM, HUB, commit_bundle(out), 1)).response_code == "success"
     assert out.welcome is not None

@@ -51,4 +51,11 @@ def test_log_rows_keep_the_format_of_earlier_logs() -> None:
     rows = log_records(events)
     assert [(r.sequence, r.accepted_timestamp) for r in rows] == [(e.sequence, e.timestamp) for e in events]
     assert [r.body for r in rows] == [msgpack.packb({"d": sorted(e.destinations), "m": e.message}) for e in events]
-    assert [read_log_record(r.body) for r in rows] == [(sorted(e.destinations), e.message) for e in events]
+    assert [read_log_record(r.body) for r in rows] == [(sorted(e.destinations), e.message, frozenset()) for e in events]
+
+
+def test_log_rows_keep_whom_an_application_message_is_withheld_from() -> None:
+    event = Fanout(ROOM, 1, 11, frozenset({"mimi://a"}), b"m", frozenset({"mimi://a/u/zed", "mimi://a/u/amy"}))
+    (row,) = log_records([event])
+    assert row.body == msgpack.packb({"d": ["mimi://a"], "m": b"m", "w": ["mimi://a/u/amy", "mimi://a/u/zed"]})
+    assert read_log_record(row.body) == (["mimi://a"], b"m", event.withheld)

@@ -15,6 +15,7 @@ import pytest
 
 from mimi.cli import main
 from mimi.loadtest import Config, report
+from mimi.loadtest.pacing import Schedule, load_text, marker_of
 
 
 def test_percentiles_are_nearest_rank() -> None:
@@ -68,6 +69,36 @@ def test_rate_series_bins_events_per_second() -> None:
     assert report.rate_series(times, 0, 1.0) == [4.0, 1.0, 1.0]
     assert report.rate_series(times, 0, 0.5) == [6.0, 2.0, 0.0, 2.0, 0.0, 2.0]
     assert report.rate_series([], 0, 1.0) == []
+
+
+SECOND = 1_000_000_000
+
+
+def test_open_loop_schedule_paces_stamps_and_stops_late_senders() -> None:
+    s = Schedule(start_ns=SECOND, rate=10.0, duration=2.0, late=0.5)
+    assert s.total == 20
+    assert [s.due(0, SECOND, 64), s.due(1, SECOND, 64)] == [1, 0]  # message 0 at once, message 1 at 0.1 s
+    assert s.due(1, SECOND + SECOND // 2, 64) == 5 and s.due(1, SECOND + SECOND // 2, 3) == 3  # the window caps
+    assert s.stamp(5, 7 * SECOND) == SECOND + SECOND // 2  # its scheduled time, however late it goes
+    assert s.wait(6, SECOND + SECOND // 2) == pytest.approx(0.1)
+    assert not s.over(19, 3 * SECOND) and s.due(19, 3 * SECOND, 64) == 1  # behind, within `late`
+    assert s.over(19, SECOND + 5 * SECOND // 2) and s.due(19, SECOND + 5 * SECOND // 2, 64) == 0  # too late: 19 sent of 20
+    assert s.over(20, SECOND)
+
+
+def test_closed_loop_schedule_fills_the_window_until_the_end() -> None:
+    s = Schedule(start_ns=0, rate=None, duration=1.0, late=5.0)
+    assert s.total is None
+    assert s.due(1000, SECOND // 2, 7) == 7 and s.due(1000, SECOND // 2, 0) == 0
+    assert s.stamp(3, 12345) == 12345 and s.wait(3, 0) == 0.0
+    assert s.over(0, SECOND)  # `late` is for open loops
+
+
+def test_load_text_carries_its_marker() -> None:
+    text = load_text(42, 1_234_567, 1024)
+    assert len(text) == 1024
+    assert marker_of(b"\xa1\x00" + text.encode()) == (42, 1_234_567)  # inside any MIMI content encoding
+    assert marker_of(b"hello") is None
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ import pytest
 
 from mimi import content
 from mimi.logic.client import MessageShown, Refused, Removed
-from netsim import ROOM, Net
+from mimi.logic.fanout import FanoutBatcher
+from mimi.logic.hub import Fanout
+from mimi.components import ComponentId
+from netsim import ORDINARY_USER, ROOM, SUSPENDED, Net, suspending_roles
 
 USERS = {
     "A": "mimi://x.example/d/alice/phone",
@@ -19,11 +22,11 @@ USERS = {
 }
 
 
-def room_with_everyone() -> Net:
+def room_with_everyone(preset: str = "cooperative") -> Net:
     net = Net()
     for name, uri in USERS.items():
         net.device(name, uri)
-    net.create("C")
+    net.create("C", preset)
     response = net.add_users(
         "C",
         [USERS[n] for n in "ABDEF"],
@@ -160,6 +163,75 @@ def test_followers_reorder_and_deduplicate() -> None:
     for destination, notify in held:  # replayed notify: acknowledged, processed once
         assert net.notify(destination, notify) == []
     assert len(net.sessions["E"].shown(ROOM, net.now)) == 3
+
+
+def texts_of(net: Net, name: str) -> list[str]:
+    return [e.content.nested_part.content.decode() for e in net.sessions[name].shown(ROOM, net.now)]  # type: ignore[union-attr]
+
+
+def room_that_suspends() -> Net:
+    """Everyone in a strictly administered room whose roles include "suspended"."""
+    net = room_with_everyone("strictly_administered")
+    response = net.commit("C", app_data=[(ComponentId.roles_list, suspending_roles().encode())])
+    assert response.response_code == "success", response.error_description
+    return net
+
+
+def test_a_suspended_participant_gets_no_messages_but_every_handshake() -> None:
+    # draft-ietf-mimi-room-policy §Message Capabilities: without canReceiveMessage, no application messages.
+    net = room_that_suspends()
+    bob = "mimi://x.example/u/bob"
+    net.send("A", content.message(content.text_part("before")))
+    assert net.set_roles("C", {bob: SUSPENDED}).response_code == "success"
+    net.send("A", content.message(content.text_part("while bob is suspended")))  # alice shares bob's provider
+    net.send("E", content.message(content.text_part("from another provider")))
+    assert net.set_roles("C", {bob: ORDINARY_USER}).response_code == "success"
+    net.send("A", content.message(content.text_part("welcome back")))
+    everything = ["before", "while bob is suspended", "from another provider", "welcome back"]
+    for name in "ACDEF":
+        assert texts_of(net, name) == everything, name
+    assert texts_of(net, "B") == ["before", "welcome back"]
+    assert_agree(net)  # bob took every commit, his role changes too
+
+
+def test_a_suspended_participants_removal_still_reaches_it() -> None:
+    net = room_that_suspends()
+    bob = "mimi://x.example/u/bob"
+    assert net.set_roles("C", {bob: SUSPENDED}).response_code == "success"
+    bob_leaf = net.sessions["B"].rooms[ROOM].group.own_leaf_index
+    assert net.remove_user("C", bob, [bob_leaf]).response_code == "success"
+    assert ("mimi://x.example/d/bob/phone", Removed(ROOM)) in net.events
+    assert not net.sessions["B"].rooms[ROOM].group.is_active
+    assert_agree(net)
+
+
+def test_a_provider_whose_users_are_all_suspended_gets_handshakes_only() -> None:
+    net = room_that_suspends()
+    z = net.followers["mimi://z.example"]
+    suspended = net.set_roles("C", {"mimi://z.example/u/diana": SUSPENDED, "mimi://z.example/u/evelyn": SUSPENDED})
+    assert suspended.response_code == "success"
+    before = z.delivered_upto(ROOM)
+    net.send("A", content.message(content.text_part("not for z")))
+    assert z.delivered_upto(ROOM) == before  # nothing was sent to z.example
+    net.commit("C", app_data=[])
+    assert z.delivered_upto(ROOM) == before + 2  # the commit, after the message z never got: no gap to wait on
+    assert texts_of(net, "E") == texts_of(net, "F") == []
+    assert_agree(net)
+
+
+def test_batches_split_where_the_withheld_users_change() -> None:
+    bob, diana = "mimi://x.example/u/bob", "mimi://z.example/u/diana"
+    x, z = "mimi://x.example", "mimi://z.example"
+    batcher = FanoutBatcher()
+    batcher.add([
+        Fanout(ROOM, 1, 1, frozenset({x, z}), b"a", frozenset({bob, diana})),
+        Fanout(ROOM, 2, 2, frozenset({x, z}), b"b", frozenset({bob, diana})),
+        Fanout(ROOM, 3, 3, frozenset({x, z}), b"commit"),
+        Fanout(ROOM, 4, 4, frozenset({x, z}), b"c", frozenset({diana})),
+    ])
+    got = {d: [(n.previous, n.sequences, n.withheld) for n in batcher.take(d)] for d in (x, z)}
+    assert got[x] == [(0, (1, 2), (bob,)), (2, (3,), ()), (3, (4,), ())]  # each provider hears only of its own users
+    assert got[z] == [(0, (1, 2), (diana,)), (2, (3,), ()), (3, (4,), (diana,))]
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])

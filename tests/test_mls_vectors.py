@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mimi import _core, tls
+from mimi import _core, tls_codec
 from mimi.errors import DecodeError
 
 # messages.json field -> (struct kind of mimi._core.reencode, prefix that makes it that struct)
@@ -96,6 +96,6 @@ def test_deserialization_headers(vectors: Path) -> None:
     cases = json.loads((vectors / "mls" / "deserialization.json").read_text())
     for case in cases:
         header = bytes.fromhex(case["vlbytes_header"])
-        assert tls.Reader(header).varint() == case["length"]
-        assert tls.encode_varint(case["length"]) == header
+        assert tls_codec.Reader(header).varint() == case["length"]
+        assert tls_codec.encode_varint(case["length"]) == header
     assert len(cases) == 14

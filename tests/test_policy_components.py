@@ -7,26 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mimi.errors import DecodeError
-from mimi.policy import (
+from mimi.components import (
+    AssetPolicy,
+    AssetUploadLocation,
     BaseRoomPolicy,
+    Bot,
+    BotPolicy,
     Capability,
     Claim,
     ClaimId,
     ComponentId,
-    Optionality,
-    PreAuthData,
-    PreAuthRoleEntry,
-    ReservedCapability,
-    Role,
-    RoleData,
-    SingleSourceRoleChangeTargets,
-)
-from mimi.policy.other import (
-    AssetPolicy,
-    AssetUploadLocation,
-    Bot,
-    BotPolicy,
     DownloadPrivacy,
     DownloadPrivacyType,
     HistoryPolicy,
@@ -37,19 +27,25 @@ from mimi.policy.other import (
     LoggingPolicy,
     MediaType,
     MessageExpiration,
+    Optionality,
     Parameter,
-    ProviderAssetUploadDomains,
-    StatusNotificationPolicy,
-)
-from mimi.room import (
     ParticipantListData,
     ParticipantListUpdate,
+    PreAuthData,
+    PreAuthRoleEntry,
+    ProviderAssetUploadDomains,
+    ReservedCapability,
     RichDescription,
+    Role,
+    RoleData,
     RoomMetaData,
+    SingleSourceRoleChangeTargets,
+    StatusNotificationPolicy,
     UserindexRolePair,
     UserRolePair,
 )
-from mimi.tls import Struct
+from mimi.errors import DecodeError, PolicyError
+from mimi.tls_codec import Struct
 
 ADMIN = Role(
     role_index=3,
@@ -173,16 +169,28 @@ def test_strict_decoding_rejects(kind: type[Struct], hex_bytes: str, message: st
 
 
 @pytest.mark.parametrize(
-    "build",
+    ("build", "message"),
     [
-        lambda: LoggingPolicy(Optionality.forbidden, ("mimi://a.example/d/log/1",)),
-        lambda: HistoryPolicy(Optionality.forbidden, max_time_period=5),
-        lambda: MessageExpiration(Optionality.forbidden, default_expiration_duration=1),
-        lambda: LinkPreviewPolicy(link_preview_proxy_use=Optionality.forbidden, link_preview_proxy=("https://p",)),
+        (
+            lambda: LoggingPolicy(Optionality.forbidden, ("mimi://a.example/d/log/1",)),
+            "LoggingPolicy.logging is forbidden: logging_clients must be empty",
+        ),
+        (
+            lambda: HistoryPolicy(Optionality.forbidden, max_time_period=5),
+            "HistoryPolicy.history_sharing is forbidden: max_time_period must be empty",
+        ),
+        (
+            lambda: MessageExpiration(Optionality.forbidden, default_expiration_duration=1),
+            "MessageExpiration.expiring_messages is forbidden: default_expiration_duration must be empty",
+        ),
+        (
+            lambda: LinkPreviewPolicy(link_preview_proxy_use=Optionality.forbidden, link_preview_proxy=("https://p",)),
+            "LinkPreviewPolicy.link_preview_proxy_use is forbidden: link_preview_proxy must be empty",
+        ),
     ],
 )
-def test_forbidden_selects_carry_no_fields(build: object) -> None:
-    with pytest.raises(ValueError, match="forbidden"):
+def test_forbidden_selects_carry_no_fields(build: object, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
         build()  # type: ignore[operator]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mimi.policy import Capability as C
-from mimi.policy import ReservedCapability as R
+from mimi.components import Capability as C
+from mimi.components import ReservedCapability as R
 from mimi.policy.presets import PRESETS
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from mimi import _core, content
 from mimi.actors.deploy import Deployment
+from mimi.components import ComponentId
+from netsim import ORDINARY_USER, SUSPENDED, suspending_roles
 
 ROOM = "mimi://h.example/r/restart"
 HUB = "mimi://h.example"
@@ -34,21 +36,26 @@ def call(ray: Any, d: Deployment, name: str, method: str, *args: Any) -> Any:
     raise AssertionError(f"{name}'s host did not come back")
 
 
-@pytest.fixture
-def room(ray_cluster: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
-    ray = ray_cluster
+def deploy(ray: Any, tmp_path: Path, preset: str) -> Deployment:
+    """Hal's room of `preset` on his provider, the hub's; fay and gus on f.example."""
     d = Deployment(str(tmp_path))
     d.provider(HUB)
     d.provider("mimi://f.example")
     d.room_hub(ROOM, HUB)
     d.clients("hal", [CLIENTS["hal"]])
-    d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # a ClientFleet: two devices, one actor
+    d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # one ClientHost, two devices
     for name in CLIENTS:
         call(ray, d, name, "publish_key_packages", 2)
-    call(ray, d, "hal", "create_room", ROOM, "cooperative")
+    call(ray, d, "hal", "create_room", ROOM, preset)
     assert call(ray, d, "hal", "add_users", ROOM, ["mimi://f.example/u/fay", "mimi://f.example/u/gus"])["code"] == "success"
     d.settle(ROOM)
-    yield ray, d
+    return d
+
+
+@pytest.fixture
+def room(ray_cluster: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
+    d = deploy(ray_cluster, tmp_path, "cooperative")
+    yield ray_cluster, d
     d.shutdown()
 
 
@@ -141,3 +148,24 @@ def test_group_info_is_refused_to_a_stranger_and_given_to_a_participants_device(
     d.settle(ROOM)
     assert ray.get(d.host(tablet).view.remote(tablet, ROOM))["messages"][-1]["text"] == "hello tablet"
     agree(ray, d)
+
+
+def test_a_suspended_participant_reads_nothing_until_restored(ray_cluster: Any, tmp_path: Path) -> None:
+    # draft-ietf-mimi-room-policy §Message Capabilities: the hub withholds application
+    # messages from a user without canReceiveMessage; gus, on fay's provider and host, gets them.
+    ray, fay = ray_cluster, "mimi://f.example/u/fay"
+    d = deploy(ray, tmp_path, "strictly_administered")
+    try:
+        roles = suspending_roles().encode()
+        assert call(ray, d, "hal", "change_component", ROOM, int(ComponentId.roles_list), roles)["code"] == "success"
+        say(ray, d, "hal", "one")
+        assert call(ray, d, "hal", "set_role", ROOM, fay, SUSPENDED)["code"] == "success"
+        say(ray, d, "hal", "two")
+        assert call(ray, d, "hal", "set_role", ROOM, fay, ORDINARY_USER)["code"] == "success"
+        say(ray, d, "hal", "three")
+        d.settle(ROOM)
+        assert texts(ray, d, "fay") == ["one", "three"]
+        assert texts(ray, d, "gus") == texts(ray, d, "hal") == ["one", "two", "three"]
+        agree(ray, d)  # fay took every commit, her own suspension too
+    finally:
+        d.shutdown()

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from mimi.errors import DecodeError, PolicyError
-from mimi.policy import BaseRoomPolicy, ComponentId
-from mimi.policy.other import JoinLinks, JoinLinksUpdate
-from mimi.policy.presets import PRESETS, cooperative
-from mimi.policy.authorize import policy_problem
-from mimi.room import (
-    AddClient,
-    AppDataUpdate,
-    AppDataUpdateOperation,
+from mimi.components import (
+    BaseRoomPolicy,
+    ComponentId,
+    JoinLinks,
+    JoinLinksUpdate,
     ParticipantListData,
     ParticipantListUpdate,
-    ProposedChange,
-    RemoveClient,
     RoomMetaData,
-    RoomState,
     UserindexRolePair,
     UserRolePair,
 )
+from mimi.errors import DecodeError, PolicyError
+from mimi.policy.authorize import policy_problem
+from mimi.policy.presets import PRESETS, cooperative
+from mimi.room import AddClient, AppDataUpdate, AppDataUpdateOperation, ProposedChange, RemoveClient, RoomState
 
 A, B, C, D, E = (f"mimi://a.example/u/{n}" for n in ("alice", "bob", "cathy", "diana", "eve"))
 LIST = ParticipantListData((UserRolePair(A, 4), UserRolePair(B, 2), UserRolePair(C, 3)))

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from mimi.storage import (
     KeyPackageStore,
     LogEvent,
 )
+from mimi.storage.schema import SERVER
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -138,24 +140,6 @@ def test_a_refused_call_inside_a_transaction_undoes_only_itself(hub: HubStore) -
             hub.append_events(ROOM, events(3, 1) + [LogEvent(9, 0, b"gap")])
         hub.append_events(ROOM, events(3, 1))
     assert hub.events_since(ROOM, 0, 10) == events(1, 3)
-
-
-def test_hub_key_package_routing_and_followers(hub: HubStore) -> None:
-    refs = [(b"r1", "mimi://b.example"), (b"r2", "mimi://c.example")]
-    hub.record_key_packages(ROOM, refs)
-    hub.record_key_packages(ROOM, refs[:1])  # a retry
-    with pytest.raises(StorageError, match="other content"):
-        hub.record_key_packages(ROOM, [(b"r3", "mimi://b.example"), (b"r1", "mimi://evil.example")])
-    assert hub.key_package_providers(ROOM, [b"r1", b"r2", b"r3"]) == dict(refs)
-    assert hub.key_package_providers("mimi://a.example/r/other", [b"r1"]) == {}
-    hub.forget_key_packages(ROOM, [b"r1"])
-    assert hub.key_package_providers(ROOM, [b"r1", b"r2"]) == {b"r2": "mimi://c.example"}
-
-    hub.set_followers(ROOM, ["mimi://c.example", "mimi://b.example", "mimi://b.example"])
-    assert hub.followers(ROOM) == ["mimi://b.example", "mimi://c.example"]
-    hub.set_followers(ROOM, {"mimi://d.example"})
-    assert hub.followers(ROOM) == ["mimi://d.example"]
-    assert hub.followers("mimi://a.example/r/other") == []
 
 
 # ---------------------------------------------------------------- follower
@@ -394,6 +378,32 @@ def test_a_file_that_is_not_ours_is_refused_untouched(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+def test_a_version_1_server_file_is_migrated_and_keeps_its_rooms(server: Path) -> None:
+    # Version 1 had two hub tables nothing used (KeyPackage routes and followers live in the room state).
+    v1_tables = """
+        CREATE TABLE hub_key_packages (room_id TEXT NOT NULL, ref BLOB NOT NULL, provider TEXT NOT NULL,
+                                       PRIMARY KEY (room_id, ref)) STRICT, WITHOUT ROWID;
+        CREATE TABLE hub_followers (room_id TEXT NOT NULL, provider TEXT NOT NULL,
+                                    PRIMARY KEY (room_id, provider)) STRICT, WITHOUT ROWID;
+    """
+
+    class HubStoreV1(HubStore):
+        schema = replace(SERVER, version=1, ddl=SERVER.ddl + v1_tables, migrations={})
+
+    with HubStoreV1(server) as old:
+        old.save_state(ROOM, b"state")
+        old.append_events(ROOM, events(1, 2))
+    with HubStore(server) as hub:
+        assert hub.load_state(ROOM) == b"state" and hub.events_since(ROOM, 0, 10) == events(1, 2)
+    with sqlite3.connect(server) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 2
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    db.close()
+    assert not tables & {"hub_key_packages", "hub_followers"}
+    with pytest.raises(StorageError, match="version 2 is newer"):
+        HubStoreV1(server)
+
+
 def test_a_server_file_is_not_a_client_file(server: Path) -> None:
     HubStore(server).close()
     with pytest.raises(StorageError, match="not a mimi client database"):
@@ -415,8 +425,6 @@ BAD_CALLS: list[tuple[str, Callable[[HubStore, FollowerStore, KeyPackageStore], 
     ("body must be bytes", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 0, bytearray())])),  # type: ignore[arg-type]
     ("limit must be an int >= 1", lambda h, f, k: h.events_since(ROOM, 0, 0)),
     ("after must be an int", lambda h, f, k: h.events_since(ROOM, None, 1)),  # type: ignore[arg-type]
-    ("providers must be a collection", lambda h, f, k: h.set_followers(ROOM, "mimi://b.example")),
-    ("provider must be a non-empty str", lambda h, f, k: h.record_key_packages(ROOM, [(b"r", 7)])),  # type: ignore[list-item]
     ("recipient must be a non-empty str", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", [ALICE, 3])])),  # type: ignore[list-item]
     ("recipients must be a collection", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", ALICE)])),
     ("body must be bytes", lambda h, f, k: f.receive(ROOM, [Delivery(2, "x", [ALICE])])),  # type: ignore[arg-type]

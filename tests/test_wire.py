@@ -22,7 +22,7 @@ ALICE = "mimi://a.example/u/alice"
 
 
 def varint(n: int) -> bytes:
-    """RFC 9420 §2.1.2, written out independently of mimi.tls."""
+    """RFC 9420 §2.1.2, written out independently of mimi.tls_codec."""
     if n < 0x40:
         return struct.pack(">B", n)
     if n < 0x4000:
@@ -191,8 +191,8 @@ def test_notify_errors_name_the_message(mls: Mls) -> None:
         (lambda m: _core.PartialGroupInfo("gone", [], b""), "unknown RatchetTreePresence"),
         (lambda m: _core.UpdateResponse("success"), "success takes accepted_timestamp"),
         (lambda m: _core.UpdateResponse("notAllowed", invalid_proposals=[b"x"]), "notAllowed takes no field"),
-        (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [], EMPTY_REQUIRED_CAPABILITIES, b"k", basic_credential(ALICE)), r"KeyMaterialRequest\.acceptableCiphersuites: must not be empty"),
-        (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [1], b"\x00\x00", b"k", basic_credential(ALICE)), r"KeyMaterialRequest\.requiredCapabilities: not a valid RequiredCapabilities"),
+        (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [], EMPTY_REQUIRED_CAPABILITIES, b"k", _core.basic_credential(ALICE)), r"KeyMaterialRequest\.acceptableCiphersuites: must not be empty"),
+        (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [1], b"\x00\x00", b"k", _core.basic_credential(ALICE)), r"KeyMaterialRequest\.requiredCapabilities: not a valid RequiredCapabilities"),
         (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [1], EMPTY_REQUIRED_CAPABILITIES, b"k", b"\x00"), r"KeyMaterialRequest\.requesterCredential: not a valid Credential"),
         (lambda m: _core.ClientKeyMaterial("success", "c"), "clientStatus success takes key_package only"),
         (lambda m: _core.ClientKeyMaterial("success", "c", key_package=b"\x00\x01\x00\x05" + m.key_package), r"ClientKeyMaterial\.keyPackage: not a valid KeyPackage"),
@@ -206,7 +206,7 @@ def test_notify_errors_name_the_message(mls: Mls) -> None:
         (lambda m: _core.GroupInfoResponse(ROOM_URI, "noSuchRoom", cipher_suite=1), "noSuchRoom takes no field"),
         (lambda m: _core.GroupInfoResponse(ROOM_URI, "success", 1, b"\x05", b"\x00\x00", b""), r"GroupInfoResponse\.hub_sender: not a valid ExternalSender"),
         (lambda m: _core.GroupInfoResponse(ROOM_URI, "reserved"), "unknown GroupInfoCode"),
-        (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [1], EMPTY_REQUIRED_CAPABILITIES, b"k", basic_credential(ALICE)).signed(b"short"), "32 bytes"),
+        (lambda m: _core.KeyMaterialRequest(ALICE, ALICE, ROOM_URI, [1], EMPTY_REQUIRED_CAPABILITIES, b"k", _core.basic_credential(ALICE)).signed(b"short"), "32 bytes"),
     ],
 )
 def test_constructors_refuse_inconsistent_fields(mls: Mls, build: Callable[[Mls], Any], match: str) -> None:
@@ -292,11 +292,6 @@ def test_update_response_known_bytes() -> None:
 # ---------------------------------------------------------------- Fetch Key Material
 
 
-def basic_credential(uri: str) -> bytes:
-    """RFC 9420 §5.3 Credential, credential_type basic(1)."""
-    return struct.pack(">H", 1) + opaque(uri.encode())
-
-
 EMPTY_REQUIRED_CAPABILITIES = b"\x00\x00\x00"  # three empty vectors (RFC 9420 §11.1)
 CAPABILITIES = opaque(struct.pack(">H", 1)) + opaque(struct.pack(">H", 1)) + b"\x00\x00" + opaque(struct.pack(">H", 1))
 
@@ -304,7 +299,7 @@ CAPABILITIES = opaque(struct.pack(">H", 1)) + opaque(struct.pack(">H", 1)) + b"\
 def test_key_material_request_known_bytes_and_signature() -> None:
     key = _core.SignatureKeyPair.generate()
     target = "mimi://b.example/u/bob"
-    unsigned = _core.KeyMaterialRequest(ALICE, target, ROOM_URI, [1, 3], EMPTY_REQUIRED_CAPABILITIES, key.public, basic_credential(ALICE))
+    unsigned = _core.KeyMaterialRequest(ALICE, target, ROOM_URI, [1, 3], EMPTY_REQUIRED_CAPABILITIES, key.public, _core.basic_credential(ALICE))
     tbs = (
         b"\x01"
         + opaque(ALICE.encode())
@@ -313,7 +308,7 @@ def test_key_material_request_known_bytes_and_signature() -> None:
         + opaque(struct.pack(">HH", 1, 3))
         + EMPTY_REQUIRED_CAPABILITIES
         + opaque(key.public)
-        + basic_credential(ALICE)
+        + _core.basic_credential(ALICE)
     )
     assert unsigned.tbs() == tbs
     assert unsigned.encode() == tbs + b"\x00"
@@ -326,7 +321,7 @@ def test_key_material_request_known_bytes_and_signature() -> None:
     back.verify()
     with pytest.raises(DecodeError, match="64 bytes"):
         unsigned.verify()
-    other = _core.KeyMaterialRequest(ALICE, target, "mimi://a.example/r/other", [1], EMPTY_REQUIRED_CAPABILITIES, key.public, basic_credential(ALICE), req.signature)
+    other = _core.KeyMaterialRequest(ALICE, target, "mimi://a.example/r/other", [1], EMPTY_REQUIRED_CAPABILITIES, key.public, _core.basic_credential(ALICE), req.signature)
     with pytest.raises(InvalidSignature):
         other.verify()
 
@@ -362,8 +357,8 @@ def test_group_info_request_known_bytes_and_signature() -> None:
     key = _core.SignatureKeyPair.generate()
     hpke = b"\x07" * 32
     for code, code_bytes in [(None, b"\x00"), (b"join-me", b"\x01" + opaque(b"join-me"))]:
-        unsigned = _core.GroupInfoRequest(1, key.public, basic_credential(ALICE), hpke, code)
-        tbs = b"\x01" + struct.pack(">H", 1) + opaque(key.public) + basic_credential(ALICE) + opaque(hpke) + code_bytes
+        unsigned = _core.GroupInfoRequest(1, key.public, _core.basic_credential(ALICE), hpke, code)
+        tbs = b"\x01" + struct.pack(">H", 1) + opaque(key.public) + _core.basic_credential(ALICE) + opaque(hpke) + code_bytes
         assert unsigned.tbs() == tbs
         req = unsigned.signed(key.private)
         _core.verify_with_label(key.public, "GroupInfoRequestTBS", tbs, req.signature)
@@ -372,12 +367,12 @@ def test_group_info_request_known_bytes_and_signature() -> None:
         assert back == req and back.joining_code == code
         back.verify()
         with pytest.raises(InvalidSignature):
-            _core.GroupInfoRequest(2, key.public, basic_credential(ALICE), hpke, code, req.signature).verify()
+            _core.GroupInfoRequest(2, key.public, _core.basic_credential(ALICE), hpke, code, req.signature).verify()
 
 
 def test_group_info_response_known_bytes_and_signature() -> None:
     hub = _core.SignatureKeyPair.generate()
-    sender = opaque(hub.public) + basic_credential("mimi://a.example")
+    sender = opaque(hub.public) + _core.basic_credential("mimi://a.example")
     ciphertext = opaque(b"\x01" * 32) + opaque(b"sealed group info")
     unsigned = _core.GroupInfoResponse(ROOM_URI, "success", 1, sender, ciphertext, b"")
     tbs = b"\x01" + opaque(ROOM_URI.encode()) + b"\x01" + struct.pack(">H", 1) + sender + ciphertext
@@ -445,19 +440,19 @@ def _bad_inputs(mls: Mls) -> list[tuple[Callable[[bytes], object], bytes, str]]:
         (_core.UpdateResponse.decode, b"\x03\x00\x40\x00", r"UpdateRoomResponse\.invalidProposals: non-minimal"),
         (_core.KeyMaterialRequest.decode, b"\x01" + opaque(b"a") + opaque(b"b") + opaque(b"c") + b"\x03\x00\x01\x00", r"KeyMaterialRequest\.acceptableCiphersuites: truncated"),
         (_core.KeyMaterialRequest.decode, b"\x01" + opaque(b"a") + opaque(b"b"), r"KeyMaterialRequest\.roomId\.uri: truncated"),
-        (_core.KeyMaterialRequest.decode, b"\x01" + opaque(b"a") + opaque(b"b") + opaque(b"c") + opaque(b"\x00\x01") + EMPTY_REQUIRED_CAPABILITIES + opaque(b"k") + basic_credential(ALICE), r"KeyMaterialRequest\.key_material_request_signature: truncated"),
-        (_core.KeyMaterialRequest.decode, b"\x01" + opaque(b"a") + opaque(b"b") + opaque(b"c") + opaque(b"\x00\x01") + EMPTY_REQUIRED_CAPABILITIES + opaque(b"k") + basic_credential(ALICE) + b"\x00\x00", "KeyMaterialRequest: 1 trailing byte"),
+        (_core.KeyMaterialRequest.decode, b"\x01" + opaque(b"a") + opaque(b"b") + opaque(b"c") + opaque(b"\x00\x01") + EMPTY_REQUIRED_CAPABILITIES + opaque(b"k") + _core.basic_credential(ALICE), r"KeyMaterialRequest\.key_material_request_signature: truncated"),
+        (_core.KeyMaterialRequest.decode, b"\x01" + opaque(b"a") + opaque(b"b") + opaque(b"c") + opaque(b"\x00\x01") + EMPTY_REQUIRED_CAPABILITIES + opaque(b"k") + _core.basic_credential(ALICE) + b"\x00\x00", "KeyMaterialRequest: 1 trailing byte"),
         (_core.KeyMaterialResponse.decode, b"\x01\x08" + opaque(b"u") + b"\x00", r"KeyMaterialResponse\.userStatus: unknown KeyMaterialUserCode value 8"),
         (_core.KeyMaterialResponse.decode, b"\x01\x01" + opaque(b"u") + opaque(b"\x03" + opaque(b"c")), r"KeyMaterialResponse\.clients\.clientStatus: unknown KeyMaterialClientCode value 3"),
         (_core.KeyMaterialResponse.decode, b"\x01\x01" + opaque(b"u") + opaque(b"\x02" + opaque(b"c") + b"\x05"), r"KeyMaterialResponse\.clients\.clientCapabilities: optional presence byte"),
         (_core.KeyMaterialResponse.decode, b"\x01\x01" + opaque(b"u") + opaque(b"\x00" + opaque(b"c") + b"\x00\x01"), r"KeyMaterialResponse\.clients\.keyPackage: not a valid KeyPackage"),
         (_core.KeyMaterialResponse.decode, b"\x01\x04" + opaque(b"u") + opaque(b"\x01" + opaque(b"c")), r"KeyMaterialResponse\.clients: userStatus userUnknown must not list clients"),
-        (_core.GroupInfoRequest.decode, b"\x01\x00\x01" + opaque(b"k") + basic_credential(ALICE) + opaque(b"h") + b"\x02", r"GroupInfoRequest\.joiningCode: optional presence byte"),
-        (_core.GroupInfoRequest.decode, b"\x01\x00\x01" + opaque(b"k") + basic_credential(ALICE) + opaque(b"h") + b"\x00", r"GroupInfoRequest\.signature: truncated"),
+        (_core.GroupInfoRequest.decode, b"\x01\x00\x01" + opaque(b"k") + _core.basic_credential(ALICE) + opaque(b"h") + b"\x02", r"GroupInfoRequest\.joiningCode: optional presence byte"),
+        (_core.GroupInfoRequest.decode, b"\x01\x00\x01" + opaque(b"k") + _core.basic_credential(ALICE) + opaque(b"h") + b"\x00", r"GroupInfoRequest\.signature: truncated"),
         (_core.GroupInfoRequest.decode, b"\x01\x00", r"GroupInfoRequest\.cipher_suite: truncated"),
         (_core.GroupInfoResponse.decode, b"\x01" + opaque(b"r") + b"\x00", r"GroupInfoResponse\.status: unknown GroupInfoCode value 0"),
         (_core.GroupInfoResponse.decode, b"\x01" + opaque(b"r") + b"\x02\x00", "GroupInfoResponse: 1 trailing byte"),
-        (_core.GroupInfoResponse.decode, b"\x01" + opaque(b"r") + b"\x01\x00\x01" + opaque(b"k") + basic_credential(ALICE) + opaque(b"kem"), r"GroupInfoResponse\.encrypted_groupinfo_and_tree\.ciphertext: truncated"),
+        (_core.GroupInfoResponse.decode, b"\x01" + opaque(b"r") + b"\x01\x00\x01" + opaque(b"k") + _core.basic_credential(ALICE) + opaque(b"kem"), r"GroupInfoResponse\.encrypted_groupinfo_and_tree\.ciphertext: truncated"),
         (_core.GroupInfoResponse.decode, b"\x00" + opaque(b"r") + b"\x02", r"GroupInfoResponse\.version: unknown Protocol value 0"),
     ]
 

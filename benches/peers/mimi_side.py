@@ -1,20 +1,19 @@
 """The mimi side: one room, members spread over 3 providers, hosted in a few
-LoadClientHost actors; one sender on a host of its own, on the hub's provider."""
+FleetHost actors; one sender on a host of its own, on the hub's provider."""
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import tempfile
 import time
+from array import array
 from typing import Any
 
 from stats import Point
 
-from mimi import _core
-from mimi.actors.client import ClientHost
 from mimi.actors.deploy import Deployment, start_ray
-from mimi.actors.load import RECORD, load_clients
+from mimi.ids import user_of
+from mimi.loadtest.fleet import decrypted, fleet, recorded
 
 HUB = "mimi://a.example"
 PROVIDERS = ("mimi://a.example", "mimi://b.example", "mimi://c.example")
@@ -40,24 +39,17 @@ class MimiRoom:
         d.room_hub(ROOM, HUB)
         devices = [f"{PROVIDERS[i % 3]}/d/m{i}/phone" for i in range(self.members)]
         self.sender = devices[0]
-        load_clients(d, "sender", [self.sender])
+        fleet(d, "sender", [self.sender])
         self.receivers = []
         for k, provider in enumerate(PROVIDERS):
             hosted = [c for c in devices[1:] if c.startswith(provider + "/")]
             if hosted:
-                self.receivers.append(load_clients(d, f"members-{k}", hosted))
+                self.receivers.append(fleet(d, f"members-{k}", hosted))
         ray.get([d.host(c).publish_key_packages.remote(c, 1) for c in devices])
         sender_host = d.host(self.sender)
-        users = {c.replace("/d/", "/u/").rsplit("/", 1)[0]: [c] for c in devices[1:]}
-        # The ClientHost API is changing (the hub now issues its key; users' clients
-        # come from /keyMaterial): accept both forms while it settles.
-        if "hub_key" in inspect.signature(ClientHost.create_room).parameters:
-            ray.get(sender_host.create_room.remote(self.sender, ROOM, "cooperative", HUB,
-                                                   _core.SignatureKeyPair.generate().public))
-            result = ray.get(sender_host.add_users.remote(self.sender, ROOM, users))
-        else:
-            ray.get(sender_host.create_room.remote(self.sender, ROOM, "cooperative"))
-            result = ray.get(sender_host.add_users.remote(self.sender, ROOM, list(users)))
+        users = [user_of(c) for c in devices[1:]]
+        ray.get(sender_host.create_room.remote(self.sender, ROOM, "cooperative"))
+        result = ray.get(sender_host.add_users.remote(self.sender, ROOM, users))
         if result["code"] != "success":
             raise RuntimeError(f"adding {len(users)} members: {result}")
         d.settle(ROOM, timeout=600)
@@ -67,21 +59,15 @@ class MimiRoom:
         """One load point; waits (at most `drain` s after sending) for every delivery."""
         import ray
 
-        def record(method: str) -> list[Any]:
-            return ray.get([getattr(h, method).options(concurrency_group=RECORD).remote() for h in self.receivers])
-
-        record("take_received")
-        run = ray.get(self.deploy.host(self.sender).send_load.remote(self.sender, ROOM, rate, duration, size, window))
-        expected = run["sent"] * (self.members - 1)
+        recorded(self.receivers, "take_records")
+        run = ray.get(self.deploy.host(self.sender).drive.remote([(self.sender, ROOM)], rate, duration, size, window))
+        sent = sum(run["sent"])
+        expected = sent * (self.members - 1)
         deadline = time.monotonic() + drain
-        got = 0
-        while time.monotonic() < deadline:
-            got = sum(record("received"))
-            if got >= expected:
-                break
+        while time.monotonic() < deadline and decrypted(self.receivers) < expected:
             time.sleep(0.05)
-        records = record("take_received")
-        return Point.from_records(records, sent=run["sent"], expected=expected, start_ns=run["start_ns"], send_seconds=run["seconds"],
+        records = [point_record(r) for r in recorded(self.receivers, "take_records")]
+        return Point.from_records(records, sent=sent, expected=expected, start_ns=run["start_ns"], send_seconds=run["seconds"],
                                   extra={"hub_answers": run["answers"]})
 
     def pids(self) -> dict[str, list[int]]:
@@ -105,6 +91,13 @@ class MimiRoom:
             pass
         del ray
         shutil.rmtree(self.data_dir, ignore_errors=True)  # on tmpfs: memory
+
+
+def point_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A FleetHost record as `Point.from_records` reads it: latencies and the last decryption."""
+    decrypt_ns = array("q")
+    decrypt_ns.frombytes(record["decrypt_ns"])
+    return {"latencies_ns": record["latency_ns"], "last_ns": max(decrypt_ns, default=0)}
 
 
 def start() -> None:

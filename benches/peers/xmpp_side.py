@@ -122,7 +122,7 @@ def message(room: str, body: str) -> str:
 
 
 async def send_load(sender: Occupant, rate: float | None, duration: float, size: int, window: int) -> dict[str, Any]:
-    """Occupant 0's run: as `LoadClientHost.send_load`, with the room reflecting each
+    """Occupant 0's run: as `FleetHost.drive`, with the room reflecting each
     message to its sender as the acknowledgement that frees a window slot."""
     start = time.monotonic_ns()
     end = start + int(duration * 1e9)

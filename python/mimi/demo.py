@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mimi import _core, content
+from mimi import content
 from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
 

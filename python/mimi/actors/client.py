@@ -1,6 +1,6 @@
-"""ClientHost: one device (`Client`) or many (`ClientFleet`) in one actor, each a
-ClientSession with its own SQLite file. Each actor is a process (~50-90 MB),
-so load tests host many devices per actor with the same logic."""
+"""ClientHost: one device or many in one actor, each a ClientSession with its own
+SQLite file. Each actor is a process (docs/results.md, "Sizes"), so load runs host many
+devices per actor with the same logic (`mimi.loadtest.fleet.FleetHost`)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,14 @@ from typing import Any
 import msgpack
 
 from mimi import _core, content, ids
-from mimi.actors import names
+from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.errors import MimiError
 from mimi.logic.client import ClientSession, Event, MessageShown, Removed, RoomView, commit_bundle, proposal_bundle
 from mimi.logic.group_info import group_info_request, open_group_info_response
-from mimi.policy import ComponentId
-from mimi.policy.presets import PRESETS
-from mimi.room import ParticipantListUpdate, RoomState, UserindexRolePair, UserRolePair
+from mimi.policy.presets import ORDINARY_USER, PRESETS
+from mimi.room import RoomState
 from mimi.storage import ClientStore, DataDir, HistoryEntry
-from mimi.tls import Writer
-
-ORDINARY_USER = 2
+from mimi.transport import names
 
 
 def now_ms() -> int:
@@ -55,7 +52,8 @@ class ClientHost:
     def _open(self, uri: str) -> Device:
         # NORMAL, not FULL: a device's copy is rebuilt from its provider's inbox
         # (durable, FULL) after a crash or power loss, so the device need not
-        # fsync every delivered batch (56% of a client host's time under load).
+        # fsync every delivered batch (most of a loaded client host's time,
+        # docs/results.md).
         store = ClientStore(self.data.client(uri), synchronous="NORMAL")
         provider = ids.provider_of(uri)
         saved = store.load_state()
@@ -160,6 +158,13 @@ class ClientHost:
         out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
         return self._update(device, room, commit_bundle(out))
 
+    def change_component(self, client: str, room: str, component_id: int, data: bytes) -> dict[str, Any]:
+        """Commits a new value of one room component (the room metadata or a policy
+        component such as roles_list), as an AppDataUpdate."""
+        device = self._device(client)
+        out = device.session.commit(room, app_data=[(component_id, data)])
+        return self._update(device, room, commit_bundle(out))
+
     def set_role(self, client: str, room: str, user: str, role: int) -> dict[str, Any]:
         device = self._device(client)
         update = ParticipantListUpdate(changed_role_participants=(UserindexRolePair(self._index_of(device, room, user), role),))
@@ -227,10 +232,10 @@ class ClientHost:
         return [_core.SubmitMessageResponse.decode(reply).status for reply in replies]
 
     # While deliveries stream in, a device's MLS state and new history are saved
-    # together at most this often: a transaction per device per delivered batch was
-    # half of a busy host's time. What a crash loses since is delivered again from
-    # the provider's inbox, which is durable (`missed`), and decrypted again by the
-    # MLS state saved with the history.
+    # together at most this often: a transaction per device per delivered batch
+    # dominated a busy host (docs/results.md). What a crash loses since is delivered
+    # again from the provider's inbox, which is durable (`missed`), and decrypted again
+    # by the MLS state saved with the history.
     SAVE_INTERVAL = 0.25
 
     def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
@@ -295,14 +300,6 @@ class ClientHost:
         }
 
 
-def basic_credential(identity: str) -> bytes:
-    """RFC 9420 Credential: credential_type basic (1), opaque identity<V>."""
-    w = Writer()
-    w.uint16(1)
-    w.opaque(identity.encode())
-    return w.getvalue()
-
-
 # RequiredCapabilities of every mimi group: app_data_dictionary (0x0006) and AppDataUpdate (0x0008).
 REQUIRED_CAPABILITIES = b"\x02\x00\x06\x02\x00\x08\x00"
 
@@ -312,7 +309,7 @@ def key_material_request(session: ClientSession, target_user: str, room: str) ->
     key = session.client.signature_key
     request = _core.KeyMaterialRequest(
         session.user, target_user, room, [_core.CIPHERSUITE], REQUIRED_CAPABILITIES,
-        key.public, basic_credential(session.uri),
+        key.public, _core.basic_credential(session.uri),
     )
     return request.signed(key.private).encode()
 

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimi.actors import names
 from mimi.actors.client import ClientHost
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
+from mimi.transport import names
 
 ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
 
@@ -72,8 +72,8 @@ class Deployment:
         return handle
 
     def clients(self, host: str, clients: list[str], cls: type[ClientHost] = ClientHost, **remote: Any) -> Any:
-        """One actor hosting `clients` (a `Client` for one device, a `ClientFleet` for
-        many); `cls` may be a subclass (load generators), `remote` more ray.remote options."""
+        """One actor hosting `clients` (one device or many); `cls` may be a subclass
+        (`FleetHost` for load runs), `remote` more ray.remote options."""
         import ray
 
         name = names.clients(host)

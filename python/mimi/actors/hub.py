@@ -28,6 +28,7 @@ from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
 from mimi.transport import Transport
+from mimi.transport.ray import RayTransport
 
 
 class Submission(NamedTuple):
@@ -39,8 +40,6 @@ class Submission(NamedTuple):
 
 class RoomHub:
     def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2) -> None:
-        from mimi.transport.ray import RayTransport
-
         self.hub = hub
         self.transport: Transport = transport or RayTransport()
         self.path = DataDir(Path(data_dir)).server(hub)
@@ -66,10 +65,10 @@ class RoomHub:
         self.rooms[room] = self._restore(room)
         tails: dict[str, list[Fanout]] = {}
         for event in self.store.events_since(room, 0, 1_000_000):
-            destinations, message = read_log_record(event.body)
+            destinations, message, withheld = read_log_record(event.body)
             for destination in destinations:
                 tail = tails.setdefault(destination, [])
-                tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message))
+                tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message, withheld))
                 if len(tail) > self.RESEND_ON_RESTART:
                     self.outbox.batcher.resume(destination, room, tail.pop(0).sequence)
         for tail in tails.values():
@@ -220,7 +219,7 @@ class RoomHub:
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
-        return [(e.sequence, *read_log_record(e.body)) for e in self.store.events_since(room, after, limit)]
+        return [(e.sequence, *read_log_record(e.body)[:2]) for e in self.store.events_since(room, after, limit)]
 
     def progress(self, room: str) -> dict[str, int]:
         """Per destination provider, the last sequence of the room bound for it."""
@@ -299,7 +298,8 @@ class RoomHub:
 
 
 # -- the log ------------------------------------------------------------------------------
-# A row of the room's log: msgpack {"d": destination providers (sorted), "m": FanoutMessage}.
+# A row of the room's log: msgpack {"d": destination providers (sorted), "m": FanoutMessage,
+# "w": users not owed it (sorted; only when there are any)}.
 
 
 def log_records(events: Sequence[Fanout]) -> list[LogEvent]:
@@ -312,11 +312,14 @@ def log_records(events: Sequence[Fanout]) -> list[LogEvent]:
         destinations = sorted_sets.get(e.destinations)
         if destinations is None:
             destinations = sorted_sets[e.destinations] = sorted(e.destinations)
-        rows.append(LogEvent(e.sequence, e.timestamp, packer.pack({"d": destinations, "m": e.message})))
+        record = {"d": destinations, "m": e.message}
+        if e.withheld:
+            record["w"] = sorted(e.withheld)
+        rows.append(LogEvent(e.sequence, e.timestamp, packer.pack(record)))
     return rows
 
 
-def read_log_record(body: bytes) -> tuple[list[str], bytes]:
-    """(destinations, FanoutMessage) of a log row."""
+def read_log_record(body: bytes) -> tuple[list[str], bytes, frozenset[str]]:
+    """(destinations, FanoutMessage, users not owed it) of a log row."""
     record = msgpack.unpackb(body)
-    return list(record["d"]), bytes(record["m"])
+    return list(record["d"]), bytes(record["m"]), frozenset(record.get("w", ()))

@@ -13,13 +13,13 @@ from typing import Any
 import msgpack
 
 from mimi import _core, ids
-from mimi.codes import KeyMaterialUserCode
-from mimi.actors import names
-from mimi.errors import MimiError, StorageError
 from mimi.actors.group_commit import GroupCommit
+from mimi.codes import KeyMaterialUserCode
+from mimi.errors import MimiError, StorageError
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore
 from mimi.storage.follower import Delivery as StoredDelivery
+from mimi.transport import names
 
 
 class ProviderServer:
@@ -120,14 +120,15 @@ class ProviderServer:
 
     # -- /notify (follower side) ---------------------------------------------------
 
-    def notify(self, room: str, previous: int, sequences: list[int], body: bytes) -> int:
-        """One `/notify` batch from the room's hub. Returns how many deliveries it made.
+    def notify(self, room: str, previous: int, sequences: list[int], body: bytes, withheld: Sequence[str] = ()) -> int:
+        """One `/notify` batch from the room's hub, with its ordering envelope and the
+        users not owed its application messages. Returns how many deliveries it made.
 
         Answered once its events are in the inbox (SQLite) with the follower's
         ordering state: concurrent calls (from several hubs, or a hub's window of
         calls in flight) share one commit. Then the deliveries go to the clients'
         hosts, one call per host."""
-        answer = self.notifies.call(Notify(room, previous, tuple(sequences), body))
+        answer = self.notifies.call(Notify(room, previous, tuple(sequences), body, tuple(withheld)))
         if isinstance(answer, MimiError):
             raise answer
         return answer

@@ -1,8 +1,9 @@
 """`mimi loadtest`: drive rooms on Ray at a message rate and report what every
 member decrypted (lost, duplicated), throughput and send→decrypt latency.
 
-`config` (options and bounds) and `report` (statistics) need no Ray; `run`
-orchestrates the actors (`fleet.FleetHost`), `plots` draws the PNGs.
+`config` (options and bounds), `pacing` (what is sent when) and `report`
+(statistics) need no Ray; `fleet.FleetHost` sends and records inside the
+actors, `run` orchestrates them, `plots` draws the PNGs.
 """
 
 from mimi.loadtest.config import Config

@@ -46,7 +46,7 @@ class Config:
     rate: float = 50.0  # messages per second, over all rooms (the default room sustains it on 2 cores)
     duration: float = 10.0  # seconds of sending
     size: int = 1024  # plaintext bytes per message
-    fleets: int = 3  # receiving ClientFleet actors (the senders have one more)
+    fleets: int = 3  # receiving FleetHost actors (the senders have one more)
     window: int = 64  # /submitMessage calls in flight
     drain: float = 60.0  # seconds to wait after sending for the last decryptions
     sweep: tuple[int, ...] = ()  # extra one-room phases at these room sizes
@@ -95,7 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=_typed("rate", float), default=d.rate, help=f"messages per second over all rooms (default {d.rate:g})")
     p.add_argument("--duration", type=_typed("duration", float), default=d.duration, help=f"seconds of sending (default {d.duration:g})")
     p.add_argument("--size", type=_typed("size", int), default=d.size, help=f"plaintext bytes per message (default {d.size})")
-    p.add_argument("--fleets", type=_typed("fleets", int), default=d.fleets, help=f"receiving ClientFleet actors (default {d.fleets})")
+    p.add_argument("--fleets", type=_typed("fleets", int), default=d.fleets, help=f"receiving FleetHost actors (default {d.fleets})")
     p.add_argument("--window", type=_typed("window", int), default=d.window, help=f"submits in flight (default {d.window})")
     p.add_argument("--drain", type=_typed("drain", float), default=d.drain,
                    help=f"seconds to wait after sending for the last decryptions (default {d.drain:g})")

@@ -1,38 +1,79 @@
-"""ClientFleet for load runs: a LoadClientHost that also records which
-(sender, sequence) each of its devices decrypted, and drives many senders
-(one per room) on one schedule from inside the actor.
+"""FleetHost: the ClientHost of load runs (`mimi loadtest`, `make bench-peers`).
+It sends from inside the actor on a `pacing.Schedule` (`drive`), and records
+which (sender, sequence) each of its devices decrypted, and when (`take_records`).
 
-Message `i` of a run goes to stream `i % len(streams)` at `start + i / rate`,
-as sequence `i // len(streams)` of that stream; its plaintext starts with the
-LoadClientHost marker `MIMILOAD <sequence> <scheduled send time>`, so a late
-sender shows as latency.
+One Ray call per message (`ClientHost.send`) caps a sender at the call rate;
+`drive` encrypts and submits a whole run inside the actor, with a window of
+`/submitMessage` calls in flight. Message `i` of a run goes to stream
+`i % len(streams)` as that stream's sequence `i // len(streams)`.
+
+While `drive` runs, its actor serves no other call but the record readers
+(`RECORD`): deliveries to that host wait. Host senders on their own.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from array import array
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from mimi import _core, content
-from mimi.actors import names
-from mimi.actors.client import now_ms
+from mimi import _core, content, ids
+from mimi.actors.client import ClientHost, now_ms
 from mimi.actors.deploy import Deployment
-from mimi.actors.load import LoadClientHost, Submits, load_text
 from mimi.errors import MimiError
+from mimi.loadtest.pacing import Schedule, load_text, marker_of
 from mimi.loadtest.report import Tally
-from mimi.logic.client import Event
+from mimi.logic.client import Event, MessageShown
+from mimi.transport import names
+
+RECORD = "record"  # the concurrency group of the record readers (see `fleet`)
+
+Pending = TypeVar("Pending")
 
 
-def cpu_seconds(_actor: object) -> float:
-    """The CPU time of the calling actor's process (for `__ray_call__`)."""
-    return time.process_time()
+class Submits(Generic[Pending]):
+    """A load generator's `/submitMessage` calls in flight. The messages that are due
+    together go in one call (`submit_many`, up to CHUNK), as a provider coalesces
+    its clients' submissions; the window counts messages, not calls."""
+
+    CHUNK = 32
+
+    def __init__(self) -> None:
+        self.calls: dict[Any, list[Pending]] = {}  # reply ref -> what each body was for
+        self.messages = 0
+
+    def send(self, hub: Any, room: str, provider: str, bodies: list[bytes], pending: list[Pending]) -> None:
+        self.calls[hub.submit_many.remote(room, provider, bodies, now_ms())] = pending
+        self.messages += len(pending)
+
+    def answered(self, block: bool, timeout: float | None = None) -> list[tuple[Pending, bytes]]:
+        """The answered messages, with their answers: every ready call in one
+        `ray.wait` and one `ray.get`; if `block`, at least one call (else
+        MimiError after `timeout` seconds)."""
+        import ray
+
+        if not self.calls:
+            return []
+        refs = list(self.calls)
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        if not ready and block:
+            ready, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+            if not ready:
+                raise MimiError(f"no /submitMessage answer in {timeout} s")
+        out: list[tuple[Pending, bytes]] = []
+        for ref, replies in zip(ready, ray.get(ready)):
+            pending = self.calls.pop(ref)
+            self.messages -= len(pending)
+            out += zip(pending, replies)
+        return out
 
 
-class FleetHost(LoadClientHost):
+class FleetHost(ClientHost):
     def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+        self.records = threading.Lock()  # the record readers run on a thread of their own
         self._clear()
-        super().__init__(name, clients, data_dir)
+        super().__init__(name, clients, data_dir)  # may deliver what was missed: records first
 
     def _clear(self) -> None:
         self.tally = Tally()
@@ -41,40 +82,48 @@ class FleetHost(LoadClientHost):
         self.deliveries = 0
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
-        super().on_events(client, room, sequence, events)
-        self.deliveries += 1
-
-    def on_load_message(self, client: str, sender: str, sequence: int, sent_ns: int, now_ns: int) -> None:
-        super().on_load_message(client, sender, sequence, sent_ns, now_ns)
-        self.tally.record(client, sender, sequence)
-        self.decrypt_ns.append(now_ns)
-        self.latency_ns.append(now_ns - sent_ns)
+        """Records each load message from another member as it is decrypted."""
+        now_ns = time.monotonic_ns()
+        me = ids.user_of(client)
+        with self.records:
+            self.deliveries += 1
+            for event in events:
+                if isinstance(event, MessageShown) and event.sequence and event.sender != me:
+                    mark = marker_of(event.content)
+                    if mark is not None:
+                        self.tally.record(client, event.sender, mark[0])
+                        self.decrypt_ns.append(now_ns)
+                        self.latency_ns.append(now_ns - mark[1])
 
     def counts(self) -> tuple[int, int]:
         """(deliveries, load messages decrypted) since the last `take_records`."""
-        return self.deliveries, len(self.decrypt_ns)
+        with self.records:
+            return self.deliveries, len(self.decrypt_ns)
 
     def take_records(self) -> dict[str, Any]:
-        out = {
-            "tally": self.tally.export(),
-            "decrypt_ns": self.decrypt_ns.tobytes(),
-            "latency_ns": self.latency_ns.tobytes(),
-            "deliveries": self.deliveries,
-        }
-        self._clear()
-        self._reset()  # LoadClientHost's own latency record: unused here
+        """What was decrypted since the last call (which (sender, sequence) by which
+        device, when, and its send→decrypt latency) and the deliveries; starts anew."""
+        with self.records:
+            out = {
+                "tally": self.tally.export(),
+                "decrypt_ns": self.decrypt_ns.tobytes(),
+                "latency_ns": self.latency_ns.tobytes(),
+                "deliveries": self.deliveries,
+            }
+            self._clear()
         return out
 
-    def drive(self, streams: list[tuple[str, str]], rate: float, duration: float, size: int, window: int,
-              timeout: float = 60.0) -> dict[str, Any]:
-        """Sends `rate × duration` messages over `streams` ((client, room) pairs) with
-        up to `window` submits in flight; gives up (MimiError) when no hub answers
-        for `timeout` seconds or the run overruns its schedule by that much."""
+    def drive(self, streams: list[tuple[str, str]], rate: float | None, duration: float, size: int = 1024,
+              window: int = 64, late: float = 0.0, timeout: float = 60.0) -> dict[str, Any]:
+        """Sends messages of `size` bytes over `streams` ((client, room) pairs) on
+        `Schedule(rate, duration, late)`, with up to `window` in flight; gives up
+        (MimiError) when no hub answers for `timeout` seconds. Returns per stream
+        the messages sent and the sequences refused, the hub's answers by status,
+        the start, the seconds it took and when each message was submitted."""
         if not streams:
             raise MimiError("no streams to drive")
         devices = [self._device(client) for client, _ in streams]
         hubs = [names.handle(names.hub(room)) for _, room in streams]
-        total = int(rate * duration)
         sent = [0] * len(streams)
         refused: list[list[int]] = [[] for _ in streams]
         answers: dict[str, int] = {}
@@ -82,7 +131,7 @@ class FleetHost(LoadClientHost):
         submit_ns = array("q")
         dirty: set[int] = set()
         start = time.monotonic_ns()
-        give_up = start + int((duration + timeout) * 1e9)
+        schedule = Schedule(start, rate, duration, late)
 
         def collect(block: bool) -> None:
             for (k, sequence, message_id), raw in submits.answered(block, timeout):
@@ -92,48 +141,43 @@ class FleetHost(LoadClientHost):
                 if status != "accepted":
                     refused[k].append(sequence)
 
+        def submit(k: int, bodies: list[bytes], pending: list[tuple[int, int, bytes]]) -> None:
+            submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
+            submit_ns.extend([time.monotonic_ns()] * len(pending))
+
         issued = 0
         saved = start
-        while issued < total or submits.calls:
-            now = time.monotonic_ns()
-            if now > give_up:
-                raise MimiError(f"sending overran its {duration} s schedule by {timeout} s")
-            due = min(total, int((now - start) * rate / 1e9) + 1)
+        while not schedule.over(issued, now := time.monotonic_ns()):
             # What is due and fits the window goes out now, one call per stream (Submits.CHUNK at most).
             chunks: dict[int, tuple[list[bytes], list[tuple[int, int, bytes]]]] = {}
-            queued = 0  # in `chunks`, not yet sent
-            while issued < due and submits.messages + queued < window:
+            for _ in range(schedule.due(issued, now, window - submits.messages)):
                 k = issued % len(streams)
-                stamp = start + int(issued * 1e9 / rate)
-                message = content.message(content.text_part(load_text(sent[k], stamp, size)))
-                body, message_id = devices[k].session.send(streams[k][1], message)
+                text = load_text(sent[k], schedule.stamp(issued, time.monotonic_ns()), size)
+                body, message_id = devices[k].session.send(streams[k][1], content.message(content.text_part(text)))
                 bodies, pending = chunks.setdefault(k, ([], []))
                 bodies.append(body)
                 pending.append((k, sent[k], message_id))
                 sent[k] += 1
                 dirty.add(k)
                 issued += 1
-                queued += 1
                 if len(bodies) == Submits.CHUNK:
-                    submits.send(hubs[k], streams[k][1], devices[k].provider, *chunks.pop(k))
-                    submit_ns.extend([time.monotonic_ns()] * len(pending))
-                    queued -= len(pending)
-            for k, (bodies, pending) in chunks.items():
-                submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
-                submit_ns.extend([time.monotonic_ns()] * len(pending))
+                    submit(k, *chunks.pop(k))
+            for k, chunk in chunks.items():
+                submit(k, *chunk)
             if now - saved > 10_000_000:  # the ratchets advanced: persist every 10 ms, not per message
                 for k in dirty:
                     self._save(devices[k])
                 dirty.clear()
                 saved = now
-            if submits.calls and (submits.messages >= window or issued >= total):
+            if submits.messages >= window:
                 collect(block=True)
                 continue
             collect(block=False)
-            if issued < total:
-                wait = (start + int(issued * 1e9 / rate) - time.monotonic_ns()) / 1e9
-                if wait > 0:
-                    time.sleep(min(wait, 0.05))
+            wait = schedule.wait(issued, time.monotonic_ns())
+            if wait > 0:
+                time.sleep(min(wait, 0.05))
+        while submits.calls:
+            collect(block=True)
         for k in dirty:
             self._save(devices[k])
         return {
@@ -147,5 +191,24 @@ class FleetHost(LoadClientHost):
 
 
 def fleet(deployment: Deployment, host: str, clients: list[str]) -> Any:
-    """Like `load_clients`, with a FleetHost (one actor, many devices)."""
-    return deployment.clients(host, clients, FleetHost)
+    """Like `Deployment.clients`, with a FleetHost (one actor, many devices).
+    `counts` and `take_records` may run in their own thread (group RECORD), so a
+    host busy with a backlog of deliveries answers them at once (`recorded`)."""
+    return deployment.clients(host, clients, FleetHost, concurrency_groups={RECORD: 1})
+
+
+def recorded(hosts: list[Any], method: str) -> list[Any]:
+    """Every FleetHost's answer to `method` (`counts` or `take_records`), from its RECORD thread."""
+    import ray
+
+    return list(ray.get([getattr(h, method).options(concurrency_group=RECORD).remote() for h in hosts], timeout=60))
+
+
+def decrypted(hosts: list[Any]) -> int:
+    """Load messages the hosts' devices decrypted since their records were last taken."""
+    return sum(n for _, n in recorded(hosts, "counts"))
+
+
+def cpu_seconds(_actor: object) -> float:
+    """The CPU time of the calling actor's process (for `__ray_call__`)."""
+    return time.process_time()

@@ -4,12 +4,9 @@ latency CDF, and cost growth vs room size."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mimi.loadtest import report
-
-if TYPE_CHECKING:
-    from mimi.loadtest.run import Phase
+from mimi.loadtest.report import Phase, cost_per_message_us
 
 
 def _pyplot() -> Any:
@@ -77,7 +74,7 @@ def cost(path: Path, phases: list[Phase]) -> None:
     fig, (cpu_ax, lat_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
     roles = sorted({role for p in points for role in p.summary.cpu_s})
     for role in roles:
-        cpu_ax.plot(sizes, [report.cost_per_message_us(p.summary).get(role, 0.0) / 1000 for p in points], marker="o", label=role)
+        cpu_ax.plot(sizes, [cost_per_message_us(p.summary).get(role, 0.0) / 1000 for p in points], marker="o", label=role)
     cpu_ax.set_xlabel("members per room")
     cpu_ax.set_ylabel("CPU ms per message (all copies)")
     cpu_ax.set_title("CPU per message by role", fontsize=10)

@@ -9,11 +9,13 @@ lost (expected at a receiver, never decrypted there) and what was duplicated
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PERCENTILES = (50.0, 90.0, 99.0, 100.0)
+BIN_S = 0.5  # seconds per bin of a phase's rate series
 
 
 def percentile(ordered: Sequence[int] | Sequence[float], q: float) -> float | None:
@@ -181,3 +183,31 @@ def cost_per_message_us(summary: Summary) -> dict[str, float]:
     if summary.sent == 0:
         return {}
     return {role: round(seconds * 1e6 / summary.sent, 1) for role, seconds in summary.cpu_s.items()}
+
+
+@dataclass
+class Phase:
+    """One load phase's measurements, reduced for the report and the plots."""
+
+    label: str
+    summary: Summary
+    origin_ns: int
+    submit_ns: array[int]
+    decrypt_ns: array[int]
+    latency_ns: list[int]  # ascending
+    receivers: int  # per room
+
+    def series(self) -> dict[str, list[float]]:
+        """Messages sent and decryptions per second, in bins of BIN_S from the first send."""
+        return {
+            "bin_s": [BIN_S],
+            "sent_per_s": rate_series(self.submit_ns, self.origin_ns, BIN_S),
+            "decrypted_per_s": rate_series(self.decrypt_ns, self.origin_ns, BIN_S),
+        }
+
+    def cdf(self, points: int = 100) -> list[tuple[float, float]]:
+        """(latency ms, fraction) at `points` evenly spaced ranks."""
+        n = len(self.latency_ns)
+        if not n:
+            return []
+        return [(round(self.latency_ns[min(n - 1, -(-n * k // points) - 1)] / 1e6, 3), k / points) for k in range(1, points + 1)]

@@ -1,4 +1,4 @@
-"""`mimi loadtest`: providers, rooms and ClientFleet actors on Ray, a message rate
+"""`mimi loadtest`: providers, rooms and FleetHost actors on Ray, a message rate
 for a while, then counts, throughput and send→decrypt latency.
 
 Layout of one phase: room `r` has its hub on provider `r % providers`; its
@@ -27,44 +27,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mimi.actors.deploy import Deployment
+from mimi.actors.deploy import Deployment, start_ray
 from mimi.errors import MimiError
 from mimi.ids import provider_of, user_of
-from mimi.loadtest import report
-from mimi.loadtest.config import Config
-from mimi.loadtest.fleet import cpu_seconds, fleet
+from mimi.loadtest import plots, report
+from mimi.loadtest.config import Config, from_args
+from mimi.loadtest.fleet import cpu_seconds, decrypted, fleet, recorded
 
 PRESET = "cooperative"
-BIN_S = 0.5
 POLL_S = 0.25
-
-
-@dataclass
-class Phase:
-    """One load phase's measurements, reduced for the report and the plots."""
-
-    label: str
-    summary: report.Summary
-    origin_ns: int
-    submit_ns: array[int]
-    decrypt_ns: array[int]
-    latency_ns: list[int]  # ascending
-    receivers: int  # per room
-
-    def series(self) -> dict[str, list[float]]:
-        """Messages sent and decryptions per second, in bins of BIN_S from the first send."""
-        return {
-            "bin_s": [BIN_S],
-            "sent_per_s": report.rate_series(self.submit_ns, self.origin_ns, BIN_S),
-            "decrypted_per_s": report.rate_series(self.decrypt_ns, self.origin_ns, BIN_S),
-        }
-
-    def cdf(self, points: int = 100) -> list[tuple[float, float]]:
-        """(latency ms, fraction) at `points` evenly spaced ranks."""
-        n = len(self.latency_ns)
-        if not n:
-            return []
-        return [(round(self.latency_ns[min(n - 1, -(-n * k // points) - 1)] / 1e6, 3), k / points) for k in range(1, points + 1)]
+LATE_S = 60.0  # how far behind its schedule the sender may fall before the run fails
 
 
 Progress = Callable[[str, float, float | None], None]  # (stage, done, total)
@@ -82,7 +54,7 @@ class LoadRun:
     def __post_init__(self) -> None:
         self.deploy = Deployment(self.data_dir)
         self.provider_uris = [f"mimi://p{k}-{self.tag}.example" for k in range(self.config.providers)]
-        self.phases: list[Phase] = []
+        self.phases: list[report.Phase] = []
 
     def start(self) -> None:
         self.progress("starting providers", 0, len(self.provider_uris))
@@ -95,7 +67,7 @@ class LoadRun:
 
     # -- one phase ------------------------------------------------------------------------
 
-    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float) -> Phase:
+    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float) -> report.Phase:
         import ray
 
         c, d, n = self.config, self.deploy, len(self.provider_uris)
@@ -145,16 +117,16 @@ class LoadRun:
                 ray.kill(d.hubs.pop(room), no_restart=True)
 
     def _measure(self, label: str, rooms: int, members: int, rate: float, duration: float, sender: Any,
-                 receivers: list[Any], streams: list[tuple[str, str]], devices: list[list[str]], setup_s: float) -> Phase:
+                 receivers: list[Any], streams: list[tuple[str, str]], devices: list[list[str]], setup_s: float) -> report.Phase:
         import ray
 
         c, d = self.config, self.deploy
         hubs = [d.hubs[room] for _, room in streams]
         roles = {"hub": hubs, "providers": list(d.providers.values()), "receivers": receivers, "sender": [sender]}
-        ray.get([h.take_records.remote() for h in receivers])  # setup's deliveries are not measured
+        recorded(receivers, "take_records")  # setup's deliveries are not measured
         cpu_before = cpu_of(roles)
         expected = int(rate * duration) * (members - 1)
-        running = sender.drive.remote(streams, rate, duration, c.size, c.window)
+        running = sender.drive.remote(streams, rate, duration, c.size, c.window, LATE_S)
         stage = f"{label}: sending {rate:g} msg/s for {duration:g} s"
         until = time.monotonic() + duration + 120.0
         while time.monotonic() < until:
@@ -163,6 +135,8 @@ class LoadRun:
             if done:
                 break
         run = ray.get(running, timeout=max(1.0, until - time.monotonic()))
+        if sum(run["sent"]) < int(rate * duration):
+            raise MimiError(f"sending overran its {duration} s schedule by {LATE_S} s")
         expected = sum(run["sent"]) * (members - 1) - sum(len(r) for r in run["refused"]) * (members - 1)
         until = time.monotonic() + c.drain
         while (got := decrypted(receivers)) < expected and time.monotonic() < until:
@@ -170,7 +144,7 @@ class LoadRun:
             time.sleep(POLL_S)
         self.progress(f"{label}: draining", decrypted(receivers), expected)
         cpu_after = cpu_of(roles)
-        records = ray.get([h.take_records.remote() for h in receivers])
+        records = recorded(receivers, "take_records")
         tally = report.Tally.merged(r["tally"] for r in records)
         decrypt_ns: array[int] = array("q")
         latency_ns: array[int] = array("q")
@@ -191,15 +165,9 @@ class LoadRun:
             cpu_s={role: round(cpu_after[role] - cpu_before[role], 3) for role in roles},
             extra={"hub_answers": run["answers"], "label": label, "setup_s": round(setup_s, 2)},
         )
-        return Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
+        return report.Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
 
-
-
-def decrypted(receivers: list[Any]) -> int:
-    import ray
-
-    return sum(n for _, n in ray.get([h.counts.remote() for h in receivers], timeout=60))
 
 
 def cpu_of(roles: dict[str, list[Any]]) -> dict[str, float]:
@@ -219,9 +187,6 @@ def run(config: Config, out: Path, progress: Progress | None = None, address: st
         data_root: str | None = None) -> dict[str, Any]:
     """Runs the configured phase (and the sweep's), writes report.json and the
     plots under `out`, and returns the report. Actors are gone when it returns."""
-    from mimi.actors.deploy import start_ray
-    from mimi.loadtest import plots
-
     out.mkdir(parents=True, exist_ok=True)
     start_ray(address, num_cpus=None if address else 2)
     data_dir = tempfile.mkdtemp(prefix="mimi-loadtest-", dir=data_root)
@@ -258,8 +223,6 @@ def command(args: Any) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from rich.table import Table
-
-    from mimi.loadtest.config import from_args
 
     config = from_args(args)
     out = Path(args.out) if args.out else default_out()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
+from mimi import ids
 from mimi.logic.follower import Notify
 from mimi.logic.hub import Fanout
 
@@ -46,19 +47,22 @@ class FanoutBatcher:
 
     def take(self, destination: str) -> list[Notify]:
         """Everything queued for `destination`, as batches of at most `max_bytes`
-        (a single larger event travels alone)."""
+        (a single larger event travels alone) whose events withhold from the same users."""
         out: list[Notify] = []
         for key in [k for k in self._queues if k[0] == destination]:
             events = self._queues.pop(key)
             start = 0
             while start < len(events):
-                size, end = 0, start
-                while end < len(events) and (end == start or size + len(events[end].message) <= self.max_bytes):
+                size, end, withheld = 0, start, events[start].withheld
+                while end < len(events) and (end == start or (
+                    size + len(events[end].message) <= self.max_bytes and events[end].withheld == withheld
+                )):
                     size += len(events[end].message)
                     end += 1
                 chunk = events[start:end]
                 previous = self._last.get(key, 0)
-                out.append(Notify(key[1], previous, tuple(e.sequence for e in chunk), b"".join(e.message for e in chunk)))
+                local = tuple(sorted(u for u in withheld if ids.provider_of(u) == destination))
+                out.append(Notify(key[1], previous, tuple(e.sequence for e in chunk), b"".join(e.message for e in chunk), local))
                 self._last[key] = chunk[-1].sequence
                 start = end
         return out

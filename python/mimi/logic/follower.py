@@ -8,6 +8,11 @@ the sequence of the last event this destination got before them (`previous`).
 A follower delivers a batch when `previous` is what it has delivered so far,
 buffers it when it is ahead, and acknowledges and drops it when it is behind
 (a duplicate). docs/interop.md, "Fanout ordering".
+
+The envelope also names the provider's users whose clients the hub withholds the
+batch's application messages from (draft-ietf-mimi-room-policy §Message
+Capabilities: no canReceiveMessage); their clients still get every handshake
+and Welcome, so their groups stay in step. docs/interop.md, "Who gets what".
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from mimi import _core
+from mimi import _core, ids
 from mimi.codes import MlsMessageKind
 from mimi.errors import DecodeError, RemoteProtocolError
 
@@ -29,6 +34,7 @@ class Notify:
     previous: int  # sequence of the last event sent to this destination before this batch; 0 if none
     sequences: tuple[int, ...]  # one per FanoutMessage in `body`, increasing
     body: bytes  # the /notify body: FanoutMessages concatenated
+    withheld: tuple[str, ...] = ()  # users whose clients get none of the batch's application messages
 
     def __post_init__(self) -> None:
         seqs = self.sequences
@@ -77,7 +83,11 @@ class Follower:
 
     def export(self) -> bytes:
         rooms = {
-            room: [state.delivered_upto, sorted(state.members), [[n.previous, list(n.sequences), n.body] for n in state.waiting.values()]]
+            room: [
+                state.delivered_upto,
+                sorted(state.members),
+                [[n.previous, list(n.sequences), n.body, list(n.withheld)] for n in state.waiting.values()],
+            ]
             for room, state in self.rooms.items()
         }
         return bytes(msgpack.packb({"provider": self.provider, "rooms": rooms, "routes": list(self.welcome_routes.items())}))
@@ -89,7 +99,8 @@ class Follower:
             follower = cls(d["provider"])
             for room, (upto, members, waiting) in d["rooms"].items():
                 follower.rooms[room] = _Room(
-                    upto, set(members), {p: Notify(room, p, tuple(seqs), body) for p, seqs, body in waiting}
+                    upto, set(members),
+                    {p: Notify(room, p, tuple(seqs), body, tuple(withheld)) for p, seqs, body, withheld in waiting},
                 )
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
             return follower
@@ -127,6 +138,7 @@ class Follower:
     def _deliver(self, room: str, state: _Room, batch: Notify, messages: list[tuple[MlsMessageKind, bytes]]) -> list[Delivery]:
         out: list[Delivery] = []
         members = sorted(state.members)
+        withheld = frozenset(batch.withheld)
         for sequence, (kind, encoded) in zip(batch.sequences, messages):
             if sequence <= state.delivered_upto:
                 continue  # overlaps what an earlier batch delivered
@@ -137,6 +149,8 @@ class Follower:
                         state.members.add(client)
                         members = sorted(state.members)
                         out.append(Delivery(client, room, sequence, encoded))
+            elif kind == "application" and withheld:
+                out.extend([Delivery(c, room, sequence, encoded) for c in members if ids.user_of(c) not in withheld])
             else:
                 out.extend([Delivery(client, room, sequence, encoded) for client in members])
             state.delivered_upto = sequence

@@ -23,7 +23,7 @@ from mimi.codes import UpdateResponseCode
 from mimi.errors import DecodeError, InvalidSignature, MlsError, WrongEpoch
 from mimi.logic.framing import group_info_message, welcome_message
 from mimi.logic.room import app_data_resolver, proposed_change
-from mimi.policy import authorize_submit, authorize_update
+from mimi.policy import authorize_submit, authorize_update, may_receive
 from mimi.room import Actor, ProposedChange, RemoveClient, RoomState
 
 
@@ -33,13 +33,28 @@ class RefusedProposal(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Fanout:
-    """One accepted event: its room sequence and the providers it goes to."""
+    """One accepted event: its room sequence, the providers it goes to, and the
+    users whose clients are not owed it (an application message, §Message Capabilities)."""
 
     room: str
     sequence: int
     timestamp: int
     destinations: frozenset[str]  # provider URIs
     message: bytes  # FanoutMessage encoding
+    withheld: frozenset[str] = frozenset()  # user URIs
+
+
+@dataclass(frozen=True, slots=True)
+class _Epoch:
+    """What the hub derives from the room state once per epoch."""
+
+    key: tuple[int, bytes]  # (epoch, tree hash)
+    state: RoomState
+    providers: frozenset[str]  # where every handshake goes
+    # draft-ietf-mimi-room-policy §Message Capabilities: "[The Hub] can also withhold
+    # fanout of application messages to clients of a user" without canReceiveMessage.
+    withheld: frozenset[str]  # users with clients in the group, not owed application messages
+    readers: frozenset[str]  # where application messages go: the providers of a user owed them
 
 
 @dataclass
@@ -57,7 +72,7 @@ class HubRoom:
     answered: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
 
     REMEMBERED = 4096
-    _cached: tuple[tuple[int, bytes], RoomState, frozenset[str]] | None = field(default=None, repr=False, compare=False)
+    _epoch: _Epoch | None = field(default=None, repr=False, compare=False)
     _senders: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -73,22 +88,28 @@ class HubRoom:
     def state(self) -> RoomState:
         """The room state of the current epoch (decoded once per epoch: the
         message path reads it for every submission)."""
-        return self._epoch_view()[0]
+        return self._epoch_view().state
 
     def providers(self) -> frozenset[str]:
-        """Where the room's events go: the hub and every provider with a participant
+        """Where the room's handshakes go: the hub and every provider with a participant
         or a client in the room (draft-ietf-mimi-arch: followers)."""
-        return self._epoch_view()[1]
+        return self._epoch_view().providers
 
-    def _epoch_view(self) -> tuple[RoomState, frozenset[str]]:
+    def _epoch_view(self) -> _Epoch:
         key = (self.view.epoch, self.view.tree_hash)
-        if self._cached is None or self._cached[0] != key:
+        if self._epoch is None or self._epoch.key != key:
             state = RoomState.from_app_data(self.view.app_data(), [m.identity for m in self.view.members()])
-            users = [p.user for p in state.participants.participants] + list(state.members)
-            providers = frozenset({self.hub} | {ids.provider_of(u) for u in users if u.startswith("mimi://")})
-            self._cached = (key, state, providers)
+            active = state.active_users()
+            users = active | {p.user for p in state.participants.participants if p.user.startswith("mimi://")}
+            withheld = frozenset(u for u in active if not may_receive(state, u))
+            self._epoch = _Epoch(
+                key, state,
+                providers=frozenset({self.hub} | {ids.provider_of(u) for u in users}),
+                withheld=withheld,
+                readers=frozenset({self.hub} | {ids.provider_of(u) for u in users - withheld}),
+            )
             self._senders = {}
-        return self._cached[1], self._cached[2]
+        return self._epoch
 
     def _may_submit(self, sender: str) -> bool:
         """authorize_submit, decided once per sender and epoch."""
@@ -263,7 +284,7 @@ class HubRoom:
         if not bodies:
             return [], []
         first = self._clock(now, len(bodies))
-        _, destinations = self._epoch_view()
+        current = self._epoch_view()
         group_id, epoch = self.view.group_id, self.view.epoch
         epoch_too_old = _core.SubmitMessageResponse("epochTooOld", current_epoch=epoch).encode()
         own = f"{provider}/"
@@ -287,7 +308,7 @@ class HubRoom:
             if not allowed[sender]:
                 responses.append(_NOT_ALLOWED)
                 continue
-            events.append(self._stamp(timestamp, destinations, fanout))
+            events.append(self._stamp(timestamp, current.readers, fanout, current.withheld))
             self.remember(key, accepted)
             responses.append(accepted)
         return responses, events
@@ -307,9 +328,11 @@ class HubRoom:
 
     # -- helpers ----------------------------------------------------------------
 
-    def _stamp(self, now: int, destinations: frozenset[str], message: bytes) -> Fanout:
+    def _stamp(
+        self, now: int, destinations: frozenset[str], message: bytes, withheld: frozenset[str] = frozenset()
+    ) -> Fanout:
         self.sequence += 1
-        return Fanout(self.room, self.sequence, now, destinations, message)
+        return Fanout(self.room, self.sequence, now, destinations, message, withheld)
 
 
 _NOT_ALLOWED = _core.SubmitMessageResponse("notAllowed").encode()

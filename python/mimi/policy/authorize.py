@@ -14,23 +14,27 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from mimi.codes import SubmitResponseCode, UpdateResponseCode
+from mimi.components import (
+    BANNED,
+    NO_ROLE,
+    Capability,
+    ComponentId,
+    ParticipantListData,
+    ParticipantListUpdate,
+    ReservedCapability,
+    Role,
+    RoomMetaData,
+)
 from mimi.errors import DecodeError, PolicyError
 from mimi.ids import UriKind, parse, user_of
-from mimi.policy.capabilities import Capability, ReservedCapability
-from mimi.policy.component import ComponentId
-from mimi.policy.envelope import PolicyEnvelope
-from mimi.policy.roles import BANNED, NO_ROLE, Role
 from mimi.room.change import (
     Actor,
     AddClient,
     AppDataUpdate,
     AppDataUpdateOperation,
     ProposedChange,
-    ReInit,
     RemoveClient,
 )
-from mimi.room.metadata import RoomMetaData
-from mimi.room.participants import ParticipantListData, ParticipantListUpdate
 from mimi.room.state import RoomState
 
 
@@ -117,7 +121,6 @@ class _Acting:
     actor: Actor
     role: Role
     listed: bool
-    preauth_role: int | None  # first preauth match, for non-listed actors
     restricted: bool = field(default=False)  # banned or removed, with clients still in the group
 
 
@@ -127,40 +130,33 @@ def _role(state: RoomState, index: int) -> Role:
 
 
 def _acting(state: RoomState, actor: Actor) -> _Acting:
+    """A requester not in the participant list acts with role 0: no credential carries
+    the claims §Preauthorized Users would match (docs/interop.md)."""
     user = actor.user
     listed = any(p.user == user for p in state.participants.participants)
     index = state.role_of(user)
-    preauth = None
-    if not listed:
-        # §Preauthorized Users: consulted for requesters not in the participant list.
-        preauth = state.preauth.first_match(actor.claims)
-        if preauth is not None:
-            index = preauth
     # draft-ietf-mimi-protocol §Update Room State: a removed or banned participant's
     # clients may only send Remove/SelfRemove for its own clients.
     restricted = not actor.is_server and index in (NO_ROLE, BANNED) and actor.uri in state.members
     if listed and index == BANNED:
         restricted = True
-    return _Acting(actor, _role(state, index), listed, preauth, restricted)
+    return _Acting(actor, _role(state, index), listed, restricted)
 
 
-def authorize_update(
-    state: RoomState, actor: Actor, change: ProposedChange, envelope: PolicyEnvelope | None = None
-) -> Decision:
+def authorize_update(state: RoomState, actor: Actor, change: ProposedChange) -> Decision:
     """Decide one /update: a commit (actor = committer) or proposals (actor = sender).
 
     Proposals with their own `sender` (a commit's by-reference proposals) are
     authorized against that sender; the commit-wide rules apply to all of them.
-    `envelope`, when given, bounds the policy the room may adopt.
     """
     try:
-        _authorize(state, actor, change, envelope)
+        _authorize(state, actor, change)
     except _Deny as deny:
         return deny.decision
     return ALLOWED
 
 
-def _authorize(state: RoomState, actor: Actor, change: ProposedChange, envelope: PolicyEnvelope | None) -> None:
+def _authorize(state: RoomState, actor: Actor, change: ProposedChange) -> None:
     committer = _acting(state, actor)
     if change.is_commit:
         # draft-ietf-mimi-protocol §Proposal-commit paradigm: only clients commit.
@@ -195,13 +191,7 @@ def _authorize(state: RoomState, actor: Actor, change: ProposedChange, envelope:
     for i, p in enumerate(change.proposals):
         if isinstance(p, AppDataUpdate) and p.component_id != ComponentId.participant_list:
             _authorize_component(state, after, p, i, senders[i])
-        elif isinstance(p, ReInit) and not senders[i].role.has(Capability.canSendMLSReinitProposal):
-            raise _not_allowed("ReInit needs canSendMLSReinitProposal")
     _check_constraints(state, after, transitions)
-    if envelope is not None:
-        problem = envelope.problem(after)
-        if problem is not None:
-            raise _not_allowed(f"outside the hub's policy envelope: {problem}")
 
 
 def _transitions(state: RoomState, change: ProposedChange, senders: dict[int, _Acting]) -> Iterator[Transition]:
@@ -249,7 +239,7 @@ def _authorize_transition(state: RoomState, after: RoomState, t: Transition, sen
     fixed = state.base.fixed_membership
     if t.user == sender.actor.user:
         if t.from_role == NO_ROLE:
-            _authorize_join(state, t, sender)
+            _authorize_join(state, t)
         elif t.to_role == NO_ROLE:
             # §Base Room policy: in fixed-membership rooms users cannot leave.
             if fixed:
@@ -257,11 +247,10 @@ def _authorize_transition(state: RoomState, after: RoomState, t: Transition, sen
             _need(role, Capability.canRemoveSelf, "leave")
             _need_change(role, t, "canRemoveSelf")
         else:
-            # §canChangeOwnRole: to the first preauthorized match; role changes not consulted.
+            # §canChangeOwnRole: only to the first preauthorized role the credential's
+            # claims match, and no credential carries claims (docs/interop.md).
             _need(role, Capability.canChangeOwnRole, "change its own role")
-            match = state.preauth.first_match(sender.actor.claims)
-            if match != t.to_role:
-                raise _not_allowed(f"own role change to {t.to_role} is not the preauthorized role {match}")
+            raise _not_allowed(f"own role change to {t.to_role}: no preauthorized role without credential claims")
         return
     if t.to_role == BANNED:
         _need(role, Capability.canBan, f"ban {t.user}")
@@ -286,13 +275,11 @@ def _authorize_transition(state: RoomState, after: RoomState, t: Transition, sen
         _need_change(role, t, "canChangeUserRole")
 
 
-def _authorize_join(state: RoomState, t: Transition, sender: _Acting) -> None:
-    """§canJoinIfPreauthorized, §canOpenJoin: a user adds itself."""
+def _authorize_join(state: RoomState, t: Transition) -> None:
+    """§canOpenJoin: a user adds itself. §canJoinIfPreauthorized needs credential
+    claims, which no credential carries (docs/interop.md)."""
     if state.base.fixed_membership:
         raise _not_allowed("fixed-membership room: users cannot be added")
-    if sender.preauth_role is not None and sender.preauth_role == t.to_role:
-        if _role(state, t.to_role).has(Capability.canJoinIfPreauthorized):
-            return
     no_role = _role(state, NO_ROLE)
     if no_role.has(Capability.canOpenJoin) and no_role.may_change(NO_ROLE, t.to_role):
         return
@@ -500,7 +487,9 @@ def authorize_submit(state: RoomState, sending_uri: str) -> Decision:
     return ALLOWED
 
 
-def may_receive(state: RoomState, client: str) -> bool:
-    """§Message Capabilities: the hub withholds fanout from users without canReceiveMessage."""
-    index = state.role_of(user_of(client))
+def may_receive(state: RoomState, user: str) -> bool:
+    """§Message Capabilities: whether `user` (a listed participant, not banned,
+    whose role holds canReceiveMessage) is owed the room's application messages.
+    The hub withholds them from the clients of any other user (`HubRoom`)."""
+    index = state.role_of(user)
     return index not in (NO_ROLE, BANNED) and _role(state, index).has(Capability.canReceiveMessage)

@@ -12,12 +12,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mimi.policy.base import BaseRoomPolicy
-from mimi.policy.capabilities import Capability as C
-from mimi.policy.capabilities import ReservedCapability as R
-from mimi.policy.roles import Role, RoleData, SingleSourceRoleChangeTargets
-from mimi.room.metadata import RoomMetaData
-from mimi.room.participants import ParticipantListData, UserRolePair
+from mimi.components import (
+    BaseRoomPolicy,
+    ParticipantListData,
+    Role,
+    RoleData,
+    RoomMetaData,
+    SingleSourceRoleChangeTargets,
+    UserRolePair,
+)
+from mimi.components import Capability as C
+from mimi.components import ReservedCapability as R
 from mimi.room.state import RoomState
 
 Cap = C | R
@@ -52,6 +57,10 @@ def _among(roles: range) -> list[tuple[int, list[int]]]:
 
 NO_ROLE = _role(0, "no_role", (), max_active=0)
 BANNED = _role(1, "banned", (), max_active=0)
+# The role index of the cooperative and strict rooms' ordinary_user, which users
+# added as plain participants get. In the moderated and multi-organization rooms
+# role 2 is also a participant without admin rights (guest, org_a_user).
+ORDINARY_USER = 2
 
 _POLICY_ENFORCER_CAPS = (
     C.canRemoveParticipant,
@@ -159,7 +168,7 @@ def cooperative() -> Preset:
     roles = (
         NO_ROLE,
         BANNED,
-        _role(2, "ordinary_user", user_caps, [(0, [2]), (2, [0])]),
+        _role(ORDINARY_USER, "ordinary_user", user_caps, [(0, [ORDINARY_USER]), (ORDINARY_USER, [0])]),
         _role(3, "group_admin", admin_caps, _among(range(4)), min_participants=1),
         _role(4, "super_admin", super_caps, _among(range(5))),
         _policy_enforcer(5, (2, 3, 4)),
@@ -203,8 +212,8 @@ def _strict_roles() -> tuple[Role, Role, Role, Role, Role]:
         C.canSendMLSReinitProposal,
     )
     return (
-        _role(0, "no_role", (C.canUseJoinCode,), [(0, [2])], max_active=0),
-        _role(2, "ordinary_user", user_caps, [(0, [2]), (2, [0])]),
+        _role(0, "no_role", (C.canUseJoinCode,), [(0, [ORDINARY_USER])], max_active=0),
+        _role(ORDINARY_USER, "ordinary_user", user_caps, [(0, [ORDINARY_USER]), (ORDINARY_USER, [0])]),
         _role(3, "group_admin", admin_caps, _among(range(4)), min_participants=1),
         _role(4, "super_admin", super_caps, _among(range(5))),
         _policy_enforcer(5, (2, 3, 4)),

@@ -1,9 +1,7 @@
-"""Room state: participant list, room metadata, app_data_dictionary components
+"""Room state: the app_data_dictionary components (`mimi.components`) and the
+clients of the MLS group, and the proposed changes that move it forward
 (draft-ietf-mimi-protocol §Relation between MIMI state and cryptographic state)."""
 
-# mimi.policy's authorization imports this package's modules: load it first so
-# that either package can be imported first.
-import mimi.policy  # noqa: F401
 from mimi.room.change import (
     Actor,
     AddClient,
@@ -11,11 +9,8 @@ from mimi.room.change import (
     AppDataUpdateOperation,
     Proposal,
     ProposedChange,
-    ReInit,
     RemoveClient,
 )
-from mimi.room.metadata import RichDescription, RoomMetaData
-from mimi.room.participants import ParticipantListData, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.room.state import RoomState
 
 __all__ = [
@@ -23,15 +18,8 @@ __all__ = [
     "AddClient",
     "AppDataUpdate",
     "AppDataUpdateOperation",
-    "ParticipantListData",
-    "ParticipantListUpdate",
     "Proposal",
     "ProposedChange",
-    "ReInit",
     "RemoveClient",
-    "RichDescription",
-    "RoomMetaData",
     "RoomState",
-    "UserRolePair",
-    "UserindexRolePair",
 ]

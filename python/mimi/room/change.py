@@ -2,29 +2,26 @@
 
 Built from the facts of a verified handshake message: the AppDataUpdate
 proposals (component_id, op, bytes), the client URIs of Add proposals and of
-removed leaves, ReInit, and who sent each proposal. A commit's by-reference
+removed leaves, and who sent each proposal. A commit's by-reference
 proposals keep their own sender; a by-value proposal has `sender=None`
 (the committer).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 
 from mimi.ids import UriKind, parse, user_of
-from mimi.policy.preauth import Claim
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
     """Who acts: a client (its client URI) or a server acting as an MLS external
-    sender (its provider URI, which is also its "user" in the participant list).
-    `claims` are the claims of its credential, for preauthorization."""
+    sender (its provider URI, which is also its "user" in the participant list)."""
 
     uri: str
     is_server: bool = False
-    claims: frozenset[Claim] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         parse(self.uri, UriKind.provider if self.is_server else UriKind.client)
@@ -66,12 +63,7 @@ class RemoveClient:
     sender: Actor | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReInit:
-    sender: Actor | None = None
-
-
-Proposal = AppDataUpdate | AddClient | RemoveClient | ReInit
+Proposal = AppDataUpdate | AddClient | RemoveClient
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar, cast
 
-from mimi.errors import DecodeError, PolicyError
-from mimi.ids import user_of
-from mimi.policy.base import BaseRoomPolicy
-from mimi.policy.component import ComponentId
-from mimi.policy.other import (
+from mimi.components import (
     AssetPolicy,
+    BaseRoomPolicy,
     BotPolicy,
+    ComponentId,
     HistoryPolicy,
     JoinLinkPolicy,
     JoinLinks,
@@ -23,14 +21,17 @@ from mimi.policy.other import (
     LinkPreviewPolicy,
     LoggingPolicy,
     MessageExpiration,
+    ParticipantListData,
+    ParticipantListUpdate,
+    PreAuthData,
+    RoleData,
+    RoomMetaData,
     StatusNotificationPolicy,
 )
-from mimi.policy.preauth import PreAuthData
-from mimi.policy.roles import RoleData
+from mimi.errors import DecodeError, PolicyError
+from mimi.ids import user_of
 from mimi.room.change import AddClient, AppDataUpdate, AppDataUpdateOperation, ProposedChange, RemoveClient
-from mimi.room.metadata import RoomMetaData
-from mimi.room.participants import ParticipantListData, ParticipantListUpdate
-from mimi.tls import Struct
+from mimi.tls_codec import Struct
 
 # Components whose update replaces the data, by the type both are decoded with.
 # mls_operational_policy is carried as opaque bytes (its syntax is unfinished).

@@ -8,15 +8,16 @@ returns) but may lose the last commits on power loss, and an acknowledgement
 this server sent to another provider (a 201 for a /notify, a claimed
 KeyPackage that must never be handed out again) is a promise to a peer.
 Group commit makes FULL affordable: one fsync per batch, not per event
-(numbers in the `mimi.storage` package docstring, from
-``benches/bench_storage.py``). Pass ``synchronous="NORMAL"`` only where losing the last
-commits on power loss is acceptable (a benchmark, a disposable test cluster).
+(docs/results.md, "Storage", from ``benches/bench_storage.py``). Pass
+``synchronous="NORMAL"`` only where losing the last commits on power loss is
+acceptable (a benchmark, a disposable test cluster).
 
 Schema. A file carries ``PRAGMA application_id`` (which kind of mimi file it
 is: a server's or a client's) and ``PRAGMA user_version`` (the schema version).
-A new, empty file gets the schema; any other file must match both, or opening
-raises `StorageError` and leaves the file as it was: a foreign or corrupt
-database is never "repaired" by writing to it.
+A new, empty file gets the schema; a file of an older version is migrated
+(`Schema.migrations`, in one transaction); any other file must match both, or
+opening raises `StorageError` and leaves the file as it was: a foreign or
+corrupt database is never "repaired" by writing to it.
 
 Tables are ``STRICT``: a value of the wrong type is refused by SQLite itself,
 a second line behind the checks each store makes on its arguments.
@@ -27,9 +28,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, NoReturn, Self
@@ -47,6 +48,7 @@ class Schema:
     application_id: int
     version: int
     ddl: str
+    migrations: Mapping[int, str] = field(default_factory=dict)  # version -> DDL from the version before it
 
 
 def fail(what: str) -> NoReturn:
@@ -161,7 +163,7 @@ class SqliteStore:
                 f"{self.path}: {schema.name} schema version {version} is newer than "
                 f"this mimi's {schema.version}; upgrade mimi"
             )
-        elif version < schema.version:
+        elif any(v not in schema.migrations for v in range(version + 1, schema.version + 1)):
             raise StorageError(
                 f"{self.path}: {schema.name} schema version {version} has no migration "
                 f"to {schema.version}"
@@ -173,10 +175,16 @@ class SqliteStore:
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
         with self.transaction():
             # Re-read under the write lock: another process may have created it.
-            if self._db.execute("PRAGMA user_version").fetchone()[0] == 0:
+            found = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if found == 0:
                 for statement in _statements(schema.ddl):
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA application_id = {schema.application_id}")
+            else:
+                for version in range(found + 1, schema.version + 1):
+                    for statement in _statements(schema.migrations[version]):
+                        self._db.execute(statement)
+            if found != schema.version:
                 self._db.execute(f"PRAGMA user_version = {schema.version}")
 
     @contextmanager

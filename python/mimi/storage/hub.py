@@ -1,19 +1,11 @@
-"""The hub's rooms: state blob, event log, KeyPackage routing, follower set."""
+"""The hub's rooms: state blob and event log; the hub's own keys."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
-from mimi.storage._base import (
-    SqliteStore,
-    check_bytes,
-    check_int,
-    check_many,
-    check_text,
-    check_tuple,
-    fail,
-)
+from mimi.storage._base import SqliteStore, check_bytes, check_int, check_text, check_tuple, fail
 from mimi.storage.schema import SERVER
 
 
@@ -31,10 +23,9 @@ class LogEvent(NamedTuple):
 class HubStore(SqliteStore):
     """Durable state of the rooms this server is the hub of.
 
-    Per room: an opaque state blob (the MLS hub view export and room policy
-    state), the event log with its per-room sequence (1, 2, 3, ...), which
-    provider each KeyPackageRef came from (to route Welcomes), and the set of
-    follower providers. Persist a commit's state and its events atomically::
+    Per room: an opaque state blob (`HubRoom.export`: the MLS hub view, Welcome
+    routes, cached proposals, answers given) and the event log with its per-room
+    sequence (1, 2, 3, ...). Persist a commit's state and its events atomically::
 
         with hub.transaction():
             hub.save_state(room, state)
@@ -118,62 +109,3 @@ class HubStore(SqliteStore):
         """Up to `limit` events of the room with sequence > `after`, in order."""
         rows = self._page("sequence, accepted_timestamp, body", "hub_events", room_id, after, limit)
         return [LogEvent(*row) for row in rows]
-
-    def record_key_packages(self, room_id: str, refs: Iterable[tuple[bytes, str]]) -> None:
-        """Record which provider each KeyPackageRef came from (ref, provider URI).
-
-        Recording the same pair again is a no-op; a ref already recorded with
-        another provider is refused.
-        """
-        check_text("room_id", room_id)
-        check_many("refs", refs)
-        rows = []
-        for pair in refs:
-            ref, provider = check_tuple("(ref, provider)", pair, 2)
-            rows.append((room_id, check_bytes("ref", ref), check_text("provider", provider)))
-        with self.transaction():
-            self._insert_once("hub_key_packages", ("room_id", "ref"), ("provider",), rows)
-
-    def key_package_providers(self, room_id: str, refs: Iterable[bytes]) -> dict[bytes, str]:
-        """The provider of each recorded ref among `refs` (unknown refs are left out)."""
-        check_text("room_id", room_id)
-        check_many("refs", refs)
-        found = {}
-        with self._reading() as db:
-            for ref in refs:
-                row = db.execute(
-                    "SELECT provider FROM hub_key_packages WHERE room_id = ? AND ref = ?",
-                    (room_id, check_bytes("ref", ref)),
-                ).fetchone()
-                if row is not None:
-                    found[ref] = row[0]
-        return found
-
-    def forget_key_packages(self, room_id: str, refs: Iterable[bytes]) -> None:
-        """Drop refs whose Welcome has been routed."""
-        check_text("room_id", room_id)
-        check_many("refs", refs)
-        rows = [(room_id, check_bytes("ref", ref)) for ref in refs]
-        with self.transaction():
-            self._db.executemany(
-                "DELETE FROM hub_key_packages WHERE room_id = ? AND ref = ?", rows
-            )
-
-    def set_followers(self, room_id: str, providers: Iterable[str]) -> None:
-        """Replace the room's follower set (provider URIs)."""
-        check_text("room_id", room_id)
-        check_many("providers", providers)
-        rows = [(room_id, p) for p in {check_text("provider", p) for p in providers}]
-        with self.transaction():
-            self._db.execute("DELETE FROM hub_followers WHERE room_id = ?", (room_id,))
-            self._db.executemany(
-                "INSERT INTO hub_followers (room_id, provider) VALUES (?, ?)", rows
-            )
-
-    def followers(self, room_id: str) -> list[str]:
-        """The room's follower providers, sorted."""
-        check_text("room_id", room_id)
-        rows = self._read(
-            "SELECT provider FROM hub_followers WHERE room_id = ? ORDER BY provider", (room_id,)
-        )
-        return [r[0] for r in rows]

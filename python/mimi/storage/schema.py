@@ -13,7 +13,7 @@ from mimi.storage._base import Schema
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=1,
+    version=2,
     ddl="""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
@@ -30,17 +30,6 @@ SERVER = Schema(
         name TEXT PRIMARY KEY,
         value BLOB NOT NULL
     ) STRICT;
-    CREATE TABLE hub_key_packages (
-        room_id TEXT NOT NULL,
-        ref BLOB NOT NULL,
-        provider TEXT NOT NULL,
-        PRIMARY KEY (room_id, ref)
-    ) STRICT, WITHOUT ROWID;
-    CREATE TABLE hub_followers (
-        room_id TEXT NOT NULL,
-        provider TEXT NOT NULL,
-        PRIMARY KEY (room_id, provider)
-    ) STRICT, WITHOUT ROWID;
 
     CREATE TABLE follower_rooms (
         room_id TEXT PRIMARY KEY,
@@ -73,6 +62,9 @@ SERVER = Schema(
     ) STRICT;
     CREATE INDEX key_packages_unclaimed ON key_packages (client, last_resort) WHERE claimed = 0;
     """,
+    # 2: a hub keeps its Welcome routes and destinations in the room state (`HubRoom.export`);
+    # the tables written for them were never used.
+    migrations={2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;"},
 )
 
 CLIENT = Schema(

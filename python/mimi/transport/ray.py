@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mimi.actors import names
 from mimi.logic.follower import Notify
+from mimi.transport import names
 
 
 class RayTransport:
@@ -19,7 +19,7 @@ class RayTransport:
         # Fire and forget, with the reply kept for flow control and resending;
         # no task events for the hot path (DESIGN.md, performance model).
         method = names.handle(names.provider(follower)).notify.options(enable_task_events=False)
-        return method.remote(batch.room, batch.previous, list(batch.sequences), batch.body)
+        return method.remote(batch.room, batch.previous, list(batch.sequences), batch.body, list(batch.withheld))
 
     def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
         import ray

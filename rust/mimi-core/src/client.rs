@@ -20,6 +20,7 @@ use crate::error::{
 use crate::provider::Provider;
 use crate::signing::SignatureKeyPair;
 use crate::summary::*;
+use crate::wire::mls_basic_credential;
 
 /// Leaf capabilities every mimi client advertises: app_data_dictionary and
 /// AppDataUpdate (draft-ietf-mls-extensions), beside the defaults.
@@ -113,7 +114,7 @@ impl Client {
 
     fn credential_with_key(&self) -> CredentialWithKey {
         CredentialWithKey {
-            credential: BasicCredential::new(self.client_uri.as_bytes().to_vec()).into(),
+            credential: mls_basic_credential(&self.client_uri),
             signature_key: self.key.public().into(),
         }
     }
@@ -155,7 +156,7 @@ impl Client {
         let extensions = Extensions::from_vec(vec![
             Extension::ExternalSenders(vec![ExternalSender::new(
                 hub.signature_key.clone().into(),
-                BasicCredential::new(hub.identity.as_bytes().to_vec()).into(),
+                mls_basic_credential(&hub.identity),
             )]),
             Extension::RequiredCapabilities(RequiredCapabilitiesExtension::new(
                 &[ExtensionType::AppDataDictionary],

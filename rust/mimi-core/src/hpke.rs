@@ -20,7 +20,7 @@ use tls_codec::{Serialize as _, TlsSerialize, TlsSize, VLBytes};
 use crate::error::{DecodeError, DecodeReason, HpkeError, InternalError};
 use crate::signing::labeled;
 use crate::summary::CIPHERSUITE;
-use crate::wire::{decode_exact, encode_with, Reader, Writer};
+use crate::wire::{Fields, Reader, Wire, Writer};
 
 /// X25519: `Npk`, `Nsk` and `Nenc` (RFC 9180 §7.1).
 const X25519_LEN: usize = 32;
@@ -93,27 +93,19 @@ pub struct HpkeCiphertext {
     pub ciphertext: Vec<u8>,
 }
 
-impl HpkeCiphertext {
-    /// Strict decode of exactly one HPKECiphertext.
-    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
-        decode_exact("HPKECiphertext", data, Self::read)
-    }
-
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
-        encode_with(|w| self.write(w))
-    }
+impl Fields for HpkeCiphertext {
+    const NAME: &'static str = "HPKECiphertext";
 
     /// The struct's shape only (any ciphersuite): `decrypt_with_label` checks
     /// the lengths of ciphersuite 0x0001.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             kem_output: r.opaque("kem_output")?.to_vec(),
             ciphertext: r.opaque("ciphertext")?.to_vec(),
         })
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         w.opaque(&self.kem_output);
         w.opaque(&self.ciphertext);
     }

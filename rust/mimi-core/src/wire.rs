@@ -16,13 +16,16 @@ use std::fmt::Display;
 
 use openmls::prelude::MlsMessageIn;
 
-use crate::error::{DecodeError, DecodeReason};
+use crate::error::{DecodeError, DecodeReason, VerifyError};
+use crate::signing::{verify_with_label, SignatureKeyPair};
 
+mod credential;
 mod fanout;
 mod group_info;
 mod key_material;
 mod update;
 
+pub use credential::*;
 pub use fanout::*;
 pub use group_info::*;
 pub use key_material::*;
@@ -333,6 +336,14 @@ impl Writer {
         self.buf.extend_from_slice(v);
     }
 
+    /// An RFC 9420 struct as openmls encodes it.
+    pub(crate) fn mls(&mut self, what: &str, v: &impl tls_codec::Serialize) {
+        match v.tls_serialize_detached() {
+            Ok(bytes) => self.raw(&bytes),
+            Err(e) => self.fail(what, format!("{e:?}")),
+        }
+    }
+
     /// Fails the encoding: the value at `at` breaks its struct's `rule`.
     pub(crate) fn fail(&mut self, at: &str, rule: impl Display) {
         self.error.get_or_insert(DecodeError::rule(at, rule));
@@ -389,10 +400,96 @@ pub(crate) fn encode_with(f: impl FnOnce(&mut Writer)) -> Result<Vec<u8>> {
     w.finish()
 }
 
-/// Encodes `value` and decodes it again: what constructors return, so a value
-/// that exists always encodes to bytes the strict decoder accepts.
-pub(crate) fn checked<T>(value: &T, encode: impl FnOnce(&T) -> Result<Vec<u8>>, decode: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
-    decode(&encode(value)?)
+// ---------------------------------------------------------------- structs
+
+/// A struct of the drafts as bytes. Every struct of this module has it through
+/// its `Fields` (crate-internal), which say how its fields are read and written.
+pub trait Wire: Sized {
+    /// Strict decode of exactly one value: no byte may follow it.
+    fn decode(data: &[u8]) -> Result<Self>;
+    /// The TLS encoding.
+    fn encode(&self) -> Result<Vec<u8>>;
+}
+
+/// How a struct reads and writes its fields, written once per struct; [`Wire`]
+/// follows. Crate-internal because `Reader` and `Writer` are.
+pub(crate) trait Fields: Sized {
+    /// The struct's name in the draft: the root of its decode errors' paths.
+    const NAME: &'static str;
+
+    /// Reads the fields at the reader's position.
+    fn read(r: &mut Reader<'_>) -> Result<Self>;
+
+    /// Writes the fields; fields that break the struct's rules fail the writer.
+    fn write(&self, w: &mut Writer);
+
+    /// The value encoded and decoded again: what constructors return, so a
+    /// value that exists always encodes to bytes the strict decoder accepts.
+    fn checked(self) -> Result<Self> {
+        Self::decode(&self.encode()?)
+    }
+}
+
+impl<T: Fields> Wire for T {
+    fn decode(data: &[u8]) -> Result<Self> {
+        decode_exact(T::NAME, data, T::read)
+    }
+
+    fn encode(&self) -> Result<Vec<u8>> {
+        encode_with(|w| self.write(w))
+    }
+}
+
+/// A struct signed with SignWithLabel (RFC 9420 §5.1.2): on the wire, the
+/// fields of the draft's `...TBS` struct followed by `opaque signature<V>`.
+/// Every signed struct of this module has it through its `SignedFields`
+/// (crate-internal): its label, TBS fields, signature and key.
+pub trait Signed: Wire + Clone {
+    /// The to-be-signed bytes: the encoding of the draft's `...TBS` struct.
+    fn tbs(&self) -> Result<Vec<u8>>;
+    /// A copy carrying SignWithLabel(`key`, label, TBS).
+    fn signed(&self, key: &SignatureKeyPair) -> Result<Self>;
+    /// VerifyWithLabel under the key the struct names; each struct's
+    /// documentation says which key, and what is left to the caller.
+    fn verify(&self) -> Result<(), VerifyError>;
+}
+
+/// What a signed struct says about its signature, written once per struct;
+/// [`Signed`] follows.
+pub(crate) trait SignedFields: Fields + Clone {
+    /// The SignWithLabel label: the name of the draft's TBS struct.
+    const LABEL: &'static str;
+
+    /// Writes the fields of the TBS struct.
+    fn write_tbs(&self, w: &mut Writer);
+
+    /// The signature (empty until signed); an error for a value that carries
+    /// no signature.
+    fn signature(&self) -> Result<&[u8]>;
+
+    /// Puts `signature` in its place.
+    fn set_signature(&mut self, signature: Vec<u8>);
+
+    /// The public key the signature verifies under.
+    fn signature_key(&self) -> Result<&[u8]>;
+}
+
+impl<T: SignedFields> Signed for T {
+    fn tbs(&self) -> Result<Vec<u8>> {
+        // A value that carries no signature (a refused GroupInfoResponse) has no TBS.
+        self.signature()?;
+        encode_with(|w| self.write_tbs(w))
+    }
+
+    fn signed(&self, key: &SignatureKeyPair) -> Result<Self> {
+        let mut v = self.clone();
+        v.set_signature(key.sign_with_label(T::LABEL, &self.tbs()?));
+        Ok(v)
+    }
+
+    fn verify(&self) -> Result<(), VerifyError> {
+        verify_with_label(self.signature_key()?, T::LABEL, &self.tbs()?, self.signature()?)
+    }
 }
 
 // ---------------------------------------------------------------- MLS message kind
@@ -516,26 +613,20 @@ impl RatchetTreeOption {
         ratchet_tree_url: Option<String>,
         tree_signature: Option<Vec<u8>>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             representation,
             ratchet_tree,
             ratchet_tree_url,
             tree_signature,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode of one whole RatchetTreeOption.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("RatchetTreeOption", data, Self::read)
-    }
+impl Fields for RatchetTreeOption {
+    const NAME: &'static str = "RatchetTreeOption";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         use RatchetTreeRepresentation as R;
         let representation = r.code::<R>("representation")?;
         let mut v = Self {
@@ -561,7 +652,7 @@ impl RatchetTreeOption {
         Ok(v)
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         use RatchetTreeRepresentation as R;
         w.u8(self.representation as u8);
         let want = match self.representation {
@@ -623,8 +714,12 @@ impl Frank {
             franking_integrity_signature,
         })
     }
+}
 
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+impl Fields for Frank {
+    const NAME: &'static str = "Frank";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         Ok(Self {
             server_frank: r.fixed::<32>("server_frank")?,
             franking_signature_ciphersuite: r.u16("franking_signature_ciphersuite")?,
@@ -632,7 +727,7 @@ impl Frank {
         })
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         w.raw(&self.server_frank);
         w.u16(self.franking_signature_ciphersuite);
         w.opaque(&self.franking_integrity_signature);

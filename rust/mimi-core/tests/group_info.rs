@@ -5,7 +5,7 @@
 use mimi_core::hpke::{decrypt_with_label, encrypt_with_label, HpkeKeyPair};
 use mimi_core::wire::{
     basic_credential, basic_credential_identity, ExternalSender, GroupInfoRatchetTreeTBE, PendingProposal,
-    RatchetTreeOption, RatchetTreeRepresentation, GROUP_INFO_ENCRYPTION_LABEL,
+    RatchetTreeOption, RatchetTreeRepresentation, Wire, GROUP_INFO_ENCRYPTION_LABEL,
 };
 use mimi_core::{Client, DecodeError, ExternalSenderInfo, Group, HpkeError, HubView, SignatureKeyPair};
 

@@ -1,7 +1,7 @@
 //! Glue for `mimi_core::hpke` (EncryptWithLabel / DecryptWithLabel, X25519
 //! key pairs) and the structs of draft-ietf-mimi-protocol §Claim group key
-//! information that travel inside or beside the encryption: basic credentials,
-//! ExternalSender, PendingProposal, GroupInfoRatchetTreeTBE.
+//! information that travel inside or beside the encryption: ExternalSender,
+//! PendingProposal, GroupInfoRatchetTreeTBE.
 
 use mimi_core::hpke as core;
 use mimi_core::wire as w;
@@ -48,34 +48,17 @@ fn decrypt_with_label(private_key: &[u8], label: &str, context: &[u8], ciphertex
     guard(|| core::decrypt_with_label(private_key, label, context, ciphertext))
 }
 
-/// The basic Credential (RFC 9420 §5.3) naming `identity`.
-#[pyfunction]
-fn basic_credential(identity: &str) -> PyResult<Vec<u8>> {
-    guard(|| w::basic_credential(identity))
-}
-
-/// The identity of a basic Credential.
-#[pyfunction]
-fn basic_credential_identity(credential: &[u8]) -> PyResult<String> {
-    guard(|| w::basic_credential_identity(credential))
-}
-
 /// `ExternalSender` (RFC 9420 §12.1.8.1) with a basic credential.
 #[pyclass(module = "mimi._core", frozen)]
 struct ExternalSender(w::ExternalSender);
 
-wire_class!(ExternalSender, "ExternalSender", {
+wire_class!(ExternalSender, get {
+    signature_key: Vec<u8>,
+    identity: String,
+}, {
     #[new]
     fn new(signature_key: Vec<u8>, identity: String) -> PyResult<Self> {
         guard(|| w::ExternalSender::new(signature_key, identity)).map(Self)
-    }
-    #[getter]
-    fn signature_key(&self) -> Vec<u8> {
-        self.0.signature_key.clone()
-    }
-    #[getter]
-    fn identity(&self) -> String {
-        self.0.identity.clone()
     }
 });
 
@@ -84,18 +67,13 @@ wire_class!(ExternalSender, "ExternalSender", {
 #[derive(Clone)]
 struct PendingProposal(w::PendingProposal);
 
-wire_class!(PendingProposal, "PendingProposal", {
+wire_class!(PendingProposal, get {
+    proposal: Vec<u8>,
+    hub_accepted_time: u64,
+}, {
     #[new]
     fn new(proposal: Vec<u8>, hub_accepted_time: u64) -> PyResult<Self> {
         guard(|| w::PendingProposal::new(proposal, hub_accepted_time)).map(Self)
-    }
-    #[getter]
-    fn proposal(&self) -> Vec<u8> {
-        self.0.proposal.clone()
-    }
-    #[getter]
-    fn hub_accepted_time(&self) -> u64 {
-        self.0.hub_accepted_time
     }
 });
 
@@ -103,7 +81,9 @@ wire_class!(PendingProposal, "PendingProposal", {
 #[pyclass(module = "mimi._core", frozen)]
 struct GroupInfoRatchetTreeTBE(w::GroupInfoRatchetTreeTBE);
 
-wire_class!(GroupInfoRatchetTreeTBE, "GroupInfoRatchetTreeTBE", {
+wire_class!(GroupInfoRatchetTreeTBE, get {
+    group_info: Vec<u8>,
+}, {
     #[new]
     #[pyo3(signature = (group_info, ratchet_tree_option, pending_proposals=Vec::new()))]
     fn new(
@@ -114,10 +94,6 @@ wire_class!(GroupInfoRatchetTreeTBE, "GroupInfoRatchetTreeTBE", {
         let tree = ratchet_tree_option.0.clone();
         let pending: Vec<w::PendingProposal> = pending_proposals.iter().map(|p| p.0.clone()).collect();
         guard(|| w::GroupInfoRatchetTreeTBE::new(group_info, tree, pending)).map(Self)
-    }
-    #[getter]
-    fn group_info(&self) -> Vec<u8> {
-        self.0.group_info.clone()
     }
     #[getter]
     fn ratchet_tree_option(&self) -> RatchetTreeOption {
@@ -137,8 +113,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<GroupInfoRatchetTreeTBE>()?;
     m.add_function(wrap_pyfunction!(encrypt_with_label, m)?)?;
     m.add_function(wrap_pyfunction!(decrypt_with_label, m)?)?;
-    m.add_function(wrap_pyfunction!(basic_credential, m)?)?;
-    m.add_function(wrap_pyfunction!(basic_credential_identity, m)?)?;
     m.add("GROUP_INFO_ENCRYPTION_LABEL", w::GROUP_INFO_ENCRYPTION_LABEL)?;
     Ok(())
 }

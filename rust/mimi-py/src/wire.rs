@@ -9,39 +9,83 @@ use pyo3::types::{PyDict, PyTuple};
 
 use crate::guard;
 
-/// The getters of a wrapper whose fields clone straight out of the core value.
-macro_rules! wire_class {
-    ($name:ident, $root:literal, { $($body:tt)* }) => {
+/// The methods of a frozen wrapper `$name(core value)`: a getter for each
+/// field in `get { ... }` (a clone of the core value's field), the methods in
+/// the last `{ ... }`, then `__eq__` and `__repr__`.
+macro_rules! value_class {
+    ($name:ident, get { $($field:ident: $ty:ty),* $(,)? }, { $($body:tt)* }) => {
         #[pymethods]
         impl $name {
+            $(
+                #[getter]
+                fn $field(&self) -> $ty {
+                    self.0.$field.clone()
+                }
+            )*
+
             $($body)*
-
-            /// Strict decode of exactly one value.
-            #[staticmethod]
-            fn decode(data: &[u8]) -> PyResult<Self> {
-                guard(|| w::$name::decode(data)).map(Self)
-            }
-
-            /// The TLS encoding.
-            fn encode(&self) -> PyResult<Vec<u8>> {
-                guard(|| self.0.encode())
-            }
 
             fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
                 other.cast::<Self>().map(|o| o.get().0 == self.0).unwrap_or(false)
             }
 
             fn __repr__(&self) -> String {
-                format!("{}({:?})", $root, self.0)
+                format!("{}({:?})", stringify!($name), self.0)
             }
         }
     };
 }
-pub(crate) use wire_class;
 
-fn opt<T: Clone>(v: &Option<T>) -> Option<T> {
-    v.clone()
+/// `value_class!` of a struct of `mimi_core::wire::Wire`: adds a strict
+/// `decode` and `encode`.
+macro_rules! wire_class {
+    ($name:ident, get { $($get:tt)* }, { $($body:tt)* }) => {
+        crate::wire::value_class!($name, get { $($get)* }, {
+            $($body)*
+
+            /// Strict decode of exactly one value.
+            #[staticmethod]
+            fn decode(data: &[u8]) -> PyResult<Self> {
+                guard(|| <mimi_core::wire::$name as mimi_core::wire::Wire>::decode(data)).map(Self)
+            }
+
+            /// The TLS encoding.
+            fn encode(&self) -> PyResult<Vec<u8>> {
+                guard(|| mimi_core::wire::Wire::encode(&self.0))
+            }
+        });
+    };
 }
+
+/// `wire_class!` of a struct of `mimi_core::wire::Signed`: adds `tbs`,
+/// `signed` and `verify`.
+macro_rules! signed_class {
+    ($name:ident, get { $($get:tt)* }, { $($body:tt)* }) => {
+        wire_class!($name, get { $($get)* }, {
+            $($body)*
+
+            /// The to-be-signed bytes (the draft's TBS struct).
+            fn tbs(&self) -> PyResult<Vec<u8>> {
+                guard(|| mimi_core::wire::Signed::tbs(&self.0))
+            }
+
+            /// A copy signed with the 32-byte Ed25519 private key.
+            fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
+                guard(|| {
+                    let key = mimi_core::SignatureKeyPair::from_private(private_key)?;
+                    mimi_core::wire::Signed::signed(&self.0, &key)
+                })
+                .map(Self)
+            }
+
+            /// VerifyWithLabel under the key the struct names; raises InvalidSignature.
+            fn verify(&self) -> PyResult<()> {
+                guard(|| mimi_core::wire::Signed::verify(&self.0))
+            }
+        });
+    };
+}
+pub(crate) use {value_class, wire_class};
 
 // ---------------------------------------------------------------- Frank
 
@@ -50,8 +94,10 @@ fn opt<T: Clone>(v: &Option<T>) -> Option<T> {
 #[derive(Clone)]
 pub(crate) struct Frank(w::Frank);
 
-#[pymethods]
-impl Frank {
+value_class!(Frank, get {
+    franking_signature_ciphersuite: u16,
+    franking_integrity_signature: Vec<u8>,
+}, {
     #[new]
     fn new(server_frank: &[u8], franking_signature_ciphersuite: u16, franking_integrity_signature: Vec<u8>) -> PyResult<Self> {
         guard(|| w::Frank::new(server_frank, franking_signature_ciphersuite, franking_integrity_signature)).map(Self)
@@ -60,21 +106,7 @@ impl Frank {
     fn server_frank(&self) -> Vec<u8> {
         self.0.server_frank.to_vec()
     }
-    #[getter]
-    fn franking_signature_ciphersuite(&self) -> u16 {
-        self.0.franking_signature_ciphersuite
-    }
-    #[getter]
-    fn franking_integrity_signature(&self) -> Vec<u8> {
-        self.0.franking_integrity_signature.clone()
-    }
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Self>().map(|o| o.get().0 == self.0).unwrap_or(false)
-    }
-    fn __repr__(&self) -> String {
-        format!("Frank({:?})", self.0)
-    }
-}
+});
 
 fn frank(v: Option<PyRef<'_, Frank>>) -> Option<w::Frank> {
     v.map(|f| f.0.clone())
@@ -87,7 +119,11 @@ fn frank(v: Option<PyRef<'_, Frank>>) -> Option<w::Frank> {
 #[derive(Clone)]
 pub(crate) struct RatchetTreeOption(pub(crate) w::RatchetTreeOption);
 
-wire_class!(RatchetTreeOption, "RatchetTreeOption", {
+wire_class!(RatchetTreeOption, get {
+    ratchet_tree: Option<Vec<u8>>,
+    ratchet_tree_url: Option<String>,
+    tree_signature: Option<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (representation, ratchet_tree=None, ratchet_tree_url=None, tree_signature=None))]
     fn new(
@@ -106,18 +142,7 @@ wire_class!(RatchetTreeOption, "RatchetTreeOption", {
     fn representation(&self) -> &'static str {
         self.0.representation.as_str()
     }
-    #[getter]
-    fn ratchet_tree(&self) -> Option<Vec<u8>> {
-        opt(&self.0.ratchet_tree)
-    }
-    #[getter]
-    fn ratchet_tree_url(&self) -> Option<String> {
-        opt(&self.0.ratchet_tree_url)
-    }
-    #[getter]
-    fn tree_signature(&self) -> Option<Vec<u8>> {
-        opt(&self.0.tree_signature)
-    }});
+});
 
 fn rto(v: Option<PyRef<'_, RatchetTreeOption>>) -> Option<w::RatchetTreeOption> {
     v.map(|r| r.0.clone())
@@ -129,7 +154,11 @@ fn rto(v: Option<PyRef<'_, RatchetTreeOption>>) -> Option<w::RatchetTreeOption> 
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct FanoutMessage(w::FanoutMessage);
 
-wire_class!(FanoutMessage, "FanoutMessage", {
+wire_class!(FanoutMessage, get {
+    timestamp: u64,
+    message: Vec<u8>,
+    proposals: Vec<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (timestamp, message, frank=None, ratchet_tree_option=None, proposals=Vec::new()))]
     fn new(
@@ -143,14 +172,6 @@ wire_class!(FanoutMessage, "FanoutMessage", {
         guard(|| w::FanoutMessage::new(timestamp, message, f, r, proposals)).map(Self)
     }
     #[getter]
-    fn timestamp(&self) -> u64 {
-        self.0.timestamp
-    }
-    #[getter]
-    fn message(&self) -> Vec<u8> {
-        self.0.message.clone()
-    }
-    #[getter]
     fn kind(&self) -> &'static str {
         self.0.kind.as_str()
     }
@@ -162,10 +183,7 @@ wire_class!(FanoutMessage, "FanoutMessage", {
     fn ratchet_tree_option(&self) -> Option<RatchetTreeOption> {
         self.0.ratchet_tree_option.clone().map(RatchetTreeOption)
     }
-    #[getter]
-    fn proposals(&self) -> Vec<Vec<u8>> {
-        self.0.proposals.clone()
-    }});
+});
 
 /// The `/notify` body of many FanoutMessages, in one crossing.
 #[pyfunction]
@@ -199,25 +217,24 @@ fn mls_message_kind(message: &[u8]) -> PyResult<&'static str> {
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct SubmitMessageRequest(w::SubmitMessageRequest);
 
-wire_class!(SubmitMessageRequest, "SubmitMessageRequest", {
+wire_class!(SubmitMessageRequest, get {
+    app_message: Vec<u8>,
+    sending_uri: String,
+}, {
     #[new]
     fn new(app_message: Vec<u8>, sending_uri: String) -> PyResult<Self> {
         guard(|| w::SubmitMessageRequest::new(app_message, sending_uri)).map(Self)
     }
-    #[getter]
-    fn app_message(&self) -> Vec<u8> {
-        self.0.app_message.clone()
-    }
-    #[getter]
-    fn sending_uri(&self) -> String {
-        self.0.sending_uri.clone()
-    }});
+});
 
 /// `SubmitMessageResponse`, §Submit a Message.
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct SubmitMessageResponse(w::SubmitMessageResponse);
 
-wire_class!(SubmitMessageResponse, "SubmitMessageResponse", {
+wire_class!(SubmitMessageResponse, get {
+    accepted_timestamp: Option<u64>,
+    current_epoch: Option<u64>,
+}, {
     #[new]
     #[pyo3(signature = (status, accepted_timestamp=None, frank=None, current_epoch=None))]
     fn new(
@@ -238,17 +255,10 @@ wire_class!(SubmitMessageResponse, "SubmitMessageResponse", {
         self.0.status.as_str()
     }
     #[getter]
-    fn accepted_timestamp(&self) -> Option<u64> {
-        self.0.accepted_timestamp
-    }
-    #[getter]
     fn frank(&self) -> Option<Frank> {
         self.0.frank.clone().map(Frank)
     }
-    #[getter]
-    fn current_epoch(&self) -> Option<u64> {
-        self.0.current_epoch
-    }});
+});
 
 /// One `/submitMessage` body as the hub reads it: (group_id, epoch, digest,
 /// sending_uri, FanoutMessage, accepted SubmitMessageResponse).
@@ -272,7 +282,10 @@ fn read_submissions(bodies: Vec<Bound<'_, pyo3::types::PyBytes>>, first_timestam
 #[derive(Clone)]
 pub(crate) struct PartialGroupInfo(w::PartialGroupInfo);
 
-wire_class!(PartialGroupInfo, "PartialGroupInfo", {
+wire_class!(PartialGroupInfo, get {
+    group_info_extensions: Vec<(u16, Vec<u8>)>,
+    signature: Vec<u8>,
+}, {
     #[new]
     fn new(ratchet_tree_presence: &str, group_info_extensions: Vec<(u16, Vec<u8>)>, signature: Vec<u8>) -> PyResult<Self> {
         guard(|| {
@@ -285,14 +298,6 @@ wire_class!(PartialGroupInfo, "PartialGroupInfo", {
     fn ratchet_tree_presence(&self) -> &'static str {
         self.0.ratchet_tree_presence.as_str()
     }
-    #[getter]
-    fn group_info_extensions(&self) -> Vec<(u16, Vec<u8>)> {
-        self.0.group_info_extensions.clone()
-    }
-    #[getter]
-    fn signature(&self) -> Vec<u8> {
-        self.0.signature.clone()
-    }
 });
 
 /// `GroupInfoOption`, §Update Room State.
@@ -300,7 +305,9 @@ wire_class!(PartialGroupInfo, "PartialGroupInfo", {
 #[derive(Clone)]
 pub(crate) struct GroupInfoOption(w::GroupInfoOption);
 
-wire_class!(GroupInfoOption, "GroupInfoOption", {
+wire_class!(GroupInfoOption, get {
+    group_info: Option<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (representation, group_info=None, partial_group_info=None))]
     fn new(
@@ -320,10 +327,6 @@ wire_class!(GroupInfoOption, "GroupInfoOption", {
         self.0.representation.as_str()
     }
     #[getter]
-    fn group_info(&self) -> Option<Vec<u8>> {
-        opt(&self.0.group_info)
-    }
-    #[getter]
     fn partial_group_info(&self) -> Option<PartialGroupInfo> {
         self.0.partial_group_info.clone().map(PartialGroupInfo)
     }
@@ -333,7 +336,11 @@ wire_class!(GroupInfoOption, "GroupInfoOption", {
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct HandshakeBundle(w::HandshakeBundle);
 
-wire_class!(HandshakeBundle, "HandshakeBundle", {
+wire_class!(HandshakeBundle, get {
+    proposal_or_commit: Vec<u8>,
+    welcome: Option<Vec<u8>>,
+    more_proposals: Vec<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (proposal_or_commit, welcome=None, group_info_option=None, ratchet_tree_option=None, more_proposals=Vec::new()))]
     fn new(
@@ -347,16 +354,8 @@ wire_class!(HandshakeBundle, "HandshakeBundle", {
         guard(|| w::HandshakeBundle::new(proposal_or_commit, welcome, g, r, more_proposals)).map(Self)
     }
     #[getter]
-    fn proposal_or_commit(&self) -> Vec<u8> {
-        self.0.proposal_or_commit.clone()
-    }
-    #[getter]
     fn kind(&self) -> &'static str {
         self.0.kind.as_str()
-    }
-    #[getter]
-    fn welcome(&self) -> Option<Vec<u8>> {
-        opt(&self.0.welcome)
     }
     #[getter]
     fn group_info_option(&self) -> Option<GroupInfoOption> {
@@ -366,17 +365,18 @@ wire_class!(HandshakeBundle, "HandshakeBundle", {
     fn ratchet_tree_option(&self) -> Option<RatchetTreeOption> {
         self.0.ratchet_tree_option.clone().map(RatchetTreeOption)
     }
-    #[getter]
-    fn more_proposals(&self) -> Vec<Vec<u8>> {
-        self.0.more_proposals.clone()
-    }
 });
 
 /// `UpdateRoomResponse`, §Update Room State.
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct UpdateResponse(w::UpdateResponse);
 
-wire_class!(UpdateResponse, "UpdateResponse", {
+wire_class!(UpdateResponse, get {
+    error_description: String,
+    accepted_timestamp: Option<u64>,
+    current_epoch: Option<u64>,
+    invalid_proposals: Vec<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (response_code, error_description=String::new(), accepted_timestamp=None, current_epoch=None, invalid_proposals=Vec::new()))]
     fn new(
@@ -396,35 +396,24 @@ wire_class!(UpdateResponse, "UpdateResponse", {
     fn response_code(&self) -> &'static str {
         self.0.response_code.as_str()
     }
-    #[getter]
-    fn error_description(&self) -> String {
-        self.0.error_description.clone()
-    }
-    #[getter]
-    fn accepted_timestamp(&self) -> Option<u64> {
-        self.0.accepted_timestamp
-    }
-    #[getter]
-    fn current_epoch(&self) -> Option<u64> {
-        self.0.current_epoch
-    }
-    #[getter]
-    fn invalid_proposals(&self) -> Vec<Vec<u8>> {
-        self.0.invalid_proposals.clone()
-    }
 });
 
 // ---------------------------------------------------------------- Fetch Key Material
-
-fn key(private_key: &[u8]) -> Result<mimi_core::SignatureKeyPair, mimi_core::DecodeError> {
-    mimi_core::SignatureKeyPair::from_private(private_key)
-}
 
 /// `KeyMaterialRequest`, §Fetch Key Material.
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct KeyMaterialRequest(w::KeyMaterialRequest);
 
-wire_class!(KeyMaterialRequest, "KeyMaterialRequest", {
+signed_class!(KeyMaterialRequest, get {
+    requesting_user: String,
+    target_user: String,
+    room_id: String,
+    acceptable_ciphersuites: Vec<u16>,
+    required_capabilities: Vec<u8>,
+    requester_signature_key: Vec<u8>,
+    requester_credential: Vec<u8>,
+    signature: Vec<u8>,
+}, {
     #[new]
     #[pyo3(signature = (requesting_user, target_user, room_id, acceptable_ciphersuites, required_capabilities, requester_signature_key, requester_credential, signature=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
@@ -452,50 +441,6 @@ wire_class!(KeyMaterialRequest, "KeyMaterialRequest", {
         })
         .map(Self)
     }
-    /// The KeyMaterialRequestTBS bytes.
-    fn tbs(&self) -> PyResult<Vec<u8>> {
-        guard(|| self.0.tbs())
-    }
-    /// A copy signed with the 32-byte Ed25519 private key.
-    fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
-        guard(|| self.0.signed(&key(private_key)?)).map(Self)
-    }
-    /// VerifyWithLabel under requester_signature_key; raises InvalidSignature.
-    fn verify(&self) -> PyResult<()> {
-        guard(|| self.0.verify())
-    }
-    #[getter]
-    fn requesting_user(&self) -> String {
-        self.0.requesting_user.clone()
-    }
-    #[getter]
-    fn target_user(&self) -> String {
-        self.0.target_user.clone()
-    }
-    #[getter]
-    fn room_id(&self) -> String {
-        self.0.room_id.clone()
-    }
-    #[getter]
-    fn acceptable_ciphersuites(&self) -> Vec<u16> {
-        self.0.acceptable_ciphersuites.clone()
-    }
-    #[getter]
-    fn required_capabilities(&self) -> Vec<u8> {
-        self.0.required_capabilities.clone()
-    }
-    #[getter]
-    fn requester_signature_key(&self) -> Vec<u8> {
-        self.0.requester_signature_key.clone()
-    }
-    #[getter]
-    fn requester_credential(&self) -> Vec<u8> {
-        self.0.requester_credential.clone()
-    }
-    #[getter]
-    fn signature(&self) -> Vec<u8> {
-        self.0.signature.clone()
-    }
 });
 
 /// `ClientKeyMaterial`, §Fetch Key Material.
@@ -503,8 +448,11 @@ wire_class!(KeyMaterialRequest, "KeyMaterialRequest", {
 #[derive(Clone)]
 pub(crate) struct ClientKeyMaterial(w::ClientKeyMaterial);
 
-#[pymethods]
-impl ClientKeyMaterial {
+value_class!(ClientKeyMaterial, get {
+    client_uri: String,
+    key_package: Option<Vec<u8>>,
+    client_capabilities: Option<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (client_status, client_uri, key_package=None, client_capabilities=None))]
     fn new(
@@ -523,31 +471,15 @@ impl ClientKeyMaterial {
     fn client_status(&self) -> &'static str {
         self.0.client_status.as_str()
     }
-    #[getter]
-    fn client_uri(&self) -> String {
-        self.0.client_uri.clone()
-    }
-    #[getter]
-    fn key_package(&self) -> Option<Vec<u8>> {
-        opt(&self.0.key_package)
-    }
-    #[getter]
-    fn client_capabilities(&self) -> Option<Vec<u8>> {
-        opt(&self.0.client_capabilities)
-    }
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<Self>().map(|o| o.get().0 == self.0).unwrap_or(false)
-    }
-    fn __repr__(&self) -> String {
-        format!("ClientKeyMaterial({:?})", self.0)
-    }
-}
+});
 
 /// `KeyMaterialResponse`, §Fetch Key Material.
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct KeyMaterialResponse(w::KeyMaterialResponse);
 
-wire_class!(KeyMaterialResponse, "KeyMaterialResponse", {
+wire_class!(KeyMaterialResponse, get {
+    user_uri: String,
+}, {
     #[new]
     #[pyo3(signature = (user_status, user_uri, clients=Vec::new()))]
     fn new(user_status: &str, user_uri: String, clients: Vec<PyRef<'_, ClientKeyMaterial>>) -> PyResult<Self> {
@@ -563,10 +495,6 @@ wire_class!(KeyMaterialResponse, "KeyMaterialResponse", {
         self.0.user_status.as_str()
     }
     #[getter]
-    fn user_uri(&self) -> String {
-        self.0.user_uri.clone()
-    }
-    #[getter]
     fn clients(&self) -> Vec<ClientKeyMaterial> {
         self.0.clients.iter().cloned().map(ClientKeyMaterial).collect()
     }
@@ -578,7 +506,14 @@ wire_class!(KeyMaterialResponse, "KeyMaterialResponse", {
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct GroupInfoRequest(w::GroupInfoRequest);
 
-wire_class!(GroupInfoRequest, "GroupInfoRequest", {
+signed_class!(GroupInfoRequest, get {
+    cipher_suite: u16,
+    requesting_signature_key: Vec<u8>,
+    requesting_credential: Vec<u8>,
+    group_info_public_key: Vec<u8>,
+    joining_code: Option<Vec<u8>>,
+    signature: Vec<u8>,
+}, {
     #[new]
     #[pyo3(signature = (cipher_suite, requesting_signature_key, requesting_credential, group_info_public_key, joining_code=None, signature=Vec::new()))]
     fn new(
@@ -601,49 +536,19 @@ wire_class!(GroupInfoRequest, "GroupInfoRequest", {
         })
         .map(Self)
     }
-    /// The GroupInfoRequestTBS bytes.
-    fn tbs(&self) -> PyResult<Vec<u8>> {
-        guard(|| self.0.tbs())
-    }
-    /// A copy signed with the 32-byte Ed25519 private key.
-    fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
-        guard(|| self.0.signed(&key(private_key)?)).map(Self)
-    }
-    /// VerifyWithLabel under requesting_signature_key; raises InvalidSignature.
-    fn verify(&self) -> PyResult<()> {
-        guard(|| self.0.verify())
-    }
-    #[getter]
-    fn cipher_suite(&self) -> u16 {
-        self.0.cipher_suite
-    }
-    #[getter]
-    fn requesting_signature_key(&self) -> Vec<u8> {
-        self.0.requesting_signature_key.clone()
-    }
-    #[getter]
-    fn requesting_credential(&self) -> Vec<u8> {
-        self.0.requesting_credential.clone()
-    }
-    #[getter]
-    fn group_info_public_key(&self) -> Vec<u8> {
-        self.0.group_info_public_key.clone()
-    }
-    #[getter]
-    fn joining_code(&self) -> Option<Vec<u8>> {
-        opt(&self.0.joining_code)
-    }
-    #[getter]
-    fn signature(&self) -> Vec<u8> {
-        self.0.signature.clone()
-    }
 });
 
 /// `GroupInfoResponse`, §Claim group key information.
 #[pyclass(module = "mimi._core", frozen)]
 pub(crate) struct GroupInfoResponse(w::GroupInfoResponse);
 
-wire_class!(GroupInfoResponse, "GroupInfoResponse", {
+signed_class!(GroupInfoResponse, get {
+    room_id: String,
+    cipher_suite: Option<u16>,
+    hub_sender: Option<Vec<u8>>,
+    encrypted_groupinfo_and_tree: Option<Vec<u8>>,
+    signature: Option<Vec<u8>>,
+}, {
     #[new]
     #[pyo3(signature = (room_id, status, cipher_suite=None, hub_sender=None, encrypted_groupinfo_and_tree=None, signature=None))]
     fn new(
@@ -660,43 +565,25 @@ wire_class!(GroupInfoResponse, "GroupInfoResponse", {
         })
         .map(Self)
     }
-    /// The GroupInfoResponseTBS bytes (success only).
-    fn tbs(&self) -> PyResult<Vec<u8>> {
-        guard(|| self.0.tbs())
-    }
-    /// A copy signed with the hub's 32-byte Ed25519 private key.
-    fn signed(&self, private_key: &[u8]) -> PyResult<Self> {
-        guard(|| self.0.signed(&key(private_key)?)).map(Self)
-    }
-    /// VerifyWithLabel under hub_sender's signature key; raises InvalidSignature.
-    fn verify(&self) -> PyResult<()> {
-        guard(|| self.0.verify())
-    }
-    #[getter]
-    fn room_id(&self) -> String {
-        self.0.room_id.clone()
-    }
     #[getter]
     fn status(&self) -> &'static str {
         self.0.status.as_str()
     }
-    #[getter]
-    fn cipher_suite(&self) -> Option<u16> {
-        self.0.cipher_suite
-    }
-    #[getter]
-    fn hub_sender(&self) -> Option<Vec<u8>> {
-        opt(&self.0.hub_sender)
-    }
-    #[getter]
-    fn encrypted_groupinfo_and_tree(&self) -> Option<Vec<u8>> {
-        opt(&self.0.encrypted_groupinfo_and_tree)
-    }
-    #[getter]
-    fn signature(&self) -> Option<Vec<u8>> {
-        opt(&self.0.signature)
-    }
 });
+
+// ---------------------------------------------------------------- credentials
+
+/// The basic Credential (RFC 9420 §5.3) naming `identity`.
+#[pyfunction]
+fn basic_credential(identity: &str) -> PyResult<Vec<u8>> {
+    guard(|| w::basic_credential(identity))
+}
+
+/// The identity of a basic Credential.
+#[pyfunction]
+fn basic_credential_identity(credential: &[u8]) -> PyResult<String> {
+    guard(|| w::basic_credential_identity(credential))
+}
 
 /// Adds the wire classes and functions to `mimi._core`.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -721,6 +608,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_notify, m)?)?;
     m.add_function(wrap_pyfunction!(mls_message_kind, m)?)?;
     m.add_function(wrap_pyfunction!(read_submissions, m)?)?;
+    m.add_function(wrap_pyfunction!(basic_credential, m)?)?;
+    m.add_function(wrap_pyfunction!(basic_credential_identity, m)?)?;
     let enums = PyDict::new(m.py());
     for (name, values) in w::ENUMS {
         enums.set_item(name, PyTuple::new(m.py(), *values)?)?;

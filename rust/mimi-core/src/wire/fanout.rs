@@ -1,8 +1,8 @@
 //! draft-ietf-mimi-protocol §Submit a Message and §Fanout Messages and Room Events.
 
 use super::{
-    checked, decode_exact, encode_with, is_private_message, wire_enum, Frank, MlsMessageKind, RatchetTreeOption, Reader,
-    Writer, PROTOCOL_MLS10,
+    encode_with, is_private_message, wire_enum, Fields, Frank, MlsMessageKind, RatchetTreeOption, Reader, Wire, Writer,
+    PROTOCOL_MLS10,
 };
 use super::Result;
 use crate::error::DecodeError;
@@ -44,28 +44,22 @@ impl FanoutMessage {
         proposals: Vec<Vec<u8>>,
     ) -> Result<Self> {
         let kind = super::mls_message_kind(&message).map_err(|e| e.within("FanoutMessage.message"))?;
-        let v = Self {
+        Self {
             timestamp,
             message,
             kind,
             frank,
             ratchet_tree_option,
             proposals,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode of exactly one FanoutMessage.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("FanoutMessage", data, Self::read)
-    }
+impl Fields for FanoutMessage {
+    const NAME: &'static str = "FanoutMessage";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         let timestamp = r.u64("timestamp")?;
         let (message, kind) = r.mls_message("message")?;
         let mut v = Self {
@@ -87,7 +81,7 @@ impl FanoutMessage {
         Ok(v)
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         let misplaced = match self.kind {
             MlsMessageKind::Application => self.ratchet_tree_option.is_some() || !self.proposals.is_empty(),
             MlsMessageKind::Welcome => {
@@ -155,34 +149,28 @@ pub fn encode_notify(messages: &[FanoutMessage]) -> Result<Vec<u8>> {
 
 /// Strict decode of a `/notify` body; errors name the message's index.
 pub fn decode_notify(data: &[u8]) -> Result<Vec<FanoutMessage>> {
-    if data.is_empty() {
-        return Err(DecodeError::rule("notify body", "empty (at least one FanoutMessage is required)"));
-    }
-    let mut r = Reader::new("FanoutMessage", data);
-    let mut out = Vec::new();
-    while !r.at_end() {
-        let m = FanoutMessage::read(&mut r)
-            .map_err(|e| e.within(format!("notify body, message {}", out.len())))?;
-        out.push(m);
-    }
-    r.finish()?;
-    Ok(out)
+    Ok(read_notify(data)?.into_iter().map(|(m, _)| m).collect())
 }
 
 /// A `/notify` body split into its FanoutMessages' exact bytes, each with its
-/// kind, validated as strictly as `decode_notify` but without building the
-/// messages: the follower forwards these bytes to each recipient unchanged.
+/// kind, validated as strictly as `decode_notify`: the follower forwards these
+/// bytes to each recipient unchanged.
 pub fn split_notify(data: &[u8]) -> Result<Vec<(MlsMessageKind, &[u8])>> {
+    Ok(read_notify(data)?.into_iter().map(|(m, bytes)| (m.kind, bytes)).collect())
+}
+
+/// Each FanoutMessage of a `/notify` body with its exact bytes.
+fn read_notify(data: &[u8]) -> Result<Vec<(FanoutMessage, &[u8])>> {
     if data.is_empty() {
         return Err(DecodeError::rule("notify body", "empty (at least one FanoutMessage is required)"));
     }
-    let mut r = Reader::new("FanoutMessage", data);
+    let mut r = Reader::new(FanoutMessage::NAME, data);
     let mut out = Vec::new();
     while !r.at_end() {
         let start = r.position();
         let m = FanoutMessage::read(&mut r)
             .map_err(|e| e.within(format!("notify body, message {}", out.len())))?;
-        out.push((m.kind, &data[start..r.position()]));
+        out.push((m, &data[start..r.position()]));
     }
     r.finish()?;
     Ok(out)
@@ -202,38 +190,36 @@ pub struct SubmitMessageRequest {
 impl SubmitMessageRequest {
     /// A checked request.
     pub fn new(app_message: Vec<u8>, sending_uri: String) -> Result<Self> {
-        let v = Self {
+        Self {
             app_message,
             sending_uri,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("SubmitMessageRequest", data, |r| {
-            r.protocol("protocol")?;
-            let (app_message, kind) = r.mls_message("appMessage")?;
-            // §Submit a Message: "an MLSMessage with a WireFormat of
-            // PrivateMessage, and a content_type of application".
-            if kind != MlsMessageKind::Application || !is_private_message(&app_message) {
-                return Err(r.err("appMessage", "must be a PrivateMessage with content_type application"));
-            }
-            let sending_uri = r.within("sendingUri", |r| r.string("uri"))?;
-            Ok(Self {
-                app_message,
-                sending_uri,
-            })
+impl Fields for SubmitMessageRequest {
+    const NAME: &'static str = "SubmitMessageRequest";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        r.protocol("protocol")?;
+        let (app_message, kind) = r.mls_message("appMessage")?;
+        // §Submit a Message: "an MLSMessage with a WireFormat of
+        // PrivateMessage, and a content_type of application".
+        if kind != MlsMessageKind::Application || !is_private_message(&app_message) {
+            return Err(r.err("appMessage", "must be a PrivateMessage with content_type application"));
+        }
+        let sending_uri = r.within("sendingUri", |r| r.string("uri"))?;
+        Ok(Self {
+            app_message,
+            sending_uri,
         })
     }
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            w.u8(PROTOCOL_MLS10);
-            w.raw(&self.app_message);
-            w.opaque(self.sending_uri.as_bytes());
-        })
+    fn write(&self, w: &mut Writer) {
+        w.u8(PROTOCOL_MLS10);
+        w.raw(&self.app_message);
+        w.opaque(self.sending_uri.as_bytes());
     }
 }
 
@@ -271,72 +257,70 @@ impl SubmitMessageResponse {
         frank: Option<Frank>,
         current_epoch: Option<u64>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             status,
             accepted_timestamp,
             frank,
             current_epoch,
+        }
+        .checked()
+    }
+}
+
+impl Fields for SubmitMessageResponse {
+    const NAME: &'static str = "SubmitMessageResponse";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        r.protocol("protocol")?;
+        let status = r.code::<SubmitResponseCode>("statusCode")?;
+        let mut v = Self {
+            status,
+            accepted_timestamp: None,
+            frank: None,
+            current_epoch: None,
         };
-        checked(&v, Self::encode, Self::decode)
+        match status {
+            SubmitResponseCode::Accepted => {
+                v.accepted_timestamp = Some(r.u64("accepted_timestamp")?);
+                v.frank = r.optional("frank", |r| r.within("frank", Frank::read))?;
+            }
+            SubmitResponseCode::EpochTooOld => v.current_epoch = Some(r.u64("currentEpoch")?),
+            SubmitResponseCode::NotAllowed => {}
+        }
+        Ok(v)
     }
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("SubmitMessageResponse", data, |r| {
-            r.protocol("protocol")?;
-            let status = r.code::<SubmitResponseCode>("statusCode")?;
-            let mut v = Self {
-                status,
-                accepted_timestamp: None,
-                frank: None,
-                current_epoch: None,
-            };
-            match status {
-                SubmitResponseCode::Accepted => {
-                    v.accepted_timestamp = Some(r.u64("accepted_timestamp")?);
-                    v.frank = r.optional("frank", |r| r.within("frank", Frank::read))?;
+    fn write(&self, w: &mut Writer) {
+        let ok = match self.status {
+            SubmitResponseCode::Accepted => self.accepted_timestamp.is_some() && self.current_epoch.is_none(),
+            SubmitResponseCode::EpochTooOld => {
+                self.current_epoch.is_some() && self.accepted_timestamp.is_none() && self.frank.is_none()
+            }
+            SubmitResponseCode::NotAllowed => {
+                self.current_epoch.is_none() && self.accepted_timestamp.is_none() && self.frank.is_none()
+            }
+        };
+        if !ok {
+            w.fail("SubmitMessageResponse", format!(
+                "status {} takes {}",
+                self.status.as_str(),
+                match self.status {
+                    SubmitResponseCode::Accepted => "accepted_timestamp (required) and frank",
+                    SubmitResponseCode::EpochTooOld => "current_epoch only (required)",
+                    SubmitResponseCode::NotAllowed => "no field",
                 }
-                SubmitResponseCode::EpochTooOld => v.current_epoch = Some(r.u64("currentEpoch")?),
-                SubmitResponseCode::NotAllowed => {}
-            }
-            Ok(v)
-        })
-    }
-
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            let ok = match self.status {
-                SubmitResponseCode::Accepted => self.accepted_timestamp.is_some() && self.current_epoch.is_none(),
-                SubmitResponseCode::EpochTooOld => {
-                    self.current_epoch.is_some() && self.accepted_timestamp.is_none() && self.frank.is_none()
-                }
-                SubmitResponseCode::NotAllowed => {
-                    self.current_epoch.is_none() && self.accepted_timestamp.is_none() && self.frank.is_none()
-                }
-            };
-            if !ok {
-                w.fail("SubmitMessageResponse", format!(
-                    "status {} takes {}",
-                    self.status.as_str(),
-                    match self.status {
-                        SubmitResponseCode::Accepted => "accepted_timestamp (required) and frank",
-                        SubmitResponseCode::EpochTooOld => "current_epoch only (required)",
-                        SubmitResponseCode::NotAllowed => "no field",
-                    }
-                ));
-                return;
-            }
-            w.u8(PROTOCOL_MLS10);
-            w.u8(self.status as u8);
-            if let Some(ts) = self.accepted_timestamp {
-                w.u64(ts);
-                w.optional(self.frank.as_ref(), |w, f| f.write(w));
-            }
-            if let Some(epoch) = self.current_epoch {
-                w.u64(epoch);
-            }
-        })
+            ));
+            return;
+        }
+        w.u8(PROTOCOL_MLS10);
+        w.u8(self.status as u8);
+        if let Some(ts) = self.accepted_timestamp {
+            w.u64(ts);
+            w.optional(self.frank.as_ref(), |w, f| f.write(w));
+        }
+        if let Some(epoch) = self.current_epoch {
+            w.u64(epoch);
+        }
     }
 }
 

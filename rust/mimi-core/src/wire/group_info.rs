@@ -5,21 +5,15 @@ use openmls::prelude::{Credential, ExternalSender as MlsExternalSender};
 use tls_codec::Deserialize as _;
 
 use super::{
-    checked, decode_exact, encode_with, wire_enum, MlsMessageKind, RatchetTreeOption, Reader, Writer, PROTOCOL_MLS10,
+    basic_credential_identity, mls_basic_credential, wire_enum, Fields, MlsMessageKind, RatchetTreeOption, Reader,
+    SignedFields, Wire, Writer, PROTOCOL_MLS10,
 };
 use super::Result;
-use crate::error::{DecodeError, VerifyError};
+use crate::error::DecodeError;
 use crate::hpke::HpkeCiphertext;
-use crate::signing::{verify_with_label, SignatureKeyPair};
 
-/// The SignWithLabel label of GroupInfoRequestTBS.
-pub const GROUP_INFO_REQUEST_LABEL: &str = "GroupInfoRequestTBS";
-/// The SignWithLabel label of GroupInfoResponseTBS.
-pub const GROUP_INFO_RESPONSE_LABEL: &str = "GroupInfoResponseTBS";
 /// The EncryptWithLabel label of GroupInfoRatchetTreeTBE (context: the room ID).
 pub const GROUP_INFO_ENCRYPTION_LABEL: &str = "GroupInfo and ratchet_tree encryption";
-/// RFC 9420 §5.3: `CredentialType basic(1)`.
-const CREDENTIAL_BASIC: u16 = 1;
 
 /// `GroupInfoRequest`, §Claim group key information (protocol mls10).
 ///
@@ -27,6 +21,9 @@ const CREDENTIAL_BASIC: u16 = 1;
 /// request a plain `opaque joiningCode<V>`. We use `optional<opaque<V>>` in
 /// both, so the request is its TBS followed by the signature, as in every
 /// other signed MIMI struct.
+///
+/// Signed (`Signed`) by `requesting_signature_key`; binding that key to the
+/// credential is the caller's check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupInfoRequest {
     /// `CipherSuite cipher_suite`.
@@ -53,64 +50,47 @@ impl GroupInfoRequest {
         joining_code: Option<Vec<u8>>,
         signature: Vec<u8>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             cipher_suite,
             requesting_signature_key,
             requesting_credential,
             group_info_public_key,
             joining_code,
             signature,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("GroupInfoRequest", data, |r| {
-            r.protocol("protocol")?;
-            let cipher_suite = r.u16("cipher_suite")?;
-            let requesting_signature_key = r.opaque("requestingSignatureKey")?.to_vec();
-            let requesting_credential = r.mls::<Credential>("requestingCredential", "Credential")?.to_vec();
-            let group_info_public_key = r.opaque("groupInfoPublicKey")?.to_vec();
-            let joining_code = r.optional("joiningCode", |r| Ok(r.opaque("joiningCode")?.to_vec()))?;
-            let signature = r.opaque("signature")?.to_vec();
-            Ok(Self {
-                cipher_suite,
-                requesting_signature_key,
-                requesting_credential,
-                group_info_public_key,
-                joining_code,
-                signature,
-            })
-        })
-    }
+impl Fields for GroupInfoRequest {
+    const NAME: &'static str = "GroupInfoRequest";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            self.write_tbs(w);
-            w.opaque(&self.signature);
-        })
-    }
-
-    /// The GroupInfoRequestTBS bytes.
-    pub fn tbs(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write_tbs(w))
-    }
-
-    /// The request signed by `key` (SignWithLabel "GroupInfoRequestTBS").
-    pub fn signed(&self, key: &SignatureKeyPair) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        r.protocol("protocol")?;
+        let cipher_suite = r.u16("cipher_suite")?;
+        let requesting_signature_key = r.opaque("requestingSignatureKey")?.to_vec();
+        let requesting_credential = r.mls::<Credential>("requestingCredential", "Credential")?.to_vec();
+        let group_info_public_key = r.opaque("groupInfoPublicKey")?.to_vec();
+        let joining_code = r.optional("joiningCode", |r| Ok(r.opaque("joiningCode")?.to_vec()))?;
+        let signature = r.opaque("signature")?.to_vec();
         Ok(Self {
-            signature: key.sign_with_label(GROUP_INFO_REQUEST_LABEL, &self.tbs()?),
-            ..self.clone()
+            cipher_suite,
+            requesting_signature_key,
+            requesting_credential,
+            group_info_public_key,
+            joining_code,
+            signature,
         })
     }
 
-    /// VerifyWithLabel under `requesting_signature_key` (binding the key to
-    /// the credential is the caller's check).
-    pub fn verify(&self) -> Result<(), VerifyError> {
-        verify_with_label(&self.requesting_signature_key, GROUP_INFO_REQUEST_LABEL, &self.tbs()?, &self.signature)
+    fn write(&self, w: &mut Writer) {
+        self.write_tbs(w);
+        w.opaque(&self.signature);
     }
+}
+
+impl SignedFields for GroupInfoRequest {
+    const LABEL: &'static str = "GroupInfoRequestTBS";
 
     fn write_tbs(&self, w: &mut Writer) {
         w.u8(PROTOCOL_MLS10);
@@ -119,6 +99,18 @@ impl GroupInfoRequest {
         w.raw(&self.requesting_credential);
         w.opaque(&self.group_info_public_key);
         w.optional(self.joining_code.as_ref(), |w, c| w.opaque(c));
+    }
+
+    fn signature(&self) -> Result<&[u8]> {
+        Ok(&self.signature)
+    }
+
+    fn set_signature(&mut self, signature: Vec<u8>) {
+        self.signature = signature;
+    }
+
+    fn signature_key(&self) -> Result<&[u8]> {
+        Ok(&self.requesting_signature_key)
     }
 }
 
@@ -137,6 +129,10 @@ wire_enum! {
 /// room_id<V>` is the room URI (UTF-8); `HPKECiphertext` is RFC 9420's
 /// `struct { opaque kem_output<V>; opaque ciphertext<V>; }`, kept as its bytes.
 /// A non-success carries `struct{}` after the status.
+///
+/// A success is signed (`Signed`) by `hub_sender.signature_key`; that
+/// `hub_sender` is the room's external sender is the caller's check. Other
+/// codes are not signed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupInfoResponse {
     /// `opaque room_id<V>`.
@@ -164,107 +160,78 @@ impl GroupInfoResponse {
         encrypted_groupinfo_and_tree: Option<Vec<u8>>,
         signature: Option<Vec<u8>>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             room_id,
             status,
             cipher_suite,
             hub_sender,
             encrypted_groupinfo_and_tree,
             signature,
-        };
-        checked(&v, Self::encode, Self::decode)
-    }
-
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("GroupInfoResponse", data, |r| {
-            r.protocol("version")?;
-            let room_id = r.string("room_id")?;
-            let status = r.code::<GroupInfoCode>("status")?;
-            let mut v = Self {
-                room_id,
-                status,
-                cipher_suite: None,
-                hub_sender: None,
-                encrypted_groupinfo_and_tree: None,
-                signature: None,
-            };
-            if status == GroupInfoCode::Success {
-                v.cipher_suite = Some(r.u16("cipher_suite")?);
-                v.hub_sender = Some(r.mls::<MlsExternalSender>("hub_sender", "ExternalSender")?.to_vec());
-                v.encrypted_groupinfo_and_tree = Some(read_hpke_ciphertext(r)?);
-                v.signature = Some(r.opaque("signature")?.to_vec());
-            }
-            Ok(v)
-        })
-    }
-
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            let parts = [
-                self.cipher_suite.is_some(),
-                self.hub_sender.is_some(),
-                self.encrypted_groupinfo_and_tree.is_some(),
-                self.signature.is_some(),
-            ];
-            let ok = if self.status == GroupInfoCode::Success {
-                parts.iter().all(|p| *p)
-            } else {
-                parts.iter().all(|p| !*p)
-            };
-            if !ok {
-                w.fail("GroupInfoResponse", format!(
-                    "status {} takes {}",
-                    self.status.as_str(),
-                    if self.status == GroupInfoCode::Success {
-                        "cipher_suite, hub_sender, encrypted_groupinfo_and_tree and signature"
-                    } else {
-                        "no field"
-                    }
-                ));
-                return;
-            }
-            self.write_tbs(w);
-            if let Some(sig) = &self.signature {
-                w.opaque(sig);
-            }
-        })
-    }
-
-    /// The GroupInfoResponseTBS bytes (success only).
-    pub fn tbs(&self) -> Result<Vec<u8>> {
-        if self.status != GroupInfoCode::Success {
-            return Err(DecodeError::rule(
-                "GroupInfoResponse",
-                format!("status {} is not signed", self.status.as_str()),
-            ));
         }
-        encode_with(|w| self.write_tbs(w))
+        .checked()
+    }
+}
+
+impl Fields for GroupInfoResponse {
+    const NAME: &'static str = "GroupInfoResponse";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        r.protocol("version")?;
+        let room_id = r.string("room_id")?;
+        let status = r.code::<GroupInfoCode>("status")?;
+        let mut v = Self {
+            room_id,
+            status,
+            cipher_suite: None,
+            hub_sender: None,
+            encrypted_groupinfo_and_tree: None,
+            signature: None,
+        };
+        if status == GroupInfoCode::Success {
+            v.cipher_suite = Some(r.u16("cipher_suite")?);
+            v.hub_sender = Some(r.mls::<MlsExternalSender>("hub_sender", "ExternalSender")?.to_vec());
+            v.encrypted_groupinfo_and_tree = Some(read_hpke_ciphertext(r)?);
+            v.signature = Some(r.opaque("signature")?.to_vec());
+        }
+        Ok(v)
     }
 
-    /// The response signed by the hub's `key` (SignWithLabel "GroupInfoResponseTBS").
-    pub fn signed(&self, key: &SignatureKeyPair) -> Result<Self> {
-        Ok(Self {
-            signature: Some(key.sign_with_label(GROUP_INFO_RESPONSE_LABEL, &self.tbs()?)),
-            ..self.clone()
-        })
+    /// A non-success response is its TBS fields alone: `struct{}` follows the status.
+    fn write(&self, w: &mut Writer) {
+        self.write_tbs(w);
+        if let Some(sig) = &self.signature {
+            w.opaque(sig);
+        }
     }
+}
 
-    /// VerifyWithLabel under `hub_sender.signature_key`. That `hub_sender` is
-    /// the room's external sender is the caller's check.
-    pub fn verify(&self) -> Result<(), VerifyError> {
-        let sender = self.hub_sender.as_deref().unwrap_or_default();
-        let key = hub_signature_key(sender)?;
-        verify_with_label(
-            &key,
-            GROUP_INFO_RESPONSE_LABEL,
-            &self.tbs()?,
-            self.signature.as_deref().unwrap_or_default(),
-        )
-    }
+impl SignedFields for GroupInfoResponse {
+    const LABEL: &'static str = "GroupInfoResponseTBS";
 
     fn write_tbs(&self, w: &mut Writer) {
+        let parts = [
+            self.cipher_suite.is_some(),
+            self.hub_sender.is_some(),
+            self.encrypted_groupinfo_and_tree.is_some(),
+            self.signature.is_some(),
+        ];
+        let ok = if self.status == GroupInfoCode::Success {
+            parts.iter().all(|p| *p)
+        } else {
+            parts.iter().all(|p| !*p)
+        };
+        if !ok {
+            w.fail("GroupInfoResponse", format!(
+                "status {} takes {}",
+                self.status.as_str(),
+                if self.status == GroupInfoCode::Success {
+                    "cipher_suite, hub_sender, encrypted_groupinfo_and_tree and signature"
+                } else {
+                    "no field"
+                }
+            ));
+            return;
+        }
         w.u8(PROTOCOL_MLS10);
         w.opaque(self.room_id.as_bytes());
         w.u8(self.status as u8);
@@ -274,44 +241,26 @@ impl GroupInfoResponse {
             w.raw(ct);
         }
     }
+
+    fn signature(&self) -> Result<&[u8]> {
+        self.signature.as_deref().ok_or_else(|| {
+            DecodeError::rule("GroupInfoResponse", format!("status {} is not signed", self.status.as_str()))
+        })
+    }
+
+    fn set_signature(&mut self, signature: Vec<u8>) {
+        self.signature = Some(signature);
+    }
+
+    fn signature_key(&self) -> Result<&[u8]> {
+        let sender = self.hub_sender.as_deref().unwrap_or_default();
+        Reader::new("GroupInfoResponse.hub_sender", sender).opaque("signature_key")
+    }
 }
 
 /// RFC 9420 §5.1.3 `HPKECiphertext`: two `opaque<V>`; returns its exact bytes.
 fn read_hpke_ciphertext(r: &mut Reader<'_>) -> Result<Vec<u8>> {
     r.within("encrypted_groupinfo_and_tree", |r| HpkeCiphertext::read(r)?.encode())
-}
-
-/// The `signature_key` opening an ExternalSender (RFC 9420 §12.1.8.1).
-fn hub_signature_key(sender: &[u8]) -> Result<Vec<u8>> {
-    let mut r = Reader::new("GroupInfoResponse.hub_sender", sender);
-    Ok(r.opaque("signature_key")?.to_vec())
-}
-
-// ---------------------------------------------------------------- credentials
-
-/// RFC 9420 §5.3 `Credential` of type basic(1) naming `identity` (a MIMI URI,
-/// UTF-8): the credential of a client (its client URI) and of a hub (its
-/// provider URI).
-pub fn basic_credential(identity: &str) -> Result<Vec<u8>> {
-    encode_with(|w| write_basic_credential(w, identity))
-}
-
-fn write_basic_credential(w: &mut Writer, identity: &str) {
-    w.u16(CREDENTIAL_BASIC);
-    w.opaque(identity.as_bytes());
-}
-
-/// The identity a basic Credential names; any other credential type, or an
-/// identity that is not UTF-8, is a `Decode` error.
-pub fn basic_credential_identity(credential: &[u8]) -> Result<String> {
-    decode_exact("Credential", credential, read_basic_credential)
-}
-
-fn read_basic_credential(r: &mut Reader<'_>) -> Result<String> {
-    match r.u16("credential_type")? {
-        CREDENTIAL_BASIC => r.string("identity"),
-        t => Err(r.err("credential_type", format!("only basic(1) names an identity, got {t}"))),
-    }
 }
 
 /// RFC 9420 §12.1.8.1 `ExternalSender`, with the basic credential MIMI gives a
@@ -327,30 +276,23 @@ pub struct ExternalSender {
 impl ExternalSender {
     /// A checked ExternalSender.
     pub fn new(signature_key: Vec<u8>, identity: String) -> Result<Self> {
-        let v = Self { signature_key, identity };
-        checked(&v, Self::encode, Self::decode)
+        Self { signature_key, identity }.checked()
     }
+}
 
-    /// Strict decode (the credential must be basic).
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("ExternalSender", data, Self::read)
-    }
+impl Fields for ExternalSender {
+    const NAME: &'static str = "ExternalSender";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         let signature_key = r.opaque("signature_key")?.to_vec();
         let credential = r.mls::<Credential>("credential", "Credential")?;
         let identity = basic_credential_identity(credential).map_err(|e| r.err("credential", e))?;
         Ok(Self { signature_key, identity })
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         w.opaque(&self.signature_key);
-        write_basic_credential(w, &self.identity);
+        w.mls("credential", &mls_basic_credential(&self.identity));
     }
 }
 
@@ -369,24 +311,18 @@ pub struct PendingProposal {
 impl PendingProposal {
     /// A checked PendingProposal: `proposal` must be a proposal MLSMessage.
     pub fn new(proposal: Vec<u8>, hub_accepted_time: u64) -> Result<Self> {
-        let v = Self {
+        Self {
             proposal,
             hub_accepted_time,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("PendingProposal", data, Self::read)
-    }
+impl Fields for PendingProposal {
+    const NAME: &'static str = "PendingProposal";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         let (proposal, kind) = r.mls_message("proposal")?;
         if kind != MlsMessageKind::Proposal {
             return Err(r.err("proposal", format!("must be a proposal, got a {}", kind.as_str())));
@@ -397,7 +333,7 @@ impl PendingProposal {
         })
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         w.raw(&self.proposal);
         w.u64(self.hub_accepted_time);
     }
@@ -426,27 +362,17 @@ impl GroupInfoRatchetTreeTBE {
         ratchet_tree_option: RatchetTreeOption,
         pending_proposals: Vec<PendingProposal>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             group_info,
             ratchet_tree_option,
             pending_proposals,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("GroupInfoRatchetTreeTBE", data, Self::read)
-    }
-
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            w.raw(&self.group_info);
-            self.ratchet_tree_option.write(w);
-            w.vector(|w| self.pending_proposals.iter().for_each(|p| p.write(w)));
-        })
-    }
+impl Fields for GroupInfoRatchetTreeTBE {
+    const NAME: &'static str = "GroupInfoRatchetTreeTBE";
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let group_info = r.mls::<VerifiableGroupInfo>("groupInfo", "GroupInfo")?;
@@ -467,5 +393,11 @@ impl GroupInfoRatchetTreeTBE {
             ratchet_tree_option,
             pending_proposals,
         })
+    }
+
+    fn write(&self, w: &mut Writer) {
+        w.raw(&self.group_info);
+        self.ratchet_tree_option.write(w);
+        w.vector(|w| self.pending_proposals.iter().for_each(|p| p.write(w)));
     }
 }

@@ -2,15 +2,14 @@
 
 use openmls::prelude::{Capabilities, Credential, KeyPackageIn, RequiredCapabilitiesExtension};
 
-use super::{check_mls, checked, decode_exact, encode_with, wire_enum, Reader, Writer, PROTOCOL_MLS10};
+use super::{check_mls, wire_enum, Fields, Reader, SignedFields, Writer, PROTOCOL_MLS10};
 use super::Result;
-use crate::error::{DecodeError, VerifyError};
-use crate::signing::{verify_with_label, SignatureKeyPair};
-
-/// The SignWithLabel label of KeyMaterialRequestTBS.
-pub const KEY_MATERIAL_REQUEST_LABEL: &str = "KeyMaterialRequestTBS";
+use crate::error::DecodeError;
 
 /// `KeyMaterialRequest`, §Fetch Key Material (protocol mls10).
+///
+/// Signed (`Signed`) by `requester_signature_key`; that the key belongs to
+/// `requester_credential` and to the requesting user is the caller's check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyMaterialRequest {
     /// `IdentifierUri requestingUser`.
@@ -32,7 +31,7 @@ pub struct KeyMaterialRequest {
 }
 
 impl KeyMaterialRequest {
-    /// A checked request (`signature` may be empty until `sign`).
+    /// A checked request (`signature` may be empty until `signed`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         requesting_user: String,
@@ -44,7 +43,7 @@ impl KeyMaterialRequest {
         requester_credential: Vec<u8>,
         signature: Vec<u8>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             requesting_user,
             target_user,
             room_id,
@@ -53,47 +52,15 @@ impl KeyMaterialRequest {
             requester_signature_key,
             requester_credential,
             signature,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("KeyMaterialRequest", data, |r| {
-            let mut v = Self::read_tbs(r)?;
-            v.signature = r.opaque("key_material_request_signature")?.to_vec();
-            Ok(v)
-        })
-    }
+impl Fields for KeyMaterialRequest {
+    const NAME: &'static str = "KeyMaterialRequest";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            self.write_tbs(w);
-            w.opaque(&self.signature);
-        })
-    }
-
-    /// The KeyMaterialRequestTBS bytes (the request without its signature).
-    pub fn tbs(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write_tbs(w))
-    }
-
-    /// The request signed by `key` (SignWithLabel "KeyMaterialRequestTBS").
-    pub fn signed(&self, key: &SignatureKeyPair) -> Result<Self> {
-        Ok(Self {
-            signature: key.sign_with_label(KEY_MATERIAL_REQUEST_LABEL, &self.tbs()?),
-            ..self.clone()
-        })
-    }
-
-    /// VerifyWithLabel under `requester_signature_key`. That the key belongs to
-    /// `requester_credential` and the requesting user is the caller's check.
-    pub fn verify(&self) -> Result<(), VerifyError> {
-        verify_with_label(&self.requester_signature_key, KEY_MATERIAL_REQUEST_LABEL, &self.tbs()?, &self.signature)
-    }
-
-    fn read_tbs(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         r.protocol("protocol")?;
         let requesting_user = r.within("requestingUser", |r| r.string("uri"))?;
         let target_user = r.within("targetUser", |r| r.string("uri"))?;
@@ -108,6 +75,7 @@ impl KeyMaterialRequest {
             .to_vec();
         let requester_signature_key = r.opaque("requesterSignatureKey")?.to_vec();
         let requester_credential = r.mls::<Credential>("requesterCredential", "Credential")?.to_vec();
+        let signature = r.opaque("key_material_request_signature")?.to_vec();
         Ok(Self {
             requesting_user,
             target_user,
@@ -116,9 +84,18 @@ impl KeyMaterialRequest {
             required_capabilities,
             requester_signature_key,
             requester_credential,
-            signature: Vec::new(),
+            signature,
         })
     }
+
+    fn write(&self, w: &mut Writer) {
+        self.write_tbs(w);
+        w.opaque(&self.signature);
+    }
+}
+
+impl SignedFields for KeyMaterialRequest {
+    const LABEL: &'static str = "KeyMaterialRequestTBS";
 
     fn write_tbs(&self, w: &mut Writer) {
         w.u8(PROTOCOL_MLS10);
@@ -129,6 +106,18 @@ impl KeyMaterialRequest {
         w.raw(&self.required_capabilities);
         w.opaque(&self.requester_signature_key);
         w.raw(&self.requester_credential);
+    }
+
+    fn signature(&self) -> Result<&[u8]> {
+        Ok(&self.signature)
+    }
+
+    fn set_signature(&mut self, signature: Vec<u8>) {
+        self.signature = signature;
+    }
+
+    fn signature_key(&self) -> Result<&[u8]> {
+        Ok(&self.requester_signature_key)
     }
 }
 
@@ -207,6 +196,10 @@ impl ClientKeyMaterial {
         }
         Ok(v)
     }
+}
+
+impl Fields for ClientKeyMaterial {
+    const NAME: &'static str = "ClientKeyMaterial";
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let client_status = r.code::<KeyMaterialClientCode>("clientStatus")?;
@@ -258,42 +251,40 @@ pub struct KeyMaterialResponse {
 impl KeyMaterialResponse {
     /// A checked response.
     pub fn new(user_status: KeyMaterialUserCode, user_uri: String, clients: Vec<ClientKeyMaterial>) -> Result<Self> {
-        let v = Self {
+        Self {
             user_status,
             user_uri,
             clients,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("KeyMaterialResponse", data, |r| {
-            r.protocol("protocol")?;
-            let user_status = r.code::<KeyMaterialUserCode>("userStatus")?;
-            let user_uri = r.within("userUri", |r| r.string("uri"))?;
-            let clients = r.vector("clients", |r| r.within("clients", ClientKeyMaterial::read))?;
-            check_clients(user_status, &clients).map_err(|msg| r.err("clients", msg))?;
-            Ok(Self {
-                user_status,
-                user_uri,
-                clients,
-            })
+impl Fields for KeyMaterialResponse {
+    const NAME: &'static str = "KeyMaterialResponse";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        r.protocol("protocol")?;
+        let user_status = r.code::<KeyMaterialUserCode>("userStatus")?;
+        let user_uri = r.within("userUri", |r| r.string("uri"))?;
+        let clients = r.vector("clients", |r| r.within("clients", ClientKeyMaterial::read))?;
+        check_clients(user_status, &clients).map_err(|msg| r.err("clients", msg))?;
+        Ok(Self {
+            user_status,
+            user_uri,
+            clients,
         })
     }
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| {
-            if let Err(msg) = check_clients(self.user_status, &self.clients) {
-                w.fail("KeyMaterialResponse.clients", msg);
-                return;
-            }
-            w.u8(PROTOCOL_MLS10);
-            w.u8(self.user_status as u8);
-            w.opaque(self.user_uri.as_bytes());
-            w.vector(|w| self.clients.iter().for_each(|c| c.write(w)));
-        })
+    fn write(&self, w: &mut Writer) {
+        if let Err(msg) = check_clients(self.user_status, &self.clients) {
+            w.fail("KeyMaterialResponse.clients", msg);
+            return;
+        }
+        w.u8(PROTOCOL_MLS10);
+        w.u8(self.user_status as u8);
+        w.opaque(self.user_uri.as_bytes());
+        w.vector(|w| self.clients.iter().for_each(|c| c.write(w)));
     }
 }
 

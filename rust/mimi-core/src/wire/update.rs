@@ -8,9 +8,7 @@ use openmls::messages::group_info::VerifiableGroupInfo;
 use openmls::prelude::Welcome;
 
 use super::fanout::{read_proposals, write_proposals};
-use super::{
-    check_mls, checked, decode_exact, encode_with, wire_enum, MlsMessageKind, RatchetTreeOption, Reader, Writer,
-};
+use super::{check_mls, wire_enum, Fields, MlsMessageKind, RatchetTreeOption, Reader, Writer};
 use super::Result;
 use crate::error::DecodeError;
 
@@ -46,25 +44,19 @@ impl PartialGroupInfo {
         group_info_extensions: Vec<(u16, Vec<u8>)>,
         signature: Vec<u8>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             ratchet_tree_presence,
             group_info_extensions,
             signature,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("PartialGroupInfo", data, Self::read)
-    }
+impl Fields for PartialGroupInfo {
+    const NAME: &'static str = "PartialGroupInfo";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         let ratchet_tree_presence = r.code::<RatchetTreePresence>("ratchet_tree_presence")?;
         let mut seen = BTreeSet::new();
         let group_info_extensions = r.vector("group_info_extensions", |r| {
@@ -90,7 +82,7 @@ impl PartialGroupInfo {
         })
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         w.u8(self.ratchet_tree_presence as u8);
         w.vector(|w| {
             for (extension_type, data) in &self.group_info_extensions {
@@ -128,25 +120,19 @@ impl GroupInfoOption {
         group_info: Option<Vec<u8>>,
         partial_group_info: Option<PartialGroupInfo>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             representation,
             group_info,
             partial_group_info,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("GroupInfoOption", data, Self::read)
-    }
+impl Fields for GroupInfoOption {
+    const NAME: &'static str = "GroupInfoOption";
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
-
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self> {
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
         let representation = r.code::<GroupInfoRepresentation>("representation")?;
         let mut v = Self {
             representation,
@@ -165,7 +151,7 @@ impl GroupInfoOption {
         Ok(v)
     }
 
-    pub(crate) fn write(&self, w: &mut Writer) {
+    fn write(&self, w: &mut Writer) {
         match (self.representation, &self.group_info, &self.partial_group_info) {
             (GroupInfoRepresentation::Full, Some(gi), None) => {
                 w.u8(self.representation as u8);
@@ -222,34 +208,28 @@ impl HandshakeBundle {
         let kind = super::mls_message_kind(&proposal_or_commit)
             .map_err(|e| e.within("HandshakeBundle.proposalOrCommit"))?;
         if !matches!(kind, MlsMessageKind::Proposal | MlsMessageKind::Commit) {
-            return Err(DecodeError::rule(
-                "HandshakeBundle.proposalOrCommit",
-                format!("must be a proposal or a commit, got a {}", kind.as_str()),
-            ));
+            return Err(DecodeError::rule("HandshakeBundle.proposalOrCommit", format!(
+                "must be a proposal or a commit, got a {}",
+                kind.as_str()
+            )));
         }
         if let Some(welcome) = &welcome {
             check_mls::<Welcome>("HandshakeBundle.welcome", "Welcome", welcome)?;
         }
-        let v = Self {
+        Self {
             proposal_or_commit,
             kind,
             welcome,
             group_info_option,
             ratchet_tree_option,
             more_proposals,
-        };
-        checked(&v, Self::encode, Self::decode)
+        }
+        .checked()
     }
+}
 
-    /// Strict decode of an UpdateRequest body.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("HandshakeBundle", data, Self::read)
-    }
-
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
-        encode_with(|w| self.write(w))
-    }
+impl Fields for HandshakeBundle {
+    const NAME: &'static str = "HandshakeBundle";
 
     fn read(r: &mut Reader<'_>) -> Result<Self> {
         let (proposal_or_commit, kind) = r.mls_message("proposalOrCommit")?;
@@ -350,79 +330,77 @@ impl UpdateResponse {
         current_epoch: Option<u64>,
         invalid_proposals: Vec<Vec<u8>>,
     ) -> Result<Self> {
-        let v = Self {
+        Self {
             response_code,
             error_description,
             accepted_timestamp,
             current_epoch,
             invalid_proposals,
+        }
+        .checked()
+    }
+}
+
+impl Fields for UpdateResponse {
+    const NAME: &'static str = "UpdateRoomResponse";
+
+    fn read(r: &mut Reader<'_>) -> Result<Self> {
+        let response_code = r.code::<UpdateResponseCode>("responseCode")?;
+        let error_description = r.string("errorDescription")?;
+        let mut v = Self {
+            response_code,
+            error_description,
+            accepted_timestamp: None,
+            current_epoch: None,
+            invalid_proposals: Vec::new(),
         };
-        checked(&v, Self::encode, Self::decode)
-    }
-
-    /// Strict decode.
-    pub fn decode(data: &[u8]) -> Result<Self> {
-        decode_exact("UpdateRoomResponse", data, |r| {
-            let response_code = r.code::<UpdateResponseCode>("responseCode")?;
-            let error_description = r.string("errorDescription")?;
-            let mut v = Self {
-                response_code,
-                error_description,
-                accepted_timestamp: None,
-                current_epoch: None,
-                invalid_proposals: Vec::new(),
-            };
-            match response_code {
-                UpdateResponseCode::Success => v.accepted_timestamp = Some(r.u64("accepted_timestamp")?),
-                UpdateResponseCode::WrongEpoch => v.current_epoch = Some(r.u64("currentEpoch")?),
-                UpdateResponseCode::InvalidProposal => {
-                    v.invalid_proposals = r.vector("invalidProposals", |r| Ok(r.opaque("invalidProposals")?.to_vec()))?
-                }
-                UpdateResponseCode::NotAllowed => {}
+        match response_code {
+            UpdateResponseCode::Success => v.accepted_timestamp = Some(r.u64("accepted_timestamp")?),
+            UpdateResponseCode::WrongEpoch => v.current_epoch = Some(r.u64("currentEpoch")?),
+            UpdateResponseCode::InvalidProposal => {
+                v.invalid_proposals = r.vector("invalidProposals", |r| Ok(r.opaque("invalidProposals")?.to_vec()))?
             }
-            Ok(v)
-        })
+            UpdateResponseCode::NotAllowed => {}
+        }
+        Ok(v)
     }
 
-    /// The TLS encoding.
-    pub fn encode(&self) -> Result<Vec<u8>> {
+    fn write(&self, w: &mut Writer) {
         use UpdateResponseCode as C;
-        encode_with(|w| {
-            let (ts, epoch, refs) = (
-                self.accepted_timestamp.is_some(),
-                self.current_epoch.is_some(),
-                !self.invalid_proposals.is_empty(),
-            );
-            let ok = match self.response_code {
-                C::Success => ts && !epoch && !refs,
-                C::WrongEpoch => !ts && epoch && !refs,
-                C::InvalidProposal => !ts && !epoch,
-                C::NotAllowed => !ts && !epoch && !refs,
-            };
-            if !ok {
-                w.fail("UpdateRoomResponse", format!(
-                    "responseCode {} takes {}",
-                    self.response_code.as_str(),
-                    match self.response_code {
-                        C::Success => "accepted_timestamp (required)",
-                        C::WrongEpoch => "current_epoch (required)",
-                        C::InvalidProposal => "invalid_proposals only",
-                        C::NotAllowed => "no field but error_description",
-                    }
-                ));
-                return;
-            }
-            w.u8(self.response_code as u8);
-            w.opaque(self.error_description.as_bytes());
-            if let Some(ts) = self.accepted_timestamp {
-                w.u64(ts);
-            }
-            if let Some(epoch) = self.current_epoch {
-                w.u64(epoch);
-            }
-            if self.response_code == C::InvalidProposal {
-                w.vector(|w| self.invalid_proposals.iter().for_each(|p| w.opaque(p)));
-            }
-        })
+        let (ts, epoch, refs) = (
+            self.accepted_timestamp.is_some(),
+            self.current_epoch.is_some(),
+            !self.invalid_proposals.is_empty(),
+        );
+        let ok = match self.response_code {
+            C::Success => ts && !epoch && !refs,
+            C::WrongEpoch => !ts && epoch && !refs,
+            C::InvalidProposal => !ts && !epoch,
+            C::NotAllowed => !ts && !epoch && !refs,
+        };
+        if !ok {
+            w.fail("UpdateRoomResponse", format!(
+                "responseCode {} takes {}",
+                self.response_code.as_str(),
+                match self.response_code {
+                    C::Success => "accepted_timestamp (required)",
+                    C::WrongEpoch => "current_epoch (required)",
+                    C::InvalidProposal => "invalid_proposals only",
+                    C::NotAllowed => "no field but error_description",
+                }
+            ));
+            return;
+        }
+        w.u8(self.response_code as u8);
+        w.opaque(self.error_description.as_bytes());
+        if let Some(ts) = self.accepted_timestamp {
+            w.u64(ts);
+        }
+        if let Some(epoch) = self.current_epoch {
+            w.u64(epoch);
+        }
+        if self.response_code == C::InvalidProposal {
+            w.vector(|w| self.invalid_proposals.iter().for_each(|p| w.opaque(p)));
+        }
     }
 }

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Self
 
-from mimi.policy.roles import Role
-from mimi.tls import Reader, Struct, Writer
+from mimi.components.roles import Role
+from mimi.tls_codec import Reader, Struct, Writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +25,7 @@ class ClaimId(Struct):
 
 @dataclass(frozen=True, slots=True)
 class Claim(Struct):
-    """A claim to match; also what the MLS layer reports of a requester's credential."""
+    """A claim a requester's credential must carry (see docs/interop.md: ours carry none)."""
 
     claim_id: ClaimId
     claim_value: bytes
@@ -45,11 +44,6 @@ class PreAuthRoleEntry(Struct):
     claimset: tuple[Claim, ...]
     target_role: Role
 
-    def matches(self, claims: Collection[Claim]) -> bool:
-        """§Preauthorized Users: every claim of the claimset is among the requester's.
-        An empty claimset matches nobody (see docs/interop.md)."""
-        return bool(self.claimset) and all(claim in claims for claim in self.claimset)
-
     def write(self, w: Writer) -> None:
         w.structs(self.claimset)
         self.target_role.write(w)
@@ -64,13 +58,6 @@ class PreAuthData(Struct):
     """`preauth_list` component data and `PreAuthUpdate` (the same format)."""
 
     preauthorized_entries: tuple[PreAuthRoleEntry, ...] = ()
-
-    def first_match(self, claims: Collection[Claim]) -> int | None:
-        """§Preauthorized Users: the role index of the first entry the claims satisfy."""
-        for entry in self.preauthorized_entries:
-            if entry.matches(claims):
-                return entry.target_role.role_index
-        return None
 
     def write(self, w: Writer) -> None:
         w.structs(self.preauthorized_entries)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Self
 
 from mimi.errors import DecodeError
-from mimi.tls import Reader, Struct, Writer
+from mimi.tls_codec import Reader, Struct, Writer
 
 
 @dataclass(frozen=True, slots=True)

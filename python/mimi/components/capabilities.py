@@ -104,6 +104,9 @@ PRIVATE_USE = range(0xF000, 0x10000)
 
 # What the hub can check (§Message Capabilities: "The Hub can enforce whether a
 # member can send a message ... The other capabilities ... only by other clients").
+# Not here, with canUseJoinCode: canJoinIfPreauthorized and canChangeOwnRole (no
+# credential carries claims) and canSendMLSReinitProposal (no ReInit is ever sent
+# or acted on); docs/interop.md.
 HUB_CHECKED: frozenset[Capability] = frozenset(
     {
         Capability.canAddParticipant,
@@ -111,13 +114,11 @@ HUB_CHECKED: frozenset[Capability] = frozenset(
         Capability.canAddOwnClient,
         Capability.canRemoveOwnClient,
         Capability.canOpenJoin,
-        Capability.canJoinIfPreauthorized,
         Capability.canRemoveSelf,
         Capability.canBan,
         Capability.canUnBan,
         Capability.canKick,
         Capability.canChangeUserRole,
-        Capability.canChangeOwnRole,
         Capability.canSendMessage,
         Capability.canReceiveMessage,
         Capability.canChangeRoomName,
@@ -129,6 +130,5 @@ HUB_CHECKED: frozenset[Capability] = frozenset(
         Capability.canChangeRoomMembershipStyle,
         Capability.canChangeRoleDefinitions,
         Capability.canChangePreauthorizedUserList,
-        Capability.canSendMLSReinitProposal,
     }
 )

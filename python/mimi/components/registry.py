@@ -1,5 +1,4 @@
-"""Component IDs of the app_data_dictionary (draft-ietf-mls-extensions §app_data_dictionary)
-and the primitive types the MIMI policy components share."""
+"""Component IDs of the app_data_dictionary (draft-ietf-mls-extensions §app_data_dictionary)."""
 
 from __future__ import annotations
 
@@ -28,12 +27,3 @@ class ComponentId(IntEnum):
     chat_history_policy = 0x002E
     bot_policy = 0x002F
     message_expiration_policy = 0x0030
-
-
-class Optionality(IntEnum):
-    """draft-ietf-mimi-room-policy §Status Notifications component; the selects'
-    `case mandatory` is read as `required`."""
-
-    optional = 0
-    required = 1
-    forbidden = 2

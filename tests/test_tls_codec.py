@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mimi.errors import DecodeError
-from mimi.tls import Reader, Writer, encode_varint
+from mimi.tls_codec import Reader, Writer, encode_varint
 
 
 @pytest.mark.parametrize(

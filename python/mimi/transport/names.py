@@ -1,4 +1,5 @@
-"""Names of the actors in the cluster (one Ray namespace per deployment)."""
+"""Names of the actors in the cluster (one Ray namespace per deployment): the
+addresses of the in-cluster transport, by which servers and clients find each other."""
 
 from __future__ import annotations
 

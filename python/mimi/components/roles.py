@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from mimi.policy.capabilities import Capability
-from mimi.tls import Reader, Struct, Writer
+from mimi.components.capabilities import Capability
+from mimi.tls_codec import Reader, Struct, Writer
 
 # draft-ietf-mimi-room-policy §Role-Based Access Control: reserved indexes.
 NO_ROLE = 0

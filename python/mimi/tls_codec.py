@@ -1,4 +1,6 @@
-"""A strict reader and writer for the TLS presentation language (RFC 8446 §3).
+"""A strict reader and writer for the TLS presentation language (RFC 8446 §3),
+the encoding of the drafts' structs (the Rust core uses the `tls_codec` crate for
+the same). Not transport TLS.
 
 Vectors (`T items<V>`) carry the variable-length prefix of RFC 9420 §2.1.2:
 the two high bits of the first byte give the prefix length (1, 2 or 4 bytes),
