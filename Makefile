@@ -8,7 +8,7 @@ STAMP_DEPS := $(VENV)/.deps-installed
 STAMP_EXT := $(VENV)/.ext-built
 RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml Cargo.lock pyproject.toml
 
-.PHONY: demo test test-rust test-stubs test-python bench dev clean
+.PHONY: demo test lint test-rust test-stubs test-python bench dev clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(PY):
 
 $(STAMP_DEPS): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2" "ray>=2.50,<3" "msgpack>=1.0" "cbor2>=5.6" "cryptography>=42" \
-		"rich>=13" "matplotlib>=3.8" "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.10"
+		"rich>=13" "matplotlib>=3.8" "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.6"
 	touch $@
 
 # The extension, in release mode (benchmarks use the same build).
@@ -29,6 +29,12 @@ dev: $(STAMP_EXT)
 demo: $(STAMP_EXT)
 	$(PY) -m mimi.cli demo
 
+# A clean build: rustc and clippy warnings fail, as do ruff's and mypy's findings.
+lint: $(STAMP_DEPS)
+	cargo clippy --release --workspace --all-targets --quiet -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+	$(PY) -m mypy
+
 test-rust:
 	cargo test --release -p mimi-core --quiet
 
@@ -38,7 +44,7 @@ test-stubs: $(STAMP_EXT)
 test-python: $(STAMP_EXT)
 	$(PY) -m pytest -q
 
-test: test-rust test-stubs test-python
+test: lint test-rust test-stubs test-python
 
 # The raw pytest-benchmark JSON (every round's timing, megabytes) stays in the git-ignored
 # bench-results/; docs/results/ gets its summary without the samples, and the table.

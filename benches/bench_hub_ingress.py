@@ -69,7 +69,7 @@ def test_hub_ingress_submit_and_log(benchmark, room, tmp_path: Path, checkpoints
     def one_batch() -> None:
         batch = next(batches)
         hub.answered.clear()  # the cycle repeats bodies: measure acceptance, not the retry cache
-        responses, events = hub.submit_many(PROVIDER, batch, 1)
+        _responses, events = hub.submit_many(PROVIDER, batch, 1)
         assert len(events) == BATCH
         store.append_events(ROOM, log_records(events))
 

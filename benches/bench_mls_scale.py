@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 import pytest
+
 from bench_core import KIB
 from bench_fanout import HUB, BenchRoom, commit_bundle
-
 from mimi import _core
 from mimi.logic.hub import HubRoom
 

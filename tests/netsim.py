@@ -8,11 +8,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mimi import _core, content
-from mimi.ids import provider_of
-from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
-from mimi.logic.fanout import FanoutBatcher
-from mimi.logic.follower import Delivery, Follower, Notify
-from mimi.logic.hub import Fanout, HubRoom
 from mimi.components import (
     NO_ROLE,
     Capability,
@@ -24,6 +19,11 @@ from mimi.components import (
     UserindexRolePair,
     UserRolePair,
 )
+from mimi.ids import provider_of
+from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
+from mimi.logic.fanout import FanoutBatcher
+from mimi.logic.follower import Delivery, Follower, Notify
+from mimi.logic.hub import Fanout, HubRoom
 from mimi.policy.presets import ORDINARY_USER, PRESETS, strictly_administered
 
 ROOM = "mimi://y.example/r/clubhouse"

@@ -8,10 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
 
-from bench_fanout import ROOM, BenchRoom, followers_of, provider  # noqa: E402
-
-from mimi.logic.client import MessageShown  # noqa: E402
-from mimi.logic.fanout import FanoutBatcher  # noqa: E402
+from bench_fanout import ROOM, BenchRoom, followers_of, provider
+from mimi.logic.client import MessageShown
+from mimi.logic.fanout import FanoutBatcher
 
 
 def test_bench_room_fans_out_to_every_follower_and_real_client() -> None:

@@ -12,8 +12,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches"))
 
-from report import render  # noqa: E402
-from strip import strip  # noqa: E402
+from report import render
+from strip import strip
 
 BENCH = """
 import pytest

@@ -175,13 +175,13 @@ def test_tampered_download_is_refused(tamper: Any, message: str) -> None:
 def test_wrong_key_or_algorithm_is_refused() -> None:
     sealed = seal_attachment(b"secret plans", content_type="text/plain")
     part = sealed.part("https://x.example/a")
-    with pytest.raises(DecodeError, match="^encAlg: AES-128-GCM tag does not verify"):
+    with pytest.raises(DecodeError, match=r"^encAlg: AES-128-GCM tag does not verify"):
         open_attachment(replace(part, key=bytes(16)), sealed.ciphertext)
-    with pytest.raises(DecodeError, match="^encAlg: unsupported AEAD algorithm 2"):
+    with pytest.raises(DecodeError, match=r"^encAlg: unsupported AEAD algorithm 2"):
         open_attachment(replace(part, enc_alg=2), sealed.ciphertext)
-    with pytest.raises(DecodeError, match="^hashAlg: unsupported hash algorithm 7"):
+    with pytest.raises(DecodeError, match=r"^hashAlg: unsupported hash algorithm 7"):
         open_attachment(replace(part, hash_alg=7), sealed.ciphertext)
-    with pytest.raises(DecodeError, match="^nonce: AES-128-GCM needs 12 bytes, got 11"):
+    with pytest.raises(DecodeError, match=r"^nonce: AES-128-GCM needs 12 bytes, got 11"):
         open_attachment(replace(part, nonce=part.nonce[:11]), sealed.ciphertext)
     link = link_part("https://example.com/join/1")
     assert open_attachment(link, b"anything") == b"anything"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_dir
 from mimi.content import (
     Expiration,
     Extensions,
@@ -20,8 +21,6 @@ from mimi.content import (
 )
 from mimi.content.codec import MAX_PART_DEPTH
 from mimi.errors import DecodeError
-
-from conftest import shared_dir
 
 # Module level, because hypothesis draws from it; the `vectors` fixture's source.
 VECTORS = shared_dir() / "vectors" / "mimi-content"

@@ -204,16 +204,16 @@ def test_unknown_extensions_are_kept_in_deterministic_order() -> None:
 
 
 def test_constructors_apply_the_same_rules() -> None:
-    with pytest.raises(DecodeError, match="^salt: expected 16 bytes, got 8$"):
+    with pytest.raises(DecodeError, match=r"^salt: expected 16 bytes, got 8$"):
         MimiContent(SALT[:8], None, b"", None, None, Extensions(), NullPart())
-    with pytest.raises(DecodeError, match="^mimiExtensions: more than one extension with the same key$"):
+    with pytest.raises(DecodeError, match=r"^mimiExtensions: more than one extension with the same key$"):
         Extensions(others=((5, 1), (5, 2)))
-    with pytest.raises(DecodeError, match="^mimiExtensions: key 1 belongs in sender_uri"):
+    with pytest.raises(DecodeError, match=r"^mimiExtensions: key 1 belongs in sender_uri"):
         Extensions(others=((1, "mimi://a.example/u/x"),))
 
 
 def test_message_id_needs_a_salt_first() -> None:
     from mimi.content import message_id
 
-    with pytest.raises(DecodeError, match="^salt:"):
+    with pytest.raises(DecodeError, match=r"^salt:"):
         message_id(b"\x87\x40", "mimi://a.example/u/a", "mimi://a.example/r/r")

@@ -120,8 +120,9 @@ def test_example_part_kinds(examples: dict[str, tuple[bytes, dict[str, Any]]]) -
     assert isinstance(nested, MultiPart)
     kinds = [type(part).__name__ for _, part in decode(examples["multipart-3"][0]).parts()]
     # The draft's table of the 11 parts of the nesting example, by partIndex.
-    assert kinds == ["MultiPart", "MultiPart", "MultiPart", "SinglePart", "SinglePart", "SinglePart"] + [
-        "MultiPart", "MultiPart", "SinglePart", "SinglePart", "SinglePart"
+    assert kinds == [
+        "MultiPart", "MultiPart", "MultiPart", "SinglePart", "SinglePart", "SinglePart",
+        "MultiPart", "MultiPart", "SinglePart", "SinglePart", "SinglePart",
     ]  # fmt: skip
     parts = dict(decode(examples["multipart-3"][0]).parts())
     assert isinstance(parts[5], SinglePart) and parts[5].content_type == "image/gif"

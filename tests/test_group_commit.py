@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +122,7 @@ def logged(hub: RoomHub) -> list[int]:
 
 
 def test_concurrent_submits_are_all_logged_in_order_and_answered(hub) -> None:  # type: ignore[no-untyped-def]
-    hub, sender, transport = hub
+    hub, sender, _transport = hub
     sent = bodies(sender, 40)
     before = logged(hub)
     with ThreadPoolExecutor(8) as pool:
@@ -192,7 +192,7 @@ def test_a_failed_commit_acknowledges_nothing_and_changes_nothing(hub, monkeypat
 
 
 def test_a_commit_the_database_refuses_leaves_the_hub_in_its_epoch(hub, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    hub, sender, transport = hub
+    hub, sender, _transport = hub
     epoch, before_log = hub.rooms[ROOM].view.epoch, logged(hub)
     body = commit_bundle(sender.commit(ROOM, force_path=True))
 

@@ -215,7 +215,7 @@ def test_open_checks_hub_room_and_ciphertext() -> None:
     with pytest.raises(MlsError, match="decryption failed"):
         open_group_info_response(response, ROOM, _core.HpkeKeyPair.generate().private, room.hub_key.public)
     # The answer for another room (the room ID is also the encryption context).
-    with pytest.raises(RemoteProtocolError, match="not mimi://a.example/r/other"):
+    with pytest.raises(RemoteProtocolError, match=r"not mimi://a.example/r/other"):
         open_group_info_response(response, "mimi://a.example/r/other", hpke.private, room.hub_key.public)
     with pytest.raises(DecodeError):
         open_group_info_response(response[:-1], ROOM, hpke.private, room.hub_key.public)

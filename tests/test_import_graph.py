@@ -17,6 +17,7 @@ its parent package's `__init__`, which Python runs first either way.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def _cycle_through(start: str, component: set[str], edges: Mapping[str, Mapping[
 
 
 def describe(cycle: list[str], edges: Edges) -> str:
-    steps = [f"  {a} -> {b}  ({', '.join(sorted(edges[a][b]))})" for a, b in zip(cycle, cycle[1:])]
+    steps = [f"  {a} -> {b}  ({', '.join(sorted(edges[a][b]))})" for a, b in itertools.pairwise(cycle)]
     return " -> ".join(cycle) + "\n" + "\n".join(steps)
 
 
@@ -181,7 +182,6 @@ def later():
         "mimi.room.state",
         "mimi.room",
         "mimi.pkg.sibling",
-        "mimi.errors",
         "mimi.components.roles",
         "mimi.transport.ray",
     }

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from mimi import content
+from mimi.components import ComponentId
 from mimi.logic.client import MessageShown, Refused, Removed
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.hub import Fanout
-from mimi.components import ComponentId
 from netsim import ORDINARY_USER, ROOM, SUSPENDED, Net, suspending_roles
 
 USERS = {
@@ -379,7 +379,7 @@ def test_a_malformed_body_in_a_batch_changes_nothing_for_the_others(damage: str)
     with_bad, without = HubRoom.restore(net.hub.export()), HubRoom.restore(net.hub.export())
     now = net.tick()
     responses, events = with_bad.submit_many("mimi://x.example", [first, bad, second], now)
-    clean, clean_events = without.submit_many("mimi://x.example", [first, second], now)
+    _clean, clean_events = without.submit_many("mimi://x.example", [first, second], now)
     assert _core.SubmitMessageResponse.decode(responses[1]).status == "notAllowed"
     assert [_core.SubmitMessageResponse.decode(r).status for r in (responses[0], responses[2])] == ["accepted"] * 2
     # The same events and retry answers, but for the clock tick the bad body took.

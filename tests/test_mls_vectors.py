@@ -88,7 +88,7 @@ def test_truncated_and_trailing_bytes_are_decode_errors(vectors: Path, kind: str
 
 
 def test_unknown_kind_is_named() -> None:
-    with pytest.raises(DecodeError, match="unknown struct kind .commit."):
+    with pytest.raises(DecodeError, match=r"unknown struct kind .commit."):
         _core.reencode("commit", b"")
 
 

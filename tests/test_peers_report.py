@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benches" / "peers"))
 
-from stats import Point, markdown, percentile  # noqa: E402
+from stats import Point, markdown, percentile
 
 
 def test_percentile_is_nearest_rank() -> None:

@@ -118,7 +118,7 @@ def test_replayed_notify_is_acknowledged_and_processed_once(room) -> None:  # ty
     assert ray.get(provider.notify.remote(ROOM, previous, [sequence], body)) == 0  # acknowledged, not redelivered
     assert ray.get(provider.progress.remote(ROOM)) == before
     assert texts(ray, d, "fay") == ["once"]
-    with pytest.raises(Exception, match="badRequest|notify"):
+    with pytest.raises(Exception, match=r"badRequest|notify"):
         ray.get(provider.notify.remote(ROOM, sequence, [sequence + 1], body[:-2]))
     assert ray.get(provider.progress.remote(ROOM)) == before
 

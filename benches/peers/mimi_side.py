@@ -3,6 +3,7 @@ FleetHost actors; one sender on a host of its own, on the hub's provider."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
@@ -85,10 +86,8 @@ class MimiRoom:
     def stop(self) -> None:
         import ray
 
-        try:
+        with contextlib.suppress(Exception):  # best effort: the cluster goes down with the driver
             self.deploy.shutdown()
-        except Exception:  # noqa: BLE001 - best effort: the cluster goes down with the driver
-            pass
         del ray
         shutil.rmtree(self.data_dir, ignore_errors=True)  # on tmpfs: memory
 

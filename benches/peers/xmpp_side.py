@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import multiprocessing as mp
 import re
 import time
@@ -172,10 +173,8 @@ def worker(conn: Any, users: list[str], domain: str, room: str, port: int, sende
             o.seen_end.clear()
             o.record = True
         run = await send_load(occupants[0], rate, duration, size, window) if sender else {}
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(o.seen_end.wait() for o in receivers)), duration + drain)
-        except asyncio.TimeoutError:
-            pass
         records = []
         for o in receivers:
             latencies, last = o.take()
@@ -193,7 +192,7 @@ def worker(conn: Any, users: list[str], domain: str, room: str, port: int, sende
             if command == "stop":
                 break
             conn.send(("done", loop.run_until_complete(point(*args))))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the run
+    except Exception as exc:  # reported to the parent, which fails the run
         conn.send(("error", repr(exc)))
     finally:
         for o in occupants:
@@ -254,10 +253,8 @@ class XmppRoom:
 
     def stop(self) -> None:
         for process, conn in self.workers:
-            try:
+            with contextlib.suppress(OSError):
                 conn.send(("stop", None))
-            except OSError:
-                pass
             process.join(10)
             if process.is_alive():
                 process.kill()

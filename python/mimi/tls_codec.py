@@ -107,7 +107,7 @@ class Writer:
 class Reader:
     """Reads TLS-encoded values from `data[pos:end]`; `path` names the enclosing field."""
 
-    __slots__ = ("data", "pos", "end", "path")
+    __slots__ = ("data", "end", "path", "pos")
 
     def __init__(self, data: bytes, path: str = "", pos: int = 0, end: int | None = None) -> None:
         self.data = data

@@ -64,7 +64,7 @@ class GroupCommit(Generic[Item, Answer]):
                 raise RuntimeError(f"group commit: {len(answers)} answers for {len(batch)} items")
             for (_, slot), answer in zip(batch, answers):
                 slot.answer = answer
-        except BaseException as err:  # noqa: BLE001 - handed to every caller of the batch
+        except BaseException as err:  # handed to every caller of the batch
             for _, slot in batch:
                 slot.error = err
         with self._ready:

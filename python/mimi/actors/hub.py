@@ -293,7 +293,7 @@ class RoomHub:
                         for handle, ok in done:
                             self.outbox.answered(handle, ok)
                         self._send_ready()
-            except Exception:  # noqa: BLE001 - the pump must outlive any one failure
+            except Exception:  # the pump must outlive any one failure
                 time.sleep(0.05)
 
 

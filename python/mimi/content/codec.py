@@ -283,10 +283,10 @@ def _check_extension(name: object, value: object) -> None:
                 _check_key(key, path, byte_keys=True)
                 stack.append((child, depth + 1))
         elif isinstance(item, CBORTag):
-            if item.tag in (2, 3) and isinstance(item.value, bytes):
-                # RFC 8949 §3.4.3: a bignum that fits an integer is one.
-                if len(item.value) <= 8 or item.value[0] == 0:
-                    raise DecodeError(f"{path}: bignum not in preferred serialization")
+            # RFC 8949 §3.4.3: a bignum that fits an integer is one.
+            bignum = item.tag in (2, 3) and isinstance(item.value, bytes)
+            if bignum and (len(item.value) <= 8 or item.value[0] == 0):
+                raise DecodeError(f"{path}: bignum not in preferred serialization")
             stack.append((item.value, depth + 1))
         else:
             stack.extend((child, depth + 1) for child in item)

@@ -75,7 +75,7 @@ class Entry:
 class RoomHistory:
     """The messages of one room, with edits, deletes, reactions and expiry applied."""
 
-    __slots__ = ("room_uri", "_entries", "_aliases", "_reactions", "_seen")
+    __slots__ = ("_aliases", "_entries", "_reactions", "_seen", "room_uri")
 
     def __init__(self, room_uri: str) -> None:
         self.room_uri = room_uri

@@ -48,7 +48,7 @@ class LoadRun:
 
     config: Config
     data_dir: str
-    progress: Progress = lambda stage, done, total: None  # noqa: E731
+    progress: Progress = lambda stage, done, total: None
     tag: str = field(default_factory=lambda: secrets.token_hex(3))  # keeps actor names unique per run
 
     def __post_init__(self) -> None:

@@ -20,6 +20,7 @@ from mimi.logic.room import app_data_resolver, proposed_change
 from mimi.policy import authorize_update
 from mimi.room import Actor, RoomState
 
+
 @dataclass(frozen=True, slots=True)
 class Joined:
     room: str

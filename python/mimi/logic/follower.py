@@ -17,6 +17,7 @@ and Welcome, so their groups stay in step. docs/interop.md, "Who gets what".
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import msgpack
@@ -38,7 +39,7 @@ class Notify:
 
     def __post_init__(self) -> None:
         seqs = self.sequences
-        if not seqs or seqs[0] <= self.previous or any(b <= a for a, b in zip(seqs, seqs[1:])):
+        if not seqs or seqs[0] <= self.previous or any(b <= a for a, b in itertools.pairwise(seqs)):
             raise RemoteProtocolError(
                 f"notify for {self.room}: sequences must increase after previous={self.previous}", "badRequest"
             )

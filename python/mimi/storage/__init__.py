@@ -18,17 +18,17 @@ docs/results.md, "Storage" (benches/bench_storage.py) and "Hub ingress".
 """
 
 from mimi.storage._base import SqliteStore, Synchronous
-
-# Seconds between a server store's background WAL checkpoints (a hub's or a follower's).
-SERVER_CHECKPOINT_EVERY = 0.1
-
 from mimi.storage.client import ClientStore, HistoryEntry
 from mimi.storage.datadir import DataDir
 from mimi.storage.follower import Delivery, FollowerStore, InboxEvent
 from mimi.storage.hub import HubStore, LogEvent
 from mimi.storage.key_packages import KeyPackageStore, StoredKeyPackage
 
+# Seconds between a server store's background WAL checkpoints (a hub's or a follower's).
+SERVER_CHECKPOINT_EVERY = 0.1
+
 __all__ = [
+    "SERVER_CHECKPOINT_EVERY",
     "ClientStore",
     "DataDir",
     "Delivery",
@@ -38,7 +38,6 @@ __all__ = [
     "InboxEvent",
     "KeyPackageStore",
     "LogEvent",
-    "SERVER_CHECKPOINT_EVERY",
     "SqliteStore",
     "StoredKeyPackage",
     "Synchronous",

@@ -29,7 +29,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -222,10 +222,8 @@ class SqliteStore:
             except BaseException:
                 self._depth -= 1
                 for statement in undo:
-                    try:
+                    with suppress(sqlite3.Error):  # SQLite already rolled back (e.g. on SQLITE_FULL)
                         self._db.execute(statement)
-                    except sqlite3.Error:
-                        pass  # SQLite already rolled back (e.g. on SQLITE_FULL)
                 raise
             self._depth -= 1
             try:

@@ -35,6 +35,6 @@ class RayTransport:
             try:
                 ray.get(handle)
                 done.append((handle, True))
-            except Exception:  # noqa: BLE001 - the follower died, restarted or refused: send again
+            except Exception:  # the follower died, restarted or refused: send again
                 done.append((handle, False))
         return done, list(pending)
