@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from mimi import _core, content
+from mimi.actors.hub import RoomHub
 from mimi.components import (
     NO_ROLE,
     Capability,
@@ -20,7 +22,7 @@ from mimi.components import (
     UserRolePair,
 )
 from mimi.ids import provider_of
-from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
+from mimi.logic.client import ClientSession, RoomView, commit_bundle, proposal_bundle
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.logic.hub import Fanout, HubRoom
@@ -203,3 +205,22 @@ class Wire:
             return [(h, True) for h in handles], []
         time.sleep(wait)
         return [], handles
+
+
+def hosted_room(directory: Path, room: str) -> tuple[RoomHub, ClientSession, Wire]:
+    """A `RoomHub` (without Ray, its data in `directory`) hosting `room`, created by
+    carol@y; alice@x is added and joined, so she can submit. Returns (hub, alice, wire)."""
+    creator = ClientSession(_core.Client(f"{HUB}/d/carol/phone"))
+    sender = ClientSession(_core.Client("mimi://x.example/d/alice/phone"))
+    transport = Wire()
+    hub = RoomHub(HUB, str(directory), transport=transport)
+    key, _ = hub.reserve(room)
+    state = PRESETS["cooperative"].new_room(creator.user, room, hub=HUB, members=[creator.uri])
+    group = creator.create_room(room, room.encode(), key, HUB, state)
+    hub.create_room(room, group.export_group_info(), group.export_ratchet_tree())
+    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, ORDINARY_USER),))
+    out = creator.commit(room, sender.client.key_packages(1), app_data=[(ComponentId.participant_list, update.encode())])
+    assert _core.UpdateResponse.decode(hub.update(room, HUB, commit_bundle(out), 1)).response_code == "success"
+    assert out.welcome is not None
+    sender.rooms[room] = RoomView(sender.client.join_welcome(out.welcome, out.ratchet_tree), content.RoomHistory(room))
+    return hub, sender, transport

@@ -16,11 +16,9 @@ import pytest
 from mimi import _core, content
 from mimi.actors.group_commit import GroupCommit
 from mimi.actors.hub import RoomHub
-from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
 from mimi.errors import MimiError, StorageError
-from mimi.logic.client import ClientSession, RoomView, commit_bundle
-from mimi.policy.presets import ORDINARY_USER, PRESETS
-from netsim import Wire
+from mimi.logic.client import ClientSession, commit_bundle
+from netsim import Wire, hosted_room
 
 # -- GroupCommit alone -------------------------------------------------------------------
 
@@ -96,21 +94,8 @@ SENDER_PROVIDER = "mimi://x.example"
 
 
 @pytest.fixture
-def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
-    creator = ClientSession(_core.Client(f"{HUB}/d/carol/phone"))
-    sender = ClientSession(_core.Client(f"{SENDER_PROVIDER}/d/alice/phone"))
-    transport = Wire()
-    hub = RoomHub(HUB, str(tmp_path), transport=transport)
-    key, _ = hub.reserve(ROOM)
-    state = PRESETS["cooperative"].new_room(creator.user, ROOM, hub=HUB, members=[creator.uri])
-    group = creator.create_room(ROOM, b"group-commit", key, HUB, state)
-    hub.create_room(ROOM, group.export_group_info(), group.export_ratchet_tree())
-    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, ORDINARY_USER),))
-    out = creator.commit(ROOM, sender.client.key_packages(1), app_data=[(ComponentId.participant_list, update.encode())])
-    assert _core.UpdateResponse.decode(hub.update(ROOM, HUB, commit_bundle(out), 1)).response_code == "success"
-    assert out.welcome is not None
-    sender.rooms[ROOM] = RoomView(sender.client.join_welcome(out.welcome, out.ratchet_tree), content.RoomHistory(ROOM))
-    return hub, sender, transport
+def hub(tmp_path: Path) -> tuple[RoomHub, ClientSession, Wire]:
+    return hosted_room(tmp_path, ROOM)
 
 
 def bodies(sender: ClientSession, n: int) -> list[bytes]:

@@ -28,7 +28,7 @@ from mimi.storage import (
     KeyPackageStore,
     LogEvent,
 )
-from mimi.storage.schema import SERVER
+from mimi.storage.schema import HUB_ANSWERS, HUB_INDEXED, HUB_LOG_END, SERVER
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -140,6 +140,24 @@ def test_a_refused_call_inside_a_transaction_undoes_only_itself(hub: HubStore) -
             hub.append_events(ROOM, [*events(3, 1), LogEvent(9, 0, b"gap")])
         hub.append_events(ROOM, events(3, 1))
     assert hub.events_since(ROOM, 0, 10) == events(1, 3)
+
+
+def test_hub_answers_are_indexed_until_the_epoch_ends(hub: HubStore) -> None:
+    hub.save_state(ROOM, b"s")
+    hub.append_events(ROOM, events(1, 4))
+    assert hub.answers_indexed(ROOM) == (0, False)
+    answers = [(hashlib.sha256(b"%d" % i).digest(), b"answer %d" % i) for i in range(3)]
+    hub.index_answers(ROOM, answers, 3)
+    assert hub.answers_indexed(ROOM) == (3, True)
+    assert hub.answers(ROOM, [answers[2][0], b"other", answers[0][0]]) == dict([answers[2], answers[0]])
+    assert hub.answers("mimi://b.example/r/lounge", [answers[0][0]]) == {}
+    with pytest.raises(StorageError, match="UNIQUE constraint failed"):
+        hub.index_answers(ROOM, answers[:1], 4)  # a key answered twice: a bug, refused whole
+    with pytest.raises(StorageError, match="answers up to 5, but the log ends at 4"):
+        hub.index_answers(ROOM, [(b"k", b"a")], 5)
+    assert hub.answers_indexed(ROOM) == (3, True)
+    hub.drop_answers(ROOM, 4)
+    assert hub.answers_indexed(ROOM) == (4, False) and hub.answers(ROOM, [k for k, _ in answers]) == {}
 
 
 # ---------------------------------------------------------------- follower
@@ -379,29 +397,38 @@ def test_a_file_that_is_not_ours_is_refused_untouched(
 
 
 def test_a_version_1_server_file_is_migrated_and_keeps_its_rooms(server: Path) -> None:
-    # Version 1 had two hub tables nothing used (KeyPackage routes and followers live in the room state).
+    # Version 1 had two hub tables nothing used (KeyPackage routes and followers live in the room state);
+    # version 3 added the last sequence of each room and the answers given.
     v1_tables = """
         CREATE TABLE hub_key_packages (room_id TEXT NOT NULL, ref BLOB NOT NULL, provider TEXT NOT NULL,
                                        PRIMARY KEY (room_id, ref)) STRICT, WITHOUT ROWID;
         CREATE TABLE hub_followers (room_id TEXT NOT NULL, provider TEXT NOT NULL,
                                     PRIMARY KEY (room_id, provider)) STRICT, WITHOUT ROWID;
     """
+    v3_columns = f",\n        {HUB_LOG_END},\n        {HUB_INDEXED}"
+    v1_ddl = SERVER.ddl.replace(v3_columns, "").replace(f"{HUB_ANSWERS};", "") + v1_tables
+    assert v3_columns in SERVER.ddl and "hub_answers" not in v1_ddl
 
-    class HubStoreV1(HubStore):
-        schema = replace(SERVER, version=1, ddl=SERVER.ddl + v1_tables, migrations={})
-
-    with HubStoreV1(server) as old:
-        old.save_state(ROOM, b"state")
-        old.append_events(ROOM, events(1, 2))
+    with sqlite3.connect(server) as db:
+        db.executescript(v1_ddl + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = 1;")
+        db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, b"state"))
+        db.executemany("INSERT INTO hub_events VALUES (?, ?, ?, ?)", [(ROOM, *e) for e in events(1, 2)])
+    db.close()
     with HubStore(server) as hub:
         assert hub.load_state(ROOM) == b"state" and hub.events_since(ROOM, 0, 10) == events(1, 2)
+        assert hub.append_events(ROOM, events(3, 1)) == 3  # the log's end was recorded in the migration
+        assert hub.answers_indexed(ROOM) == (2, False)  # the answers given before are not kept
     with sqlite3.connect(server) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 3
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
     db.close()
-    assert not tables & {"hub_key_packages", "hub_followers"}
-    with pytest.raises(StorageError, match="version 2 is newer"):
-        HubStoreV1(server)
+    assert not tables & {"hub_key_packages", "hub_followers"} and "hub_answers" in tables
+
+    class HubStoreV2(HubStore):
+        schema = replace(SERVER, version=2)
+
+    with pytest.raises(StorageError, match="version 3 is newer"):
+        HubStoreV2(server)
 
 
 def test_a_server_file_is_not_a_client_file(server: Path) -> None:
@@ -451,7 +478,7 @@ def test_wrong_types_are_refused_and_change_nothing(
 
 def test_strict_tables_refuse_what_slips_past_the_checks(hub: HubStore) -> None:
     with pytest.raises(StorageError, match="cannot store TEXT value in BLOB column"), hub.transaction():
-        hub._db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, "text"))
+        hub._db.execute("INSERT INTO hub_rooms (room_id, state) VALUES (?, ?)", (ROOM, "text"))
     assert hub.rooms() == []
 
 

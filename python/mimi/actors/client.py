@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +62,21 @@ class ClientHost:
             device = Device(ClientSession(_core.Client(uri)), store, provider, {})
             self._save(device)
             return device
-        record = msgpack.unpackb(saved)
-        session = ClientSession(_core.Client.import_state(record["mls"]))
-        device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
-        for room, group_id in device.group_ids.items():
-            view = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
-            session.rooms[room] = view
+
+        def restore(saved: bytes) -> Device:
+            record = msgpack.unpackb(saved)
+            session = ClientSession(_core.Client.import_state(record["mls"]))
+            device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
+            for room, group_id in device.group_ids.items():
+                session.rooms[room] = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
+            return device
+
+        device = store.decoded("client_state", 1, restore, saved)
+        for room, view in device.session.rooms.items():
             for entry in store.messages(room, 0, 1_000_000):
                 if entry.sequence <= view.last_sequence:  # later ones come again from the provider
-                    view.history.receive_bytes(entry.content, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
+                    receive = partial(view.history.receive_bytes, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
+                    store.decoded("client_history", (room, entry.sequence), receive, entry.content)
         return device
 
     def _save(self, device: Device) -> None:

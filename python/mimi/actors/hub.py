@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,7 +24,7 @@ from mimi.actors.group_commit import GroupCommit
 from mimi.errors import MimiError, StorageError
 from mimi.logic.fanout import FanoutBatcher, Outbox
 from mimi.logic.group_info import answer_group_info_request
-from mimi.logic.hub import Fanout, HubRoom
+from mimi.logic.hub import Fanout, HubRoom, Lookup
 from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
@@ -45,11 +46,13 @@ class RoomHub:
         self.path = DataDir(Path(data_dir)).server(hub)
         self.store = HubStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.rooms: dict[str, HubRoom] = {}
+        self.indexed: set[str] = set()  # rooms whose answers of this epoch are partly in the index
         self.outbox = Outbox(FanoutBatcher(), window)
         self.accepted = 0
         self.lock = threading.RLock()
         self.sending = threading.Event()  # set when a /notify call goes out: wakes the pump
         self.ingress: GroupCommit[Submission, bytes | MimiError] = GroupCommit(self._submit_batch)
+        self._hub_key()  # made with the database; one missing later is damage
         for room in self.store.rooms():
             self._reload(room)
         self.pump = threading.Thread(target=self._pump, name="notify-pump", daemon=True)
@@ -65,7 +68,7 @@ class RoomHub:
         self.rooms[room] = self._restore(room)
         tails: dict[str, list[Fanout]] = {}
         for event in self.store.events_since(room, 0, 1_000_000):
-            destinations, message, withheld = read_log_record(event.body)
+            destinations, message, withheld = self._record(room, event)
             for destination in destinations:
                 tail = tails.setdefault(destination, [])
                 tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message, withheld))
@@ -75,15 +78,34 @@ class RoomHub:
             self.outbox.add(tail)
 
     def _restore(self, room: str) -> HubRoom:
-        """The room's hub logic as the database has it: saved state, log position,
-        and the answers to every logged submission (for retries)."""
+        """The room's hub logic as the database has it: saved state, log position and
+        clock, and the answers of this epoch's messages logged after those indexed
+        (at most UNINDEXED: the restart reads that much of the log, not all of it)."""
         saved = self.store.load_state(room)
         assert saved is not None
-        hub_room = HubRoom.restore(saved)
-        hub_room.sequence = max(hub_room.sequence, self.store.last_sequence(room))
-        for event in self.store.events_since(room, 0, 1_000_000):
-            hub_room.remember_logged(read_log_record(event.body)[1])
+        hub_room = self.store.decoded("hub_rooms", room, HubRoom.restore, saved)
+        logged = self.store.last_sequence(room)
+        if hub_room.sequence > logged:
+            self.store.damaged("hub_events", f"room {room!r} was saved at {hub_room.sequence}, its log ends at {logged}")
+        hub_room.sequence = logged
+        if logged:  # accepted_timestamp only moves forward: on from the last one given
+            (last,) = self.store.events_since(room, logged - 1, 1)
+            hub_room.last_timestamp = max(hub_room.last_timestamp, last.accepted_timestamp)
+        after, indexed = self.store.answers_indexed(room)
+        if indexed:
+            self.indexed.add(room)
+        else:
+            self.indexed.discard(room)
+        while page := self.store.events_since(room, after, 1024):
+            for event in page:
+                self.store.decoded(
+                    "hub_events", (room, event.sequence), lambda body: hub_room.answered_in_log(read_log_record(body)[1]), event.body
+                )
+            after = page[-1].sequence
         return hub_room
+
+    def _record(self, room: str, event: LogEvent) -> tuple[list[str], bytes, frozenset[str]]:
+        return self.store.decoded("hub_events", (room, event.sequence), read_log_record, event.body)
 
     def ping(self) -> str:
         return self.hub
@@ -102,10 +124,12 @@ class RoomHub:
     def _hub_key(self) -> _core.SignatureKeyPair:
         saved = self.store.load_secret("external-sender-key")
         if saved is None:
+            if self.store.rooms():  # they name the lost key as their external sender
+                self.store.damaged("hub_secrets", "the external-sender key is missing")
             key = _core.SignatureKeyPair.generate()
             self.store.save_secret("external-sender-key", key.private)
             return key
-        return _core.SignatureKeyPair.from_private(saved)
+        return self.store.decoded("hub_secrets", "external-sender-key", _core.SignatureKeyPair.from_private, saved)
 
     def create_room(self, room: str, group_info: bytes, ratchet_tree: bytes) -> None:
         with self.lock:
@@ -161,12 +185,16 @@ class RoomHub:
     def update(self, room: str, provider: str, body: bytes, now: int) -> bytes:
         with self.lock:
             hub_room = self._room(room)
+            epoch = hub_room.view.epoch
             with self._durable([room]):
-                response, events = hub_room.update(provider, body, now)
+                response, events = hub_room.update(provider, body, now, self._lookup(room))
                 if events:
                     with self.store.transaction():
                         self.store.save_state(room, hub_room.export())
                         self._log(room, events)
+                        if hub_room.view.epoch != epoch:
+                            self.store.drop_answers(room, hub_room.sequence)
+                            self.indexed.discard(room)
             if events:
                 self._fan_out(events)
             return response
@@ -204,7 +232,7 @@ class RoomHub:
                     continue
                 # The hub's clock only moves forward: the run is stamped from its latest `now`.
                 responses, events = hub_room.submit_many(
-                    provider, [s.body for s in submissions], max(s.now for s in submissions)
+                    provider, [s.body for s in submissions], max(s.now for s in submissions), self._lookup(room)
                 )
                 answers += responses
                 if events:
@@ -219,7 +247,7 @@ class RoomHub:
 
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
         """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
-        return [(e.sequence, *read_log_record(e.body)[:2]) for e in self.store.events_since(room, after, limit)]
+        return [(e.sequence, *self._record(room, e)[:2]) for e in self.store.events_since(room, after, limit)]
 
     def progress(self, room: str) -> dict[str, int]:
         """Per destination provider, the last sequence of the room bound for it."""
@@ -249,6 +277,11 @@ class RoomHub:
             raise MimiError(f"no such room on {self.hub}: {room}")
         return hub_room
 
+    def _lookup(self, room: str) -> Lookup | None:
+        """Where answers the room's memory no longer holds are found (only rooms that
+        indexed some in this epoch look)."""
+        return partial(self.store.answers, room) if room in self.indexed else None
+
     @contextmanager
     def _durable(self, rooms: Iterable[str]) -> Iterator[None]:
         """If the database refuses what the block writes, the rooms' logic goes back
@@ -260,8 +293,15 @@ class RoomHub:
                 self.rooms[room] = self._restore(room)
             raise
 
+    # The answers of a room's epoch it keeps in memory, at most (`HubRoom.unindexed`);
+    # beyond, they go to the database's index in one batch.
+    UNINDEXED = 16_384
+
     def _log(self, room: str, events: list[Fanout]) -> None:
-        self.store.append_events(room, log_records(events))
+        """Logs the events in the caller's transaction. If its block fails, `_durable`
+        restores the room: memory then holds again what the index does not."""
+        if log(self.store, self.rooms[room], events, self.UNINDEXED):
+            self.indexed.add(room)
 
     def _fan_out(self, events: list[Fanout]) -> None:
         """Queues logged events for their destinations."""
@@ -300,6 +340,18 @@ class RoomHub:
 # -- the log ------------------------------------------------------------------------------
 # A row of the room's log: msgpack {"d": destination providers (sorted), "m": FanoutMessage,
 # "w": users not owed it (sorted; only when there are any)}.
+
+
+def log(store: HubStore, hub_room: HubRoom, events: Sequence[Fanout], unindexed: int) -> bool:
+    """Appends the room's accepted events to its log; if memory then holds more than
+    `unindexed` answers of its epoch, they go to the index too (in the caller's
+    transaction). Returns whether they did."""
+    store.append_events(hub_room.room, log_records(events))
+    if len(hub_room.unindexed) <= unindexed:
+        return False
+    store.index_answers(hub_room.room, list(hub_room.unindexed.items()), hub_room.sequence)
+    hub_room.settle_answers()
+    return True
 
 
 def log_records(events: Sequence[Fanout]) -> list[LogEvent]:

@@ -17,7 +17,7 @@ from mimi.actors.group_commit import GroupCommit
 from mimi.codes import KeyMaterialUserCode
 from mimi.errors import MimiError, StorageError
 from mimi.logic.follower import Delivery, Follower, Notify
-from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore
+from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore, StoredKeyPackage
 from mimi.storage.follower import Delivery as StoredDelivery
 from mimi.transport import names
 
@@ -42,9 +42,7 @@ class ProviderServer:
         saved = self.inbox.load_logic_state()
         self.follower, self.hosts = Follower(self.provider), {}
         if saved is not None:
-            record = msgpack.unpackb(saved)
-            self.follower = Follower.restore(record["follower"])
-            self.hosts = dict(record["hosts"])
+            self.follower, self.hosts = self.inbox.decoded("follower_logic", 1, _read_state, saved)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
@@ -109,6 +107,7 @@ class ProviderServer:
                     if claimed is None:
                         material.append(_core.ClientKeyMaterial("keyMaterialExhausted", client))
                     else:
+                        self.key_packages.decoded("key_packages", claimed.ref, _check_ref, claimed)
                         routes.append((claimed.ref, client))
                         material.append(_core.ClientKeyMaterial("success", client, key_package=claimed.key_package))
             with self._changing():
@@ -190,9 +189,9 @@ class ProviderServer:
         client host that restarted (deliveries pushed to it meanwhile were lost)."""
         out = []
         for event in self.inbox.fetch_inbox(client, room, 0, 1_000_000):
-            sequence, message = msgpack.unpackb(event.body)
+            sequence, message = self.inbox.decoded("follower_events", (room, event.sequence), _read_event, event.body)
             if sequence > after:
-                out.append((client, room, sequence, bytes(message)))
+                out.append((client, room, sequence, message))
         return out
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
@@ -202,3 +201,26 @@ class ProviderServer:
 
     def stats(self) -> dict[str, Any]:
         return {"provider": self.provider, "delivered": self.delivered, "database": str(self.path)}
+
+
+# -- stored records (decoded through `SqliteStore.decoded`: damage is a StorageError) --
+
+
+def _read_state(data: bytes) -> tuple[Follower, dict[str, str]]:
+    """The follower logic and the hosts, as `ProviderServer._state` stores them."""
+    record = msgpack.unpackb(data)
+    return Follower.restore(record["follower"]), dict(record["hosts"])
+
+
+def _read_event(body: bytes) -> tuple[int, bytes]:
+    """(room sequence, FanoutMessage) of an inbox event, as `ProviderServer._store` stores it."""
+    sequence, message = msgpack.unpackb(body)
+    if type(sequence) is not int or type(message) is not bytes:
+        raise TypeError(f"an inbox event is [int, bytes], got [{type(sequence).__name__}, {type(message).__name__}]")
+    return sequence, message
+
+
+def _check_ref(claimed: StoredKeyPackage) -> None:
+    """A stored KeyPackage must still be the one its ref names (RFC 9420 §5.2)."""
+    if _core.key_package_ref(claimed.key_package) != claimed.ref:
+        raise ValueError("the KeyPackage does not match its KeyPackageRef")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgpack
@@ -25,6 +25,10 @@ from mimi.logic.framing import group_info_message, welcome_message
 from mimi.logic.room import app_data_resolver, proposed_change
 from mimi.policy import authorize_submit, authorize_update, may_receive
 from mimi.room import Actor, ProposedChange, RemoveClient, RoomState
+
+# The caller's durable record of answers given (`RoomHub`: `HubStore.answers`): the
+# answers stored for those of the digests it holds.
+Lookup = Callable[[list[bytes]], Mapping[bytes, bytes]]
 
 
 class RefusedProposal(Exception):
@@ -66,9 +70,16 @@ class HubRoom:
     welcome_routes: dict[bytes, str] = field(default_factory=dict)  # KeyPackageRef -> provider
     pending_removals: dict[int, str] = field(default_factory=dict)  # cached Remove proposals: leaf -> client
     last_timestamp: int = 0  # last accepted_timestamp given (ms)
-    # Answers already given, by digest of the handshake or application message: a
-    # provider that retries (it could not tell whether its call went through) gets
-    # the same answer and nothing is fanned out twice.
+    # Answers given, by digest of the handshake or application message: a provider
+    # that retries (it could not tell whether its call went through) gets the same
+    # answer and nothing is fanned out twice, however late. A message is accepted only
+    # in its own epoch, so the answers that stop a second sequencing are the current
+    # epoch's: `unindexed` holds those the caller does not keep durably yet (it puts
+    # them in its index when they grow many, then calls `settle_answers`; after a
+    # restart it rebuilds them from its log, `answered_in_log`), its `Lookup` the
+    # others. `answered`: the REMEMBERED latest of the rest (indexed, or of an older
+    # epoch, which a late retry still gets rather than epochTooOld).
+    unindexed: dict[bytes, bytes] = field(default_factory=dict)
     answered: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
 
     REMEMBERED = 4096
@@ -133,7 +144,6 @@ class HubRoom:
                 "sequence": self.sequence,
                 "routes": list(self.welcome_routes.items()),
                 "removals": list(self.pending_removals.items()),
-                "answered": list(self.answered.items()),
                 "clock": self.last_timestamp,
             }
         ))
@@ -145,7 +155,6 @@ class HubRoom:
             return cls(
                 d["room"], d["hub"], _core.HubView.import_state(d["view"]), d["sequence"],
                 dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]), d["clock"],
-                OrderedDict((bytes(k), bytes(v)) for k, v in d["answered"]),
             )
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
             raise DecodeError(f"hub room record: {err}") from err
@@ -160,7 +169,7 @@ class HubRoom:
         self.last_timestamp = first + ticks - 1
         return first
 
-    def update(self, provider: str, body: bytes, now: int) -> tuple[bytes, list[Fanout]]:
+    def update(self, provider: str, body: bytes, now: int, lookup: Lookup | None = None) -> tuple[bytes, list[Fanout]]:
         """Handles an `/update` body from `provider`. Refusals change nothing."""
         now = self._clock(now)
         try:
@@ -168,14 +177,21 @@ class HubRoom:
         except DecodeError as err:
             return _refuse("invalidProposal", f"malformed HandshakeBundle: {err}"), []
         key = _digest(bundle.proposal_or_commit)
-        if key in self.answered:
-            return self.answered[key], []
+        answered = self._answer(key)
+        if answered is None and lookup is not None:
+            answered = lookup([key]).get(key)
+        if answered is not None:
+            return answered, []
+        epoch = self.view.epoch
         try:
             if bundle.kind == "commit":
                 response, events = self._commit(provider, bundle, now)
             else:
                 response, events = self._proposals(provider, bundle, now)
-            if events:
+            if events and self.view.epoch == epoch:
+                self.unindexed[key] = response
+            elif events:  # a commit: no message of the last epoch can be accepted again
+                self.settle_answers()
                 self.remember(key, response)
             return response, events
         except WrongEpoch:
@@ -275,9 +291,12 @@ class HubRoom:
         responses, events = self.submit_many(provider, [body], now)
         return responses[0], events
 
-    def submit_many(self, provider: str, bodies: Sequence[bytes], now: int) -> tuple[list[bytes], list[Fanout]]:
+    def submit_many(
+        self, provider: str, bodies: Sequence[bytes], now: int, lookup: Lookup | None = None
+    ) -> tuple[list[bytes], list[Fanout]]:
         """Handles `/submitMessage` bodies from `provider`, in order, as many `submit`
-        calls would: one response per body, the events of those accepted.
+        calls would: one response per body, the events of those accepted. `lookup`
+        (once per batch, for the digests not in memory): answers given before.
 
         The bytes work of the whole batch (decoding, digests, the FanoutMessage and
         response encodings) is one call into Rust; the decisions stay here."""
@@ -289,14 +308,19 @@ class HubRoom:
         epoch_too_old = _core.SubmitMessageResponse("epochTooOld", current_epoch=epoch).encode()
         own = f"{provider}/"
         allowed: dict[str, bool] = {}  # by sender, for this batch
+        submissions = _core.read_submissions(bodies, first)
+        found: Mapping[bytes, bytes] = {}
+        if lookup is not None:
+            missing = [s[2] for s in submissions if s is not None and s[:2] == (group_id, epoch) and self._answer(s[2]) is None]
+            found = lookup(missing) if missing else found
         responses, events = [], []
-        for timestamp, submission in enumerate(_core.read_submissions(bodies, first), first):
+        for timestamp, submission in enumerate(submissions, first):
             # Malformed (the response codes have no "malformed") or for another group.
             if submission is None or submission[0] != group_id:
                 responses.append(_NOT_ALLOWED)
                 continue
             _, message_epoch, key, sender, fanout, accepted = submission
-            answered = self.answered.get(key)
+            answered = self.unindexed.get(key) or self.answered.get(key) or found.get(key)
             if answered is not None:
                 responses.append(answered)
                 continue
@@ -309,22 +333,38 @@ class HubRoom:
                 responses.append(_NOT_ALLOWED)
                 continue
             events.append(self._stamp(timestamp, current.readers, fanout, current.withheld))
-            self.remember(key, accepted)
+            self.unindexed[key] = accepted
             responses.append(accepted)
         return responses, events
+
+    # -- answers given ------------------------------------------------------------------
+
+    def _answer(self, key: bytes) -> bytes | None:
+        return self.unindexed.get(key) or self.answered.get(key)
 
     def remember(self, key: bytes, response: bytes) -> None:
         self.answered[key] = response
         while len(self.answered) > self.REMEMBERED:
             self.answered.popitem(last=False)
 
-    def remember_logged(self, fanout_message: bytes) -> None:
-        """After a restart: an application message found in the log was accepted."""
+    def settle_answers(self) -> None:
+        """The `unindexed` answers are kept elsewhere now (the caller indexed them, or
+        their epoch is over): memory keeps the latest of them."""
+        for key, response in list(self.unindexed.items())[-self.REMEMBERED :]:
+            self.remember(key, response)
+        self.unindexed.clear()
+
+    def answered_in_log(self, fanout_message: bytes) -> None:
+        """After a restart: a logged message of this epoch the caller had not indexed
+        was accepted, and answered as `submit_many` or `update` answers."""
         message = _core.FanoutMessage.decode(fanout_message)
-        self.last_timestamp = max(self.last_timestamp, message.timestamp)
         if message.kind == "application":
             response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
-            self.remember(_digest(message.message), response)
+        elif message.kind == "proposal":
+            response = _success(message.timestamp)
+        else:
+            return  # a Welcome is no answer; a commit ended the epoch before
+        self.unindexed[_digest(message.message)] = response
 
     # -- helpers ----------------------------------------------------------------
 

@@ -14,10 +14,24 @@ acceptable (a benchmark, a disposable test cluster).
 
 Schema. A file carries ``PRAGMA application_id`` (which kind of mimi file it
 is: a server's or a client's) and ``PRAGMA user_version`` (the schema version).
-A new, empty file gets the schema; a file of an older version is migrated
-(`Schema.migrations`, in one transaction); any other file must match both, or
-opening raises `StorageError` and leaves the file as it was: a foreign or
-corrupt database is never "repaired" by writing to it.
+A file of an older version is migrated (`Schema.migrations`, in one
+transaction); any other file must match both, or opening raises `StorageError`
+and leaves the file as it was: a foreign or corrupt database is never
+"repaired" by writing to it.
+
+New or damaged. Only an absent file is new: it is made whole beside its path
+(schema and all) and linked in place, so every file at a store's path was a
+complete mimi database once. A file that is present but empty, truncated,
+not SQLite, read-only (it, its ``-wal`` or its ``-shm``: SQLite maps the
+``-shm``), or whose tables a store loads at start fail ``PRAGMA quick_check``,
+is refused with `StorageError`: never started afresh, which would, say, mint a
+hub a new external-sender key. The check on open is bounded by what a store
+loads at start (`SqliteStore.checked`), not by the length of its logs: a full
+``quick_check`` reads the whole file (30 ms at 24 MB, 160 ms at 243 MB warm,
+seconds cold), which would make restart grow with a room's age. Log pages are
+checked as they are read (SQLite refuses a malformed page; each store checks
+that its sequences are contiguous), and a stored record that does not decode is
+refused by `SqliteStore.decoded`, naming the file, the table and the key.
 
 Tables are ``STRICT``: a value of the wrong type is refused by SQLite itself,
 a second line behind the checks each store makes on its arguments.
@@ -27,17 +41,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
+import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NoReturn, Self
+from typing import Any, Literal, NoReturn, Self, TypeVar
 
 from mimi.errors import StorageError
 
 Synchronous = Literal["FULL", "NORMAL"]
+D = TypeVar("D")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +121,9 @@ class SqliteStore:
     """
 
     schema: Schema
+    # Tables this store's owner loads whole when it starts, checked on open
+    # (``PRAGMA quick_check(table)``), so the check costs what the start reads anyway.
+    checked: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -125,6 +146,10 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._depth = 0
         self._checkpointer: _Checkpointer | None = None
+        if os.path.lexists(self.path):
+            _check_existing(self.path)
+        else:
+            _create(self.path, self.schema)
         try:
             # Autocommit mode: transactions are the explicit BEGIN IMMEDIATE of
             # `transaction()`, never the sqlite3 module's implicit ones.
@@ -150,42 +175,64 @@ class SqliteStore:
             # Read-only probes first: a file that is not ours stays untouched.
             app_id = self._db.execute("PRAGMA application_id").fetchone()[0]
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            objects = self._db.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
-        if app_id == 0 and version == 0 and objects == 0:
-            pass  # a new file: the schema is created below
-        elif app_id != schema.application_id:
+        if app_id != schema.application_id:
             raise StorageError(
                 f"{self.path}: not a mimi {schema.name} database "
                 f"(application_id {app_id:#x}, expected {schema.application_id:#x})"
             )
-        elif version > schema.version:
+        if version > schema.version:
             raise StorageError(
                 f"{self.path}: {schema.name} schema version {version} is newer than "
                 f"this mimi's {schema.version}; upgrade mimi"
             )
-        elif any(v not in schema.migrations for v in range(version + 1, schema.version + 1)):
+        if any(v not in schema.migrations for v in range(version + 1, schema.version + 1)):
             raise StorageError(
                 f"{self.path}: {schema.name} schema version {version} has no migration "
                 f"to {schema.version}"
             )
         with self._errors("open"):
+            for table in self.checked:
+                found = [row[0] for row in self._db.execute(f"PRAGMA quick_check({table})")]
+                if found != ["ok"]:
+                    raise StorageError(f"{self.path}: {table} is damaged: {'; '.join(found[:3])}")
             mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode != "wal":
                 raise StorageError(f"{self.path}: cannot enable WAL (journal_mode {mode})")
             self._db.execute(f"PRAGMA synchronous = {synchronous}")
-        with self.transaction():
-            # Re-read under the write lock: another process may have created it.
-            found = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if found == 0:
-                for statement in _statements(schema.ddl):
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA application_id = {schema.application_id}")
-            else:
-                for version in range(found + 1, schema.version + 1):
-                    for statement in _statements(schema.migrations[version]):
+        if version < schema.version:
+            with self.transaction():
+                # Re-read under the write lock: another process may have migrated it.
+                found_version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                for step in range(found_version + 1, schema.version + 1):
+                    for statement in _statements(schema.migrations[step]):
                         self._db.execute(statement)
-            if found != schema.version:
                 self._db.execute(f"PRAGMA user_version = {schema.version}")
+
+    def decoded(self, table: str, key: object, decode: Callable[[D], T], record: D) -> T:
+        """`decode(record)` for a record read from `table` at `key`.
+
+        The one way a stored record (msgpack, CBOR, MLS or wire bytes) is decoded:
+        whatever the decoder raises (FormatError, KeyError, UnicodeDecodeError,
+        DecodeError, ...), the record is damaged, and that is a StorageError naming
+        the file, the table and the key."""
+        try:
+            return decode(record)
+        except Exception as exc:
+            shown = key.hex() if isinstance(key, bytes) else key  # a ref or digest, in hex
+            raise StorageError(
+                f"{self.path}: {table} {shown!r:.100}: damaged record ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    def damaged(self, table: str, what: str) -> NoReturn:
+        """Raise the StorageError of rows found missing or inconsistent in `table`."""
+        raise StorageError(f"{self.path}: {table}: damaged: {what}")
+
+    def _blob(self, table: str, key: object, value: object) -> bytes:
+        """A BLOB column's value as read: STRICT tables store only bytes there, so
+        anything else is a damaged record (never coerced: ``bytes(32)`` is a key)."""
+        if type(value) is not bytes:
+            self.damaged(table, f"{key!r}: {type(value).__name__} where bytes are stored")
+        return value
 
     @contextmanager
     def _errors(self, what: str) -> Iterator[None]:
@@ -273,6 +320,18 @@ class SqliteStore:
             (room_id, after, check_limit(limit)),
         )
 
+    def _orphans(self, table: str, rooms: str) -> None:
+        """Refuse rows of `table` for a room that `rooms` does not hold (its row was
+        lost). One index seek per room of `table` (it is keyed by room first), not a scan."""
+        found = self._read(
+            f"WITH RECURSIVE logged(room_id) AS (SELECT min(room_id) FROM {table} UNION ALL "
+            f"SELECT (SELECT min(room_id) FROM {table} WHERE room_id > logged.room_id) "
+            "FROM logged WHERE logged.room_id IS NOT NULL) "
+            f"SELECT room_id FROM logged WHERE room_id IS NOT NULL AND room_id NOT IN (SELECT room_id FROM {rooms}) LIMIT 1"
+        )
+        if found:
+            self.damaged(rooms, f"room {found[0][0]!r} has rows in {table} but none here")
+
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         """The connection for reads outside a transaction (each statement sees a committed state)."""
@@ -337,6 +396,99 @@ class _Checkpointer:
         self.stopping.set()
         self.thread.join(timeout=10)
         self.db.close()
+
+
+def _check_existing(path: Path) -> None:
+    """Refuse, before SQLite reads or maps anything, a file at `path` that cannot be a
+    store's database as it is: a store's file is never empty (`_create`)."""
+    wal = Path(f"{path}-wal")
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise StorageError(f"{path}: cannot open: not a regular file")
+        # SQLite writes all three (and the directory: -wal and -shm come and go); a
+        # read-only -shm it maps read-only, which has killed a process with SIGBUS.
+        for needed in (path, wal, Path(f"{path}-shm"), path.parent):
+            if _read_only(needed):
+                raise StorageError(f"{path}: {needed} is read-only")
+        # The -wal before the file: a process closing the file checkpoints it (the
+        # file grows to the header's size) before it deletes the -wal.
+        try:
+            wal_size = wal.stat().st_size
+        except FileNotFoundError:
+            wal_size = 0
+        with path.open("rb") as file:
+            header = file.read(100)
+            size = os.fstat(file.fileno()).st_size
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot open: {exc}") from exc
+    if size == 0:
+        raise StorageError(f"{path}: damaged: the file is empty (0 bytes)")
+    # The header: https://www.sqlite.org/fileformat2.html#the_database_header
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+        raise StorageError(f"{path}: file is not a database (no SQLite header)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    if page_size < 512 or page_size & (page_size - 1):
+        raise StorageError(f"{path}: file is not a database (page size {page_size})")
+    if size % page_size:
+        raise StorageError(f"{path}: damaged: truncated ({size} bytes, not whole {page_size}-byte pages)")
+    # The page count in the header is valid when the change counter matches the
+    # version-valid-for number; with an empty WAL (nothing to recover) the file has them all.
+    pages = int.from_bytes(header[28:32], "big")
+    if wal_size == 0 and header[24:28] == header[92:96] and size < pages * page_size:
+        raise StorageError(f"{path}: damaged: truncated ({size // page_size} of {pages} pages)")
+
+
+def _read_only(path: Path) -> bool:
+    """Not writable by this process, or made read-only on purpose (root may write a
+    file without write permission, but none of its bits says it should be). An
+    absent file (a -wal or -shm) is not read-only."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    return not mode & 0o222 or (not os.access(path, os.W_OK) and path.exists())
+
+
+def _create(path: Path, schema: Schema) -> None:
+    """A new database file, whole: the schema is written to a temporary file beside
+    `path`, which is then linked in place (atomic, and never over a file another
+    process created meanwhile). So a file at a store's path always held the schema,
+    and an empty or half-made one is damage, not a new database."""
+    wal = Path(f"{path}-wal")
+    if wal.exists():
+        # SQLite would replay it into the new file: the database it belonged to is lost.
+        raise StorageError(f"{path}: damaged: {wal} is present but the database file is not")
+    try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
+    except OSError as exc:
+        raise StorageError(f"{path}: cannot create: {exc}") from exc
+    os.close(handle)
+    made = Path(name)
+    try:
+        db = sqlite3.connect(made, isolation_level=None)
+        try:
+            db.execute("PRAGMA synchronous = FULL")  # the commit syncs the file before it is linked
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _statements(schema.ddl):
+                db.execute(statement)
+            db.execute(f"PRAGMA application_id = {schema.application_id}")
+            db.execute(f"PRAGMA user_version = {schema.version}")
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        with suppress(FileExistsError):  # another process made it first: that one is the database
+            os.link(made, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)  # the new name is durable too
+        finally:
+            os.close(directory)
+    except (sqlite3.Error, OSError) as exc:
+        raise StorageError(f"{path}: cannot create: {exc}") from exc
+    finally:
+        with suppress(OSError):
+            made.unlink()
 
 
 def _statements(ddl: str) -> list[str]:

@@ -37,6 +37,7 @@ class ClientStore(SqliteStore):
     """
 
     schema = CLIENT
+    checked = ("client_state", "client_history")  # a device reads all its history at start anyway
 
     def save_state(self, state: bytes) -> None:
         """Replace the exported MLS state."""
@@ -49,9 +50,14 @@ class ClientStore(SqliteStore):
             )
 
     def load_state(self) -> bytes | None:
-        """The exported MLS state, or None before the first `save_state`."""
-        rows = self._read("SELECT state FROM client_state WHERE id = 1")
-        return rows[0][0] if rows else None
+        """The exported MLS state, or None before the first `save_state` (which the
+        first history comes with: a state missing beside history is damage, refused)."""
+        (state, history), = self._read(
+            "SELECT (SELECT state FROM client_state WHERE id = 1), EXISTS (SELECT 1 FROM client_history)"
+        )
+        if state is None and history:
+            self.damaged("client_state", "the MLS state is missing, and the history is not")
+        return None if state is None else self._blob("client_state", 1, state)
 
     def add_messages(self, room_id: str, messages: Sequence[HistoryEntry]) -> int:
         """Add received messages to the room's history; returns how many were new.

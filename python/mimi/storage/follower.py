@@ -46,6 +46,7 @@ class FollowerStore(SqliteStore):
     """
 
     schema = SERVER
+    checked = ("follower_rooms", "follower_logic")
 
     def save_logic_state(self, state: bytes) -> None:
         """The follower logic's own state (ordering, local members, Welcome routes)."""
@@ -54,8 +55,14 @@ class FollowerStore(SqliteStore):
             self._db.execute("INSERT OR REPLACE INTO follower_logic (id, state) VALUES (1, ?)", (state,))
 
     def load_logic_state(self) -> bytes | None:
-        row = self._db.execute("SELECT state FROM follower_logic WHERE id = 1").fetchone()
-        return None if row is None else bytes(row[0])
+        """The follower logic's state; None before the first `save_logic_state`, which
+        comes with the first room followed (one missing later is damage, refused)."""
+        (state, following), = self._read(
+            "SELECT (SELECT state FROM follower_logic WHERE id = 1), EXISTS (SELECT 1 FROM follower_rooms)"
+        )
+        if state is None and following:
+            self.damaged("follower_logic", "the follower's state is missing, and it follows rooms")
+        return None if state is None else self._blob("follower_logic", 1, state)
 
     def follow_room(self, room_id: str, after: int = 0) -> int:
         """Start following a room whose events after sequence `after` will come.
@@ -75,16 +82,15 @@ class FollowerStore(SqliteStore):
             return self._upto(room_id)[1]
 
     def rooms(self) -> list[str]:
-        """Every room this server follows, sorted."""
+        """Every room this server follows, sorted (refused if events of another are stored)."""
+        self._orphans("follower_events", "follower_rooms")
         return [r[0] for r in self._read("SELECT room_id FROM follower_rooms ORDER BY room_id")]
 
     def delivered_upto(self, room_id: str) -> int:
         """The highest sequence up to which the room's events are all stored."""
         check_text("room_id", room_id)
-        rows = self._read("SELECT delivered_upto FROM follower_rooms WHERE room_id = ?", (room_id,))
-        if not rows:
-            fail(f"{self.path}: room {room_id!r} is not followed")
-        return int(rows[0][0])
+        with self._reading():
+            return self._upto(room_id)[1]
 
     def receive(self, room_id: str, events: Sequence[Delivery]) -> int:
         """Store events of one room from its hub in one commit; returns `delivered_upto`.
@@ -143,17 +149,28 @@ class FollowerStore(SqliteStore):
         rows = self._read(
             "SELECT i.sequence, e.body FROM follower_inbox AS i "
             "JOIN follower_rooms AS r ON r.room_id = i.room_id "
-            "JOIN follower_events AS e ON e.room_id = i.room_id AND e.sequence = i.sequence "
+            "LEFT JOIN follower_events AS e ON e.room_id = i.room_id AND e.sequence = i.sequence "
             "WHERE i.client = ? AND i.room_id = ? AND i.sequence > ? "
             "AND i.sequence <= r.delivered_upto ORDER BY i.sequence LIMIT ?",
             (client, room_id, after, check_limit(limit)),
         )
+        for sequence, body in rows:
+            if body is None:
+                self.damaged("follower_events", f"room {room_id!r}: event {sequence} of {client}'s inbox is missing")
         return [InboxEvent(*row) for row in rows]
 
     def _upto(self, room_id: str) -> tuple[int, int]:
+        """(start, delivered_upto) of a followed room, whose events up to delivered_upto
+        are stored: the last of them must be there (else the log lost its tail)."""
         row = self._db.execute(
-            "SELECT start, delivered_upto FROM follower_rooms WHERE room_id = ?", (room_id,)
+            "SELECT start, delivered_upto, delivered_upto = start OR EXISTS ("
+            " SELECT 1 FROM follower_events AS e WHERE e.room_id = r.room_id AND e.sequence = r.delivered_upto)"
+            " FROM follower_rooms AS r WHERE room_id = ?",
+            (room_id,),
         ).fetchone()
         if row is None:
             fail(f"{self.path}: room {room_id!r} is not followed; follow_room first")
-        return row[0], row[1]
+        start, upto, stored = row
+        if not stored:
+            self.damaged("follower_events", f"room {room_id!r}: event {upto}, delivered, is missing")
+        return start, upto

@@ -34,6 +34,7 @@ class KeyPackageStore(SqliteStore):
     """
 
     schema = SERVER
+    checked = ("key_packages",)
 
     def publish(
         self,

@@ -2,7 +2,8 @@
 
 A provider server keeps one file (hub, follower and KeyPackage tables; each
 store reads and writes only its own), a client device another. Sequences are
-the hub's per-room event numbers: 1 is a room's first event, 0 means "none".
+the hub's per-room event numbers: 1 is a room's first event, 0 means "none";
+``hub_rooms.sequence`` is the last one logged, so a log that lost rows is found out.
 Bump a `version` with every change and add the migration beside it.
 """
 
@@ -10,14 +11,28 @@ from __future__ import annotations
 
 from mimi.storage._base import Schema
 
+# The answers a hub gave in a room's current epoch, by SHA-256 of the message answered
+# (`HubStore.index_answers`); those of its latest messages it holds in memory.
+HUB_ANSWERS = """CREATE TABLE hub_answers (
+        room_id TEXT NOT NULL,
+        key BLOB NOT NULL,
+        answer BLOB NOT NULL,
+        PRIMARY KEY (room_id, key)
+    ) STRICT, WITHOUT ROWID"""
+# The last sequence logged, and up to where the answers are indexed (or of a past epoch).
+HUB_LOG_END = "sequence INTEGER NOT NULL DEFAULT 0 CHECK (sequence >= 0)"
+HUB_INDEXED = "indexed_upto INTEGER NOT NULL DEFAULT 0 CHECK (indexed_upto >= 0)"
+
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=2,
-    ddl="""
+    version=3,
+    ddl=f"""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
-        state BLOB NOT NULL
+        state BLOB NOT NULL,
+        {HUB_LOG_END},
+        {HUB_INDEXED}
     ) STRICT;
     CREATE TABLE hub_events (
         room_id TEXT NOT NULL,
@@ -26,6 +41,7 @@ SERVER = Schema(
         body BLOB NOT NULL,
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
+    {HUB_ANSWERS};
     CREATE TABLE hub_secrets (
         name TEXT PRIMARY KEY,
         value BLOB NOT NULL
@@ -62,9 +78,23 @@ SERVER = Schema(
     ) STRICT;
     CREATE INDEX key_packages_unclaimed ON key_packages (client, last_resort) WHERE claimed = 0;
     """,
-    # 2: a hub keeps its Welcome routes and destinations in the room state (`HubRoom.export`);
-    # the tables written for them were never used.
-    migrations={2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;"},
+    migrations={
+        # 2: a hub keeps its Welcome routes and destinations in the room state (`HubRoom.export`);
+        # the tables written for them were never used.
+        2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;",
+        # 3: each room records how far its log goes (a lost tail is found) and how far
+        # its answers are indexed; a hub keeps the answers of each room's epoch (replays
+        # are answered from them, not sequenced again). Answers given before this version
+        # are not kept: the log counts as indexed.
+        3: f"""
+        ALTER TABLE hub_rooms ADD COLUMN {HUB_LOG_END};
+        ALTER TABLE hub_rooms ADD COLUMN {HUB_INDEXED};
+        UPDATE hub_rooms SET sequence = (
+            SELECT coalesce(max(e.sequence), 0) FROM hub_events AS e WHERE e.room_id = hub_rooms.room_id);
+        UPDATE hub_rooms SET indexed_upto = sequence;
+        {HUB_ANSWERS};
+        """,
+    },
 )
 
 CLIENT = Schema(
