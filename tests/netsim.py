@@ -24,6 +24,7 @@ from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.logic.hub import Fanout, HubRoom
+from mimi.logic.key_material import KeyMaterialAnswer
 from mimi.policy.presets import ORDINARY_USER, PRESETS, strictly_administered
 
 ROOM = "mimi://y.example/r/clubhouse"
@@ -191,7 +192,7 @@ class Wire:
         self.answers = answers
         self.sent: list[tuple[str, Notify]] = []
 
-    def key_material(self, target_provider: str, body: bytes) -> bytes:
+    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
         raise AssertionError("not used")
 
     def notify(self, follower: str, batch: Notify) -> Any:

@@ -169,3 +169,38 @@ def test_a_suspended_participant_reads_nothing_until_restored(ray_cluster: Any, 
         agree(ray, d)  # fay took every commit, her own suspension too
     finally:
         d.shutdown()
+
+
+def test_a_non_participants_drain_through_the_hub_is_refused(room) -> None:  # type: ignore[no-untyped-def]
+    # draft-ietf-mimi-protocol §Fetch Key Material, under the room's policy: mallory is in no room.
+    ray, d = room
+    mallory, ivy, ivy_user = "mimi://f.example/d/mallory/phone", "mimi://f.example/d/ivy/phone", "mimi://f.example/u/ivy"
+    d.clients("late", [mallory, ivy])
+    provider = d.providers["mimi://f.example"]
+    assert ray.get(d.host(ivy).publish_key_packages.remote(ivy, 3)) == 3
+    for _ in range(4):
+        refused = ray.get(d.host(mallory).add_users.remote(mallory, ROOM, [ivy_user]))
+        assert refused["code"] == "noConsentForThisRoom"
+        assert refused["reason"].endswith(f"{mallory} is not in the group with that signature key")
+    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 3  # all still there
+    assert call(ray, d, "hal", "add_users", ROOM, [ivy_user])["code"] == "success"
+    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 2
+
+
+def test_an_add_after_exhaustion_uses_the_last_resort_key_package(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    ivy, ivy_user, other = "mimi://f.example/d/ivy/phone", "mimi://f.example/u/ivy", f"{HUB}/r/other"
+    d.clients("ivy", [ivy])
+    provider = d.providers["mimi://f.example"]
+    assert ray.get(d.host(ivy).publish_key_packages.remote(ivy, 1)) == 1  # and a last-resort one
+    d.room_hub(other, HUB)
+    call(ray, d, "hal", "create_room", other, "cooperative")
+    assert call(ray, d, "hal", "add_users", other, [ivy_user])["code"] == "success"  # the single-use one
+    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 0
+    assert call(ray, d, "hal", "add_users", ROOM, [ivy_user])["code"] == "success"  # the last-resort one
+    say(ray, d, "hal", "welcome ivy")
+    d.settle(ROOM)
+    d.settle(other)
+    view = ray.get(d.host(ivy).view.remote(ivy, ROOM))
+    assert view["member"] and [m["text"] for m in view["messages"]] == ["welcome ivy"]
+    assert ray.get(d.host(ivy).view.remote(ivy, other))["member"]

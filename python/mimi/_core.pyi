@@ -214,6 +214,9 @@ class Client:
     @property
     def signature_key(self) -> SignatureKeyPair: ...
     def key_packages(self, count: int) -> list[bytes]: ...
+    def last_resort_key_package(self) -> bytes:
+        """A KeyPackage marked last_resort (draft-ietf-mls-extensions §Last-Resort KeyPackages):
+        reusable, its private keys kept after a Welcome uses it."""
     def create_group(
         self,
         group_id: bytes,

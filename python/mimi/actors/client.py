@@ -102,11 +102,14 @@ class ClientHost:
     # -- setup ------------------------------------------------------------------------
 
     def publish_key_packages(self, client: str, count: int) -> int:
+        """Publishes `count` single-use KeyPackages and a fresh last-resort one, which
+        the provider hands out once those are gone (docs/interop.md, "KeyMaterial")."""
         device = self._device(client)
         kps = device.session.client.key_packages(count)
+        last_resort = device.session.client.last_resort_key_package()
         self._save(device)
         remaining: int = names.ray_get(
-            names.handle(names.provider(device.provider)).publish_key_packages.remote(client, kps)
+            names.handle(names.provider(device.provider)).publish_key_packages.remote(client, kps, last_resort)
         )
         return remaining
 
@@ -147,10 +150,10 @@ class ClientHost:
         kps: list[bytes] = []
         for user in users:
             request = key_material_request(device.session, user, room)
-            reply = names.call_hub(room, "key_material", device.provider, request)
-            response = _core.KeyMaterialResponse.decode(reply)
+            answer = names.call_hub(room, "key_material", device.provider, request)
+            response = _core.KeyMaterialResponse.decode(answer.response)
             if response.user_status not in ("success", "partialSuccess"):
-                return {"code": response.user_status, "reason": f"no key material for {user}", "epoch": None}
+                return {"code": response.user_status, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
             members = {m.identity for m in device.session.rooms[room].group.members()}
             kps += [c.key_package for c in response.clients if c.key_package is not None and c.client_uri not in members]
         added = [u for u in users if u not in device.session.state_of(room).participants.roles()]

@@ -24,6 +24,7 @@ from mimi.errors import MimiError, StorageError
 from mimi.logic.fanout import FanoutBatcher, Outbox
 from mimi.logic.group_info import answer_group_info_request
 from mimi.logic.hub import Fanout, HubRoom
+from mimi.logic.key_material import KeyMaterialAnswer, hub_refusal
 from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
@@ -139,24 +140,28 @@ class RoomHub:
                 provider=provider,
             )
 
-    def key_material(self, room: str, provider: str, body: bytes) -> bytes:
-        """/keyMaterial through the hub: forwards the KeyMaterialRequest to the target
-        user's provider and remembers where each KeyPackage came from, so its
+    def key_material(self, room: str, provider: str, body: bytes) -> KeyMaterialAnswer:
+        """/keyMaterial through the hub, from `provider` (the transport will authenticate
+        it; today it is the caller's argument). If the room's policy lets the requester
+        add the target's clients (`hub_refusal`), forwards the KeyMaterialRequest to the
+        target user's provider and remembers where each KeyPackage came from, so its
         Welcome goes there (draft-ietf-mimi-protocol §Fetch Key Material)."""
         request = _core.KeyMaterialRequest.decode(body)
-        request.verify()
-        if request.room_id != room or ids.provider_of(request.requesting_user) != provider:
-            raise MimiError(f"{provider} cannot request key material for {request.requesting_user} in {request.room_id}")
+        with self.lock:
+            hub_room = self._room(room)
+            refusal = hub_refusal(request, room, provider, hub_room.state, hub_room.view.members())
+        if refusal is not None:
+            return refusal
         target = ids.provider_of(request.target_user)
-        reply = self.transport.key_material(target, body)
-        response = _core.KeyMaterialResponse.decode(reply)
+        answer = self.transport.key_material(self.hub, target, body)
+        response = _core.KeyMaterialResponse.decode(answer.response)
         refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]
         with self.lock:
             hub_room = self._room(room)
             with self._durable([room]):
                 hub_room.record_key_packages(target, refs)
                 self.store.save_state(room, hub_room.export())
-        return reply
+        return answer
 
     def update(self, room: str, provider: str, body: bytes, now: int) -> bytes:
         with self.lock:

@@ -23,12 +23,13 @@ use crate::summary::*;
 use crate::wire::mls_basic_credential;
 
 /// Leaf capabilities every mimi client advertises: app_data_dictionary and
-/// AppDataUpdate (draft-ietf-mls-extensions), beside the defaults.
+/// AppDataUpdate (draft-ietf-mls-extensions), beside the defaults, and
+/// last_resort, which openmls requires of the leaf of a KeyPackage that carries it.
 pub(crate) fn capabilities() -> Capabilities {
     Capabilities::new(
         None,
         Some(&[CIPHERSUITE]),
-        Some(&[ExtensionType::AppDataDictionary]),
+        Some(&[ExtensionType::AppDataDictionary, ExtensionType::LastResort]),
         Some(&[ProposalType::AppDataUpdate]),
         None,
     )
@@ -122,23 +123,26 @@ impl Client {
     /// `count` fresh single-use KeyPackages (TLS-serialized KeyPackage structs);
     /// their private keys stay in this client's store until a Welcome uses them.
     pub fn key_packages(&self, count: usize) -> Result<Vec<Vec<u8>>, CreateError> {
-        (0..count)
-            .map(|_| {
-                let bundle = KeyPackage::builder()
-                    .leaf_node_capabilities(capabilities())
-                    .build(
-                        CIPHERSUITE,
-                        self.provider.as_ref(),
-                        self.signer.as_ref(),
-                        self.credential_with_key(),
-                    )
-                    .map_err(CreateError::refused("KeyPackage"))?;
-                Ok(bundle
-                    .key_package()
-                    .tls_serialize_detached()
-                    .map_err(|e| InternalError::new("serialize KeyPackage", e))?)
-            })
-            .collect()
+        (0..count).map(|_| self.key_package(KeyPackage::builder())).collect()
+    }
+
+    /// A fresh last-resort KeyPackage, marked with the `last_resort` extension
+    /// (draft-ietf-mls-extensions §Last-Resort KeyPackages; RFC 9420 §16.8). A
+    /// Welcome that uses it leaves its private keys in this client's store
+    /// (openmls deletes only unmarked ones), so it can be used again.
+    pub fn last_resort_key_package(&self) -> Result<Vec<u8>, CreateError> {
+        self.key_package(KeyPackage::builder().mark_as_last_resort())
+    }
+
+    fn key_package(&self, builder: KeyPackageBuilder) -> Result<Vec<u8>, CreateError> {
+        let bundle = builder
+            .leaf_node_capabilities(capabilities())
+            .build(CIPHERSUITE, self.provider.as_ref(), self.signer.as_ref(), self.credential_with_key())
+            .map_err(CreateError::refused("KeyPackage"))?;
+        Ok(bundle
+            .key_package()
+            .tls_serialize_detached()
+            .map_err(|e| InternalError::new("serialize KeyPackage", e))?)
     }
 
     /// Creates a group whose GroupContext carries the hub as external sender,

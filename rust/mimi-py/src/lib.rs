@@ -383,6 +383,10 @@ impl Client {
         py.detach(|| guard(|| self.0.key_packages(count)))
     }
 
+    fn last_resort_key_package(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        py.detach(|| guard(|| self.0.last_resort_key_package()))
+    }
+
     #[pyo3(signature = (group_id, hub_signature_key, hub_identity, app_data=None))]
     fn create_group(
         &self,
