@@ -65,11 +65,53 @@ class Refused:
 Event = Joined | Removed | EpochChanged | MessageShown | Refused
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Events of `room` were delivered to this device after room sequence `after`,
+    up to `upto`, and never reached it (pushes lost around a restart): fetch them
+    from the provider's inbox and deliver them first."""
+
+    room: str
+    after: int
+    upto: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpochTooOld:
+    """The hub refused a message of this device as encrypted in a past epoch; the
+    hub is at `current_epoch`. Once this device is there too, `resend` encrypts the
+    same content again."""
+
+    room: str
+    message_id: bytes
+    current_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message this device encrypted: in the outbox until the hub answers, and in
+    `sent` until it comes back in the room's order. Both are saved with the MLS
+    state that made its ciphertext, before the ciphertext leaves the device
+    (docs/guarantees.md)."""
+
+    room: str
+    message_id: bytes
+    content: bytes  # the MIMI content (CBOR) as sent
+    ciphertext: bytes  # the PrivateMessage: resubmitted byte for byte until answered
+    attempts: int = 1  # encryptions so far: an epochTooOld answer encrypts it again, RESEND_ATTEMPTS at most
+
+
 @dataclass
 class RoomView:
     group: _core.Group
     history: content.RoomHistory
-    last_sequence: int = 0
+    last_sequence: int = 0  # the last room sequence this device processed
+
+
+# How often one message is encrypted again after epochTooOld answers: a commit the
+# hub sequenced while it was on its way. More in a row means this device cannot
+# catch up with the room (docs/guarantees.md).
+RESEND_ATTEMPTS = 3
 
 
 @dataclass
@@ -80,9 +122,10 @@ class ClientSession:
     rooms: dict[str, RoomView] = field(default_factory=dict)
     pending: dict[str, _core.CommitOutput] = field(default_factory=dict)  # room -> commit awaiting the hub
     joining: set[str] = field(default_factory=set)  # rooms joined by an external commit awaiting the hub
-    outbox: dict[bytes, tuple[str, content.MimiContent]] = field(default_factory=dict)  # message ID -> sent, unanswered
-    sent: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)  # ciphertext -> (message ID, content), until fanned back
+    outbox: dict[bytes, Outgoing] = field(default_factory=dict)  # message ID -> sent, unanswered (in send order)
+    sent: dict[bytes, Outgoing] = field(default_factory=dict)  # ciphertext -> sent, until fanned back
     pending_leaves: dict[str, set[str]] = field(default_factory=dict)  # room -> clients whose Remove is cached
+    unjoined: dict[str, int] = field(default_factory=dict)  # room without a group here -> last sequence delivered
 
     @property
     def uri(self) -> str:
@@ -158,58 +201,143 @@ class ClientSession:
         at the hub's accepted_timestamp like everyone else's."""
         view = self.rooms[room]
         data = content.encode(message)
-        message_id = content.message_id(data, self.user, room)
-        ciphertext = view.group.encrypt(data)
-        self.outbox[message_id] = (room, message)
-        self.sent[ciphertext] = (message_id, data)
-        return _core.SubmitMessageRequest(ciphertext, self.user).encode(), message_id
+        out = Outgoing(room, content.message_id(data, self.user, room), data, view.group.encrypt(data))
+        self.outbox[out.message_id] = out
+        self.sent[out.ciphertext] = out
+        return self.body(out.message_id), out.message_id
 
-    def submit_answered(self, message_id: bytes, response: bytes) -> MessageShown | Refused:
-        """The hub's SubmitMessageResponse to a message this client sent."""
-        room, message = self.outbox.pop(message_id)
+    def body(self, message_id: bytes) -> bytes:
+        """The SubmitMessageRequest of an unanswered message, the same bytes each time."""
+        return _core.SubmitMessageRequest(self.outbox[message_id].ciphertext, self.user).encode()
+
+    def unanswered(self, room: str) -> list[bytes]:
+        """The message IDs of the room's unanswered messages, in send order (to
+        resubmit after a restart)."""
+        return [m for m, out in self.outbox.items() if out.room == room]
+
+    def submit_answered(self, message_id: bytes, response: bytes) -> MessageShown | Refused | EpochTooOld | None:
+        """The hub's SubmitMessageResponse to a message this client sent; None if
+        it was answered already (its fan-back came first)."""
+        out = self.outbox.get(message_id)
+        if out is None:
+            return None
         answer = _core.SubmitMessageResponse.decode(response)
-        if answer.status != "accepted" or answer.accepted_timestamp is None:
-            return Refused(room, 0, f"hub answered {answer.status}")
-        applied = self.rooms[room].history.receive(message, message_id, self.user, answer.accepted_timestamp)
-        return MessageShown(room, 0, message_id, self.user, applied.change.value, content.encode(message), answer.accepted_timestamp)
+        if answer.status == "accepted" and answer.accepted_timestamp is not None:
+            del self.outbox[message_id]
+            return self._shown(out, 0, answer.accepted_timestamp)
+        if answer.status == "epochTooOld" and answer.current_epoch is not None and out.attempts < RESEND_ATTEMPTS:
+            return EpochTooOld(out.room, message_id, answer.current_epoch)
+        self._forget(out)
+        return Refused(out.room, 0, f"hub answered {answer.status}")
+
+    def behind(self, room: str, epoch: int) -> bool:
+        """Whether this device's group of `room` is still before the hub's `epoch`."""
+        view = self.rooms.get(room)
+        return view is not None and view.group.is_active and view.group.epoch < epoch
+
+    def resend(self, message_id: bytes) -> Refused | None:
+        """Encrypts a message refused as epochTooOld again, in this device's current
+        epoch: the same content, so the same message ID (`body` has the new bytes).
+        Its old ciphertext never reaches anyone. A Refused if this device is no
+        longer a member."""
+        out = self.outbox[message_id]
+        view = self.rooms.get(out.room)
+        if view is None or not view.group.is_active:
+            self._forget(out)
+            return Refused(out.room, 0, "no longer a member of the room")
+        del self.sent[out.ciphertext]
+        again = Outgoing(out.room, message_id, out.content, view.group.encrypt(out.content), out.attempts + 1)
+        self.outbox[message_id] = again
+        self.sent[again.ciphertext] = again
+        return None
+
+    def _forget(self, out: Outgoing) -> None:
+        self.outbox.pop(out.message_id, None)
+        self.sent.pop(out.ciphertext, None)
+
+    def _shown(self, out: Outgoing, sequence: int, timestamp: int) -> MessageShown:
+        applied = self.rooms[out.room].history.receive_bytes(out.content, sender_uri=self.user, accepted_at=timestamp)
+        change = "sequenced" if sequence else applied.change.value
+        return MessageShown(out.room, sequence, out.message_id, self.user, change, out.content, timestamp)
+
+    def export_sending(self) -> list[list[object]]:
+        """What was sent and not yet fanned back (the outbox among it), to save with
+        the MLS state: [room, message ID, content, ciphertext, attempts, answered]."""
+        return [
+            [o.room, o.message_id, o.content, o.ciphertext, o.attempts, o.message_id not in self.outbox]
+            for o in self.sent.values()
+        ]
+
+    def restore_sending(self, saved: Sequence[tuple[str, bytes, bytes, bytes, int, bool]]) -> None:
+        for room, message_id, data, ciphertext, attempts, answered in saved:
+            out = Outgoing(room, message_id, data, ciphertext, attempts)
+            self.sent[out.ciphertext] = out
+            if not answered:
+                self.outbox[out.message_id] = out
 
     # -- events from the provider --------------------------------------------
 
-    def deliver(self, room: str, sequence: int, fanout: bytes) -> list[Event]:
-        """One event of the room, in the hub's order."""
-        message = _core.FanoutMessage.decode(fanout)
+    def gap(self, room: str, previous: int) -> Gap | None:
+        """A delivery of `room` says the last event delivered to this device before it
+        was `previous` (`Delivery.previous`): a Gap if this device never processed it."""
         view = self.rooms.get(room)
-        if message.kind == "welcome":
-            if view is not None:
-                return []
-            tree = message.ratchet_tree_option
-            if tree is None or tree.ratchet_tree is None:
-                return [Refused(room, sequence, "Welcome without a full ratchet tree")]
-            group = self.client.join_welcome(message.message, tree.ratchet_tree)
-            self.rooms[room] = RoomView(group, content.RoomHistory(room), sequence)
-            return [Joined(room, group.epoch)]
+        if view is not None and not view.group.is_active:
+            return None  # removed: nothing more of the room is for it
+        last = view.last_sequence if view is not None else self.unjoined.get(room, 0)
+        return Gap(room, last, previous) if previous > last else None
+
+    def deliver(self, room: str, sequence: int, fanout: bytes) -> list[Event]:
+        """One event of the room, in the hub's order. An event this device cannot
+        take is a Refused and changes nothing else."""
+        view = self.rooms.get(room)
         if view is None or not view.group.is_active:
-            return []
+            if view is None:
+                self.unjoined[room] = max(sequence, self.unjoined.get(room, 0))
+            try:
+                message = _core.FanoutMessage.decode(fanout)
+                return self._welcome(room, sequence, message) if message.kind == "welcome" and view is None else []
+            except MimiError as err:
+                return [Refused(room, sequence, str(err))]
         if sequence <= view.last_sequence:
             return []  # a duplicate delivery
         view.last_sequence = sequence
-        if message.kind != "application" and _core.message_header(message.message)[1] < view.group.epoch:
-            return []  # this client's own handshake fanned back after it merged it, or a stale copy
         try:
+            message = _core.FanoutMessage.decode(fanout)
+            if message.kind == "welcome":
+                return []  # a member already
             if message.kind == "application":
                 return self._application(room, view, sequence, message)
+            epoch = _core.message_header(message.message)[1]
+            if epoch < view.group.epoch:
+                # This client's own handshake fanned back after it merged it, or a stale copy.
+                if message.kind == "commit":
+                    # Everything the hub ordered before this commit is processed: no message
+                    # of its epoch or an earlier one can come any more.
+                    view.group.forget_past_epochs(view.group.epoch - epoch - 1)
+                return []
             return self._handshake(room, view, sequence, message)
         except MimiError as err:
             return [Refused(room, sequence, str(err))]
 
+    def _welcome(self, room: str, sequence: int, message: _core.FanoutMessage) -> list[Event]:
+        tree = message.ratchet_tree_option
+        if tree is None or tree.ratchet_tree is None:
+            return [Refused(room, sequence, "Welcome without a full ratchet tree")]
+        group = self.client.join_welcome(message.message, tree.ratchet_tree)
+        self.unjoined.pop(room, None)
+        self.rooms[room] = RoomView(group, content.RoomHistory(room), sequence)
+        return [Joined(room, group.epoch)]
+
     def _application(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:
         got = view.group.process(message.message)
         if got.kind == "own_message":
-            # Shown when the hub accepted it; now its room sequence is known.
+            # Shown when the hub accepted it (again here, once: by message ID); now its
+            # room sequence is known. Its fan-back also answers it.
             own = self.sent.pop(message.message, None)
             if own is None:
                 return []
-            return [MessageShown(room, sequence, own[0], self.user, "sequenced", own[1], message.timestamp)]
+            self.outbox.pop(own.message_id, None)
+            return [self._shown(own, sequence, message.timestamp)]
         if got.plaintext is None or got.sender_identity is None:
             raise RemoteProtocolError("application message without content")
         sender = ids.user_of(got.sender_identity)
@@ -222,6 +350,7 @@ class ClientSession:
         if got.kind == "own_commit":
             self.pending.pop(room, None)
             view.group.merge()
+            view.group.forget_past_epochs(0)
             return [EpochChanged(room, view.group.epoch, self.uri)]
         if got.kind == "proposal":
             leaving = self.pending_leaves.setdefault(room, set())
@@ -244,6 +373,7 @@ class ClientSession:
         self.pending_leaves.pop(room, None)
         if got.self_removed:
             return [*events, Removed(room)]
+        view.group.forget_past_epochs(0)  # merged in the hub's order: nothing before it can come
         for extra in message.proposals:
             view.group.process(extra)
             view.group.merge()

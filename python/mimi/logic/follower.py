@@ -45,11 +45,17 @@ class Notify:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event for one local client: the FanoutMessage bytes and its room sequence."""
+    """One event for one local client: the FanoutMessage bytes and its room sequence.
+
+    A client gets only some of the room's sequences (not the application messages
+    withheld from its user, Welcomes only if they are for it, nothing before it
+    joined), so each delivery names the one before it: a client that has not
+    processed `previous` lost a delivery, and fetches it from the inbox."""
 
     client: str
     room: str
     sequence: int
+    previous: int  # sequence of the last event of the room delivered to this client before; 0 if none
     message: bytes
 
 
@@ -58,6 +64,7 @@ class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
     members: set[str] = field(default_factory=set)  # local clients receiving this room's events
     waiting: dict[int, Notify] = field(default_factory=dict)  # buffered batches by `previous`
+    last: dict[str, int] = field(default_factory=dict)  # client -> sequence of the last event delivered to it
 
 
 class Follower:
@@ -79,6 +86,7 @@ class Follower:
         state = self.rooms.get(room)
         if state is not None:
             state.members.discard(client)
+            state.last.pop(client, None)
 
     def export(self) -> bytes:
         rooms = {
@@ -86,6 +94,7 @@ class Follower:
                 state.delivered_upto,
                 sorted(state.members),
                 [[n.previous, list(n.sequences), n.body, list(n.withheld)] for n in state.waiting.values()],
+                state.last,
             ]
             for room, state in self.rooms.items()
         }
@@ -96,15 +105,20 @@ class Follower:
         try:
             d = msgpack.unpackb(data)
             follower = cls(d["provider"])
-            for room, (upto, members, waiting) in d["rooms"].items():
+            for room, (upto, members, waiting, last) in d["rooms"].items():
                 follower.rooms[room] = _Room(
                     upto, set(members),
                     {p: Notify(room, p, tuple(seqs), body, tuple(withheld)) for p, seqs, body, withheld in waiting},
+                    dict(last),
                 )
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
             return follower
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
             raise DecodeError(f"follower record: {err}") from err
+
+    def rooms_of(self, client: str) -> list[str]:
+        """The rooms whose events go to `client`, sorted."""
+        return sorted(room for room, state in self.rooms.items() if client in state.members)
 
     def delivered_upto(self, room: str) -> int:
         state = self.rooms.get(room)
@@ -138,19 +152,24 @@ class Follower:
         out: list[Delivery] = []
         members = sorted(state.members)
         withheld = frozenset(batch.withheld)
+        last = state.last
         for sequence, (kind, encoded) in zip(batch.sequences, messages):
             if sequence <= state.delivered_upto:
                 continue  # overlaps what an earlier batch delivered
             if kind == "welcome":
+                to: list[str] = []
                 for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
                         state.members.add(client)
                         members = sorted(state.members)
-                        out.append(Delivery(client, room, sequence, encoded))
+                        to.append(client)
             elif kind == "application" and withheld:
-                out.extend([Delivery(c, room, sequence, encoded) for c in members if ids.user_of(c) not in withheld])
+                to = [c for c in members if ids.user_of(c) not in withheld]
             else:
-                out.extend([Delivery(client, room, sequence, encoded) for client in members])
+                to = members
+            for client in to:
+                out.append(Delivery(client, room, sequence, last.get(client, 0), encoded))
+                last[client] = sequence
             state.delivered_upto = sequence
         return out
