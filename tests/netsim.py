@@ -169,7 +169,7 @@ class Net:
             if not isinstance(outcome, EpochTooOld):
                 return _core.SubmitMessageResponse.decode(raw), message_id
             self.catch_up(name, outcome.current_epoch)
-            if s.resend(message_id) is not None:  # no longer a member
+            if s.resend(outcome) is not None:  # not caught up, or no longer a member
                 return _core.SubmitMessageResponse.decode(raw), message_id
 
     def catch_up(self, name: str, epoch: int) -> None:

@@ -22,6 +22,7 @@ from mimi.logic.client import (
     EpochTooOld,
     Event,
     MessageShown,
+    Outgoing,
     Refused,
     Removed,
     RoomView,
@@ -31,7 +32,7 @@ from mimi.logic.client import (
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy.presets import ORDINARY_USER, PRESETS
 from mimi.room import RoomState
-from mimi.storage import ClientStore, DataDir, HistoryEntry
+from mimi.storage import ClientStore, DataDir, HistoryEntry, SentMessage
 from mimi.transport import names
 
 
@@ -70,9 +71,7 @@ class ClientHost:
             for room in sorted(set(session.rooms) | set(names.ray_get(provider.rooms.remote(uri)))):
                 view = session.rooms.get(room)
                 self._repair(device, room, 0 if view is None else view.last_sequence)
-                unanswered = session.unanswered(room)
-                if unanswered:
-                    self._submit(device, room, unanswered)
+                self._submit(device, room)
             self._save(device)
 
     def _open(self, uri: str) -> Device:
@@ -89,9 +88,10 @@ class ClientHost:
             return device
         record = msgpack.unpackb(saved)
         session = ClientSession(_core.Client.import_state(record["mls"]))
-        session.restore_sending(record["sending"])
+        for sent in store.sent():
+            session.restore_sent(Outgoing(sent.room_id, sent.message_id, sent.content, sent.ciphertext, sent.attempts), sent.answered)
         device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
-        device.refused, device.failures = record["refused"], record["failures"]
+        device.refused, device.failures = record.get("refused", 0), record.get("failures", 0)  # counted since schema 2
         for room, group_id in device.group_ids.items():
             view = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
             session.rooms[room] = view
@@ -111,15 +111,18 @@ class ClientHost:
             "mls": session.client.export_state(),
             "rooms": device.group_ids,
             "last": {room: view.last_sequence for room, view in session.rooms.items()},
-            "sending": session.export_sending(),
             "refused": device.refused,
             "failures": device.failures,
         }
+        kept, answered, gone = session.sending_changes()
+        changed = [SentMessage(o.message_id, o.room, o.content, o.ciphertext, o.attempts, a) for o, a in kept]
         with device.store.transaction():
             for room, entries in device.unsaved.items():
                 if entries:
                     device.store.add_messages(room, entries)
+            device.store.save_sent(changed, answered, gone)
             device.store.save_state(bytes(msgpack.packb(record)))
+        session.sending_saved()
         device.unsaved = {}
         device.saved_at, device.dirty = time.monotonic(), False
 
@@ -247,31 +250,33 @@ class ClientHost:
     def send(self, client: str, room: str, message: bytes) -> dict[str, Any]:
         """Sends MIMI content (CBOR bytes); returns its message ID and the hub's answer."""
         device = self._device(client)
-        _, message_id = device.session.send(room, content.decode(message))
+        _, message_id = device.session.send(room, content.decode(message), message)
         self._save(device)  # the ratchet that made the ciphertext, and the message, before it leaves
-        return {"message_id": message_id, "status": self._submit(device, room, [message_id])[0]}
+        return {"message_id": message_id, "status": self._submit(device, room)[message_id]}
 
     def send_many(self, client: str, room: str, messages: list[bytes]) -> list[str]:
         """Sends many MIMI contents in order, in one call to the hub (its provider
         coalescing `/submitMessage` bodies); returns the hub's answers."""
         device = self._device(client)
-        sent = [device.session.send(room, content.decode(m))[1] for m in messages]
+        sent = [device.session.send(room, content.decode(m), m)[1] for m in messages]
         self._save(device)  # one save for the batch, before any of it leaves
-        return self._submit(device, room, sent)
+        answers = self._submit(device, room)
+        return [answers[m] for m in sent]
 
     # A device behind the hub's epoch waits for the commit it lacks this long at most,
     # fetching from its provider's inbox with a doubling pause (the hub fans out after it answers).
     CATCH_UP_WAITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
-    def _submit(self, device: Device, room: str, message_ids: list[bytes]) -> list[str]:
-        """Submits saved messages in one call; a message refused as of a past epoch is
-        encrypted again once the device has caught up with the room, saved, and
-        submitted again (RESEND_ATTEMPTS at most). Returns the last answer to each.
+    def _submit(self, device: Device, room: str) -> dict[bytes, str]:
+        """Submits the room's saved, unanswered messages in one call (the oldest first:
+        one whose call failed goes with the next); a message refused as of a past
+        epoch is encrypted again once the device has caught up with the room, saved,
+        and submitted again (RESEND_ATTEMPTS at most). Returns the last answer to each.
         The answers are saved with the device's next save: until then a restart
         submits the same bytes again and gets the same answers."""
         session = device.session
         statuses: dict[bytes, str] = {}
-        pending = message_ids
+        pending = session.unanswered(room)
         while pending:
             replies = names.call_hub(room, "submit_many", device.provider, [session.body(m) for m in pending], now_ms())
             stale: list[EpochTooOld] = []
@@ -283,10 +288,10 @@ class ClientHost:
             if not stale:
                 break
             self._catch_up(device, room, max(o.current_epoch for o in stale))
-            pending = [o.message_id for o in stale if session.resend(o.message_id) is None]
+            pending = [o.message_id for o in stale if session.resend(o) is None]
             self._save(device)
         device.dirty = True
-        return [statuses[m] for m in message_ids]
+        return statuses
 
     def _catch_up(self, device: Device, room: str, epoch: int) -> None:
         """Processes what the provider has for the device until its group of `room`

@@ -10,10 +10,11 @@ for the application. Nothing here reads a clock or does I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from mimi import _core, content, ids
+from mimi.content import MimiContent
 from mimi.errors import MimiError, RemoteProtocolError
 from mimi.logic.framing import bare_group_info, bare_welcome
 from mimi.logic.room import app_data_resolver, proposed_change
@@ -99,6 +100,7 @@ class Outgoing:
     content: bytes  # the MIMI content (CBOR) as sent
     ciphertext: bytes  # the PrivateMessage: resubmitted byte for byte until answered
     attempts: int = 1  # encryptions so far: an epochTooOld answer encrypts it again, RESEND_ATTEMPTS at most
+    decoded: MimiContent | None = field(default=None, compare=False)  # `content`, decoded once (not saved)
 
 
 @dataclass
@@ -108,10 +110,10 @@ class RoomView:
     last_sequence: int = 0  # the last room sequence this device processed
 
 
-# How often one message is encrypted again after epochTooOld answers: a commit the
-# hub sequenced while it was on its way. More in a row means this device cannot
-# catch up with the room (docs/guarantees.md).
-RESEND_ATTEMPTS = 3
+# How often one message is encrypted at most. Each epochTooOld answer to it means
+# another commit was sequenced while it was on its way (a device that cannot catch
+# up stops at once, `resend`): this many commits in a row (docs/guarantees.md).
+RESEND_ATTEMPTS = 8
 
 
 @dataclass
@@ -126,6 +128,9 @@ class ClientSession:
     sent: dict[bytes, Outgoing] = field(default_factory=dict)  # ciphertext -> sent, until fanned back
     pending_leaves: dict[str, set[str]] = field(default_factory=dict)  # room -> clients whose Remove is cached
     unjoined: dict[str, int] = field(default_factory=dict)  # room without a group here -> last sequence delivered
+    # What changed in `sent` since the device last saved it (`sending_changes`).
+    unsaved_sent: dict[bytes, Outgoing | None] = field(default_factory=dict)  # message ID -> as now (None: gone)
+    unsaved_answers: set[bytes] = field(default_factory=set)  # message IDs answered
 
     @property
     def uri(self) -> str:
@@ -194,16 +199,17 @@ class ClientSession:
 
     # -- messages -----------------------------------------------------------
 
-    def send(self, room: str, message: content.MimiContent) -> tuple[bytes, bytes]:
+    def send(self, room: str, message: content.MimiContent, encoded: bytes | None = None) -> tuple[bytes, bytes]:
         """Encrypts `message`; returns (SubmitMessageRequest body, message ID).
+        `encoded`: its CBOR, if the caller decoded it from there (the strict
+        decoder takes only the one encoding `content.encode` writes).
 
         The sender's view shows it once the hub accepts it (`submit_answered`),
         at the hub's accepted_timestamp like everyone else's."""
         view = self.rooms[room]
-        data = content.encode(message)
-        out = Outgoing(room, content.message_id(data, self.user, room), data, view.group.encrypt(data))
-        self.outbox[out.message_id] = out
-        self.sent[out.ciphertext] = out
+        data = content.encode(message) if encoded is None else encoded
+        out = Outgoing(room, content.message_id(data, self.user, room), data, view.group.encrypt(data), decoded=message)
+        self._keep(out)
         return self.body(out.message_id), out.message_id
 
     def body(self, message_id: bytes) -> bytes:
@@ -224,6 +230,7 @@ class ClientSession:
         answer = _core.SubmitMessageResponse.decode(response)
         if answer.status == "accepted" and answer.accepted_timestamp is not None:
             del self.outbox[message_id]
+            self.unsaved_answers.add(message_id)
             return self._shown(out, 0, answer.accepted_timestamp)
         if answer.status == "epochTooOld" and answer.current_epoch is not None and out.attempts < RESEND_ATTEMPTS:
             return EpochTooOld(out.room, message_id, answer.current_epoch)
@@ -235,45 +242,62 @@ class ClientSession:
         view = self.rooms.get(room)
         return view is not None and view.group.is_active and view.group.epoch < epoch
 
-    def resend(self, message_id: bytes) -> Refused | None:
+    def resend(self, refused: EpochTooOld) -> Refused | None:
         """Encrypts a message refused as epochTooOld again, in this device's current
-        epoch: the same content, so the same message ID (`body` has the new bytes).
-        Its old ciphertext never reaches anyone. A Refused if this device is no
-        longer a member."""
-        out = self.outbox[message_id]
+        epoch, once it caught up with the hub's: the same content, so the same
+        message ID (`body` has the new bytes). Its old ciphertext never reaches
+        anyone. A Refused if this device is no longer a member, or still behind."""
+        out = self.outbox[refused.message_id]
         view = self.rooms.get(out.room)
         if view is None or not view.group.is_active:
             self._forget(out)
             return Refused(out.room, 0, "no longer a member of the room")
+        if view.group.epoch < refused.current_epoch:
+            self._forget(out)
+            return Refused(out.room, 0, f"could not catch up with the room's epoch {refused.current_epoch}")
         del self.sent[out.ciphertext]
-        again = Outgoing(out.room, message_id, out.content, view.group.encrypt(out.content), out.attempts + 1)
-        self.outbox[message_id] = again
-        self.sent[again.ciphertext] = again
+        self._keep(replace(out, ciphertext=view.group.encrypt(out.content), attempts=out.attempts + 1))
         return None
+
+    def _keep(self, out: Outgoing) -> None:
+        self.outbox[out.message_id] = out
+        self.sent[out.ciphertext] = out
+        self.unsaved_sent[out.message_id] = out
 
     def _forget(self, out: Outgoing) -> None:
         self.outbox.pop(out.message_id, None)
         self.sent.pop(out.ciphertext, None)
+        self.unsaved_sent[out.message_id] = None
 
     def _shown(self, out: Outgoing, sequence: int, timestamp: int) -> MessageShown:
-        applied = self.rooms[out.room].history.receive_bytes(out.content, sender_uri=self.user, accepted_at=timestamp)
+        message = out.decoded or content.decode(out.content)
+        applied = self.rooms[out.room].history.receive(message, out.message_id, self.user, timestamp)
         change = "sequenced" if sequence else applied.change.value
         return MessageShown(out.room, sequence, out.message_id, self.user, change, out.content, timestamp)
 
-    def export_sending(self) -> list[list[object]]:
-        """What was sent and not yet fanned back (the outbox among it), to save with
-        the MLS state: [room, message ID, content, ciphertext, attempts, answered]."""
-        return [
-            [o.room, o.message_id, o.content, o.ciphertext, o.attempts, o.message_id not in self.outbox]
-            for o in self.sent.values()
-        ]
+    def sending_changes(self) -> tuple[list[tuple[Outgoing, bool]], list[bytes], list[bytes]]:
+        """What changed in the sent messages since `sending_saved`: those to save
+        (encrypted, or again), each with whether it was answered; the message IDs
+        answered; those to forget (fanned back, or refused). Saving costs what
+        changed, not what is in flight."""
+        kept, gone = [], []
+        for message_id, out in self.unsaved_sent.items():
+            if out is None:
+                gone.append(message_id)
+            else:
+                kept.append((out, message_id not in self.outbox))
+        answered = [m for m in self.unsaved_answers if m not in self.unsaved_sent]
+        return kept, answered, gone
 
-    def restore_sending(self, saved: Sequence[tuple[str, bytes, bytes, bytes, int, bool]]) -> None:
-        for room, message_id, data, ciphertext, attempts, answered in saved:
-            out = Outgoing(room, message_id, data, ciphertext, attempts)
-            self.sent[out.ciphertext] = out
-            if not answered:
-                self.outbox[out.message_id] = out
+    def sending_saved(self) -> None:
+        self.unsaved_sent.clear()
+        self.unsaved_answers.clear()
+
+    def restore_sent(self, out: Outgoing, answered: bool) -> None:
+        """A sent message as saved (in send order)."""
+        self.sent[out.ciphertext] = out
+        if not answered:
+            self.outbox[out.message_id] = out
 
     # -- events from the provider --------------------------------------------
 
@@ -333,10 +357,10 @@ class ClientSession:
         if got.kind == "own_message":
             # Shown when the hub accepted it (again here, once: by message ID); now its
             # room sequence is known. Its fan-back also answers it.
-            own = self.sent.pop(message.message, None)
+            own = self.sent.get(message.message)
             if own is None:
                 return []
-            self.outbox.pop(own.message_id, None)
+            self._forget(own)
             return [self._shown(own, sequence, message.timestamp)]
         if got.plaintext is None or got.sender_identity is None:
             raise RemoteProtocolError("application message without content")

@@ -22,7 +22,7 @@ from mimi.storage._base import SqliteStore, Synchronous
 # Seconds between a server store's background WAL checkpoints (a hub's or a follower's).
 SERVER_CHECKPOINT_EVERY = 0.1
 
-from mimi.storage.client import ClientStore, HistoryEntry
+from mimi.storage.client import ClientStore, HistoryEntry, SentMessage
 from mimi.storage.datadir import DataDir
 from mimi.storage.follower import Delivery, FollowerStore, InboxEvent
 from mimi.storage.hub import HubStore, LogEvent
@@ -39,6 +39,7 @@ __all__ = [
     "KeyPackageStore",
     "LogEvent",
     "SERVER_CHECKPOINT_EVERY",
+    "SentMessage",
     "SqliteStore",
     "StoredKeyPackage",
     "Synchronous",
