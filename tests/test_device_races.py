@@ -16,8 +16,9 @@ import pytest
 from mimi import _core, content
 from mimi.errors import MlsError
 from mimi.logic.client import MessageShown, Refused
-from netsim import ROOM, Net
-from test_logic_flows import USERS, assert_agree, room_with_everyone
+from mimi.logic.follower import Follower
+from netsim import ORDINARY_USER, ROOM, SUSPENDED, Net
+from test_logic_flows import USERS, assert_agree, room_that_suspends, room_with_everyone
 
 SPARE = {"G": "mimi://x.example/d/gina/phone", "H": "mimi://z.example/d/hank/phone"}
 
@@ -111,6 +112,26 @@ def test_past_epochs_are_kept_while_a_committer_is_ahead_and_forgotten_after() -
     with pytest.raises(MlsError, match="too old"):
         charlie.process(late)
     ledger.check()
+
+
+def test_each_delivery_names_the_one_before_it_for_its_client() -> None:
+    # Bob is suspended for a while (no application messages), Gina joins late (a Welcome
+    # for her alone), and the followers restart from their exported state in between.
+    net = room_that_suspends()
+    bob = "mimi://x.example/u/bob"
+    net.send("A", text("before"))
+    assert net.set_roles("C", {bob: SUSPENDED}).response_code == "success"
+    net.send("E", text("not for bob"))
+    net.followers = {p: Follower.restore(f.export()) for p, f in net.followers.items()}
+    net.device("G", SPARE["G"])
+    assert net.add_users("C", [SPARE["G"]], ["mimi://x.example/u/gina"]).response_code == "success"
+    assert net.set_roles("C", {bob: ORDINARY_USER}).response_code == "success"
+    net.send("A", text("after"))
+    for client, deliveries in net.inbox.items():
+        assert [d.previous for d in deliveries] == [0] + [d.sequence for d in deliveries[:-1]], client
+    assert texts(net, "B") == ["before", "after"] and texts(net, "G") == ["after"]
+    assert len(net.inbox[USERS["B"]]) == len(net.inbox[USERS["A"]]) - 1  # one sequence skipped, no gap
+    assert not [e for _, e in net.events if isinstance(e, Refused)]
 
 
 def test_a_lost_push_is_fetched_from_the_inbox() -> None:

@@ -64,7 +64,28 @@ class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
     members: set[str] = field(default_factory=set)  # local clients receiving this room's events
     waiting: dict[int, Notify] = field(default_factory=dict)  # buffered batches by `previous`
-    last: dict[str, int] = field(default_factory=dict)  # client -> sequence of the last event delivered to it
+    # The last event delivered to each member: `common` for all but those in `behind`,
+    # which got less (an event went to others only) or joined since. Most events go to
+    # every member: then nothing is kept per client.
+    common: int = 0
+    behind: dict[str, int] = field(default_factory=dict)
+
+    def join(self, client: str) -> None:
+        if client not in self.members:
+            self.members.add(client)
+            self.behind[client] = 0
+
+    def advance(self, to: list[str], sequence: int) -> int | list[int]:
+        """Event `sequence` goes to the members `to`: the previous event of each, or
+        of all (most events: no list per event)."""
+        behind, common = self.behind, self.common
+        self.common = sequence
+        if len(to) < len(self.members):
+            getting = set(to)
+            for client in self.members:
+                if client not in getting:
+                    behind.setdefault(client, common)
+        return [behind.pop(c, common) for c in to] if behind else common
 
 
 class Follower:
@@ -80,13 +101,13 @@ class Follower:
         self.welcome_routes[key_package_ref] = client
 
     def subscribe(self, room: str, client: str) -> None:
-        self.rooms.setdefault(room, _Room()).members.add(client)
+        self.rooms.setdefault(room, _Room()).join(client)
 
     def unsubscribe(self, room: str, client: str) -> None:
         state = self.rooms.get(room)
         if state is not None:
             state.members.discard(client)
-            state.last.pop(client, None)
+            state.behind.pop(client, None)
 
     def export(self) -> bytes:
         rooms = {
@@ -94,7 +115,8 @@ class Follower:
                 state.delivered_upto,
                 sorted(state.members),
                 [[n.previous, list(n.sequences), n.body, list(n.withheld)] for n in state.waiting.values()],
-                state.last,
+                state.common,
+                state.behind,
             ]
             for room, state in self.rooms.items()
         }
@@ -105,11 +127,11 @@ class Follower:
         try:
             d = msgpack.unpackb(data)
             follower = cls(d["provider"])
-            for room, (upto, members, waiting, last) in d["rooms"].items():
+            for room, (upto, members, waiting, common, behind) in d["rooms"].items():
                 follower.rooms[room] = _Room(
                     upto, set(members),
                     {p: Notify(room, p, tuple(seqs), body, tuple(withheld)) for p, seqs, body, withheld in waiting},
-                    dict(last),
+                    common, dict(behind),
                 )
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
             return follower
@@ -152,7 +174,6 @@ class Follower:
         out: list[Delivery] = []
         members = sorted(state.members)
         withheld = frozenset(batch.withheld)
-        last = state.last
         for sequence, (kind, encoded) in zip(batch.sequences, messages):
             if sequence <= state.delivered_upto:
                 continue  # overlaps what an earlier batch delivered
@@ -161,15 +182,17 @@ class Follower:
                 for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
-                        state.members.add(client)
+                        state.join(client)
                         members = sorted(state.members)
                         to.append(client)
             elif kind == "application" and withheld:
                 to = [c for c in members if ids.user_of(c) not in withheld]
             else:
                 to = members
-            for client in to:
-                out.append(Delivery(client, room, sequence, last.get(client, 0), encoded))
-                last[client] = sequence
+            previous = state.advance(to, sequence)
+            if isinstance(previous, int):
+                out.extend([Delivery(c, room, sequence, previous, encoded) for c in to])
+            else:
+                out.extend([Delivery(c, room, sequence, p, encoded) for c, p in zip(to, previous)])
             state.delivered_upto = sequence
         return out
