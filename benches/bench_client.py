@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netsim import Cluster
 
 from mimi import content
+from netsim import Cluster
 
 ROOM = "mimi://h.example/r/send"
 SENDER, READER = "mimi://h.example/d/hal/phone", "mimi://f.example/d/fay/phone"

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from mimi import _core, content
-from mimi.logic.client import MessageShown, Refused
 from mimi.transport import names
 from netsim import Cluster, Crash
 

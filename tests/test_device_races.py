@@ -158,7 +158,7 @@ def test_a_device_behind_the_hubs_epoch_catches_up_and_sends_again() -> None:
 
 
 def test_a_device_that_cannot_catch_up_gives_up_after_a_few_attempts() -> None:
-    net, ledger = racing_room(5)
+    net, _ = racing_room(5)
     net.hold.add("mimi://z.example")  # Evelyn's provider gets nothing: she stays in epoch 1
     assert net.commit("C", app_data=[]).response_code == "success"
     response, message_id = net.send("F", text("never sent"))

@@ -342,7 +342,7 @@ class ClientHost:
         batch goes on; an exception that is no MimiError is a bug, logged too."""
         try:
             events = device.session.deliver(room, sequence, fanout)
-        except Exception as err:  # noqa: BLE001 - one device's bug must not stop the others' events
+        except Exception as err:  # one device's bug must not stop the others' events
             log.exception("%s: event %d of %s failed", client, sequence, room)
             device.failures += 1
             events = [Refused(room, sequence, f"internal failure: {err!r}")]

@@ -8,11 +8,11 @@ from typing import NamedTuple
 from mimi.storage._base import (
     SqliteStore,
     check_bytes,
-    fail,
     check_int,
     check_many,
     check_text,
     check_tuple,
+    fail,
 )
 from mimi.storage.schema import CLIENT
 
