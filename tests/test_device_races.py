@@ -114,6 +114,23 @@ def test_past_epochs_are_kept_while_a_committer_is_ahead_and_forgotten_after() -
     ledger.check()
 
 
+def test_every_kind_of_group_keeps_past_epochs() -> None:
+    # Created (Charlie), joined by Welcome (Alice), joined by external commit (Alice's
+    # tablet), and each of them loaded from its saved state.
+    net = room_with_everyone()
+    net.device("A2", "mimi://x.example/d/alice/tablet")
+    assert net.join_external("A2").response_code == "success"
+    for name in ("C", "A", "A2"):
+        session = net.sessions[name]
+        restored = _core.Client.import_state(session.client.export_state())
+        groups = {"live": session.rooms[ROOM].group, "restored": restored.load_group(session.rooms[ROOM].group.group_id)}
+        for kind, group in groups.items():
+            early = net.sessions["E"].rooms[ROOM].group.encrypt(b"early")
+            group.commit(force_path=True)
+            group.merge_pending_commit()  # ahead of the room, as a committer is
+            assert group.process(early).plaintext == b"early", (name, kind)
+
+
 def test_each_delivery_names_the_one_before_it_for_its_client() -> None:
     # Bob is suspended for a while (no application messages), Gina joins late (a Welcome
     # for her alone), and the followers restart from their exported state in between.
