@@ -14,7 +14,6 @@ from typing import Any
 import msgpack
 
 from mimi import _core, content, ids
-from mimi.actors.provider import Pushed
 from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.errors import MimiError
 from mimi.logic.client import (
@@ -29,6 +28,7 @@ from mimi.logic.client import (
     commit_bundle,
     proposal_bundle,
 )
+from mimi.logic.follower import Pushed
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy.presets import ORDINARY_USER, PRESETS
 from mimi.room import RoomState

@@ -15,13 +15,10 @@ import msgpack
 from mimi import _core, ids
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import MimiError, StorageError
-from mimi.logic.follower import Delivery, Follower, Notify
+from mimi.logic.follower import Delivery, Follower, Notify, Pushed
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore
 from mimi.storage.follower import Delivery as StoredDelivery
 from mimi.transport import names
-
-# What a client host gets: (client, room, sequence, previous, FanoutMessage), as Delivery.
-Pushed = tuple[str, str, int, int, bytes]
 
 
 class ProviderServer:

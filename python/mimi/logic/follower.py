@@ -59,6 +59,10 @@ class Delivery:
     message: bytes
 
 
+# A Delivery as its client's host gets it: (client, room, sequence, previous, FanoutMessage).
+Pushed = tuple[str, str, int, int, bytes]
+
+
 @dataclass
 class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
