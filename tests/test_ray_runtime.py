@@ -204,3 +204,40 @@ def test_an_add_after_exhaustion_uses_the_last_resort_key_package(room) -> None:
     view = ray.get(d.host(ivy).view.remote(ivy, ROOM))
     assert view["member"] and [m["text"] for m in view["messages"]] == ["welcome ivy"]
     assert ray.get(d.host(ivy).view.remote(ivy, other))["member"]
+
+
+def test_a_committer_shows_what_was_sequenced_before_its_commits(room) -> None:  # type: ignore[no-untyped-def]
+    # Fay's host sends a stream while hal commits: hal merges his commit when the hub
+    # answers, before fay's messages sequenced ahead of it have reached his host (their
+    # pushes wait while his host is busy committing); fay's messages that the hub refuses
+    # as of the epoch before are caught up and sent again.
+    ray, d = room
+    fay = CLIENTS["fay"]
+    expected = []
+    for r in range(3):
+        labels = [f"fay {r}.{i}" for i in range(30)]
+        streaming = [d.host(fay).send.remote(fay, ROOM, content.encode(content.message(content.text_part(t)))) for t in labels]
+        time.sleep(0.03)
+        assert call(ray, d, "hal", "commit_pending", ROOM)["code"] == "success"
+        assert [a["status"] for a in ray.get(streaming)] == ["accepted"] * 30
+        expected += labels
+    d.settle(ROOM)
+    for name in CLIENTS:
+        assert texts(ray, d, name) == expected, name
+        assert call(ray, d, name, "view", ROOM)["refused"] == 0, name
+    agree(ray, d)
+
+
+def test_pushes_lost_around_a_host_restart_are_fetched_from_the_inbox(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    hal = CLIENTS["hal"]
+    stream = [d.host(hal).send.remote(hal, ROOM, content.encode(content.message(content.text_part(f"m{i}")))) for i in range(40)]
+    time.sleep(0.05)
+    ray.kill(d.hosts["fleet"], no_restart=False)  # pushes in flight to it are lost
+    assert [r["status"] for r in ray.get(stream)] == ["accepted"] * 40
+    say(ray, d, "hal", "after")  # the fleet's host is back: this push names what it lost before
+    d.settle(ROOM)
+    expected = [f"m{i}" for i in range(40)] + ["after"]
+    for name in CLIENTS:
+        assert texts(ray, d, name) == expected, name
+    agree(ray, d)

@@ -27,8 +27,9 @@ from mimi.storage import (
     InboxEvent,
     KeyPackageStore,
     LogEvent,
+    SentMessage,
 )
-from mimi.storage.schema import SERVER
+from mimi.storage.schema import CLIENT, SERVER
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -295,6 +296,31 @@ def test_client_state_and_history(tmp_path: Path) -> None:
         assert client.rooms() == [ROOM]
         assert client.messages(ROOM, 0, 10) == history
         assert client.messages(ROOM, 3, 1) == history[1:2]
+
+
+def test_client_sent_messages_keep_their_order_through_updates(tmp_path: Path) -> None:
+    path = DataDir(tmp_path).client(ALICE)
+    one, two, three = (SentMessage(b"id%d" % i, ROOM, b"content %d" % i, b"ct %d" % i, 1, False) for i in range(3))
+    with ClientStore(path) as client:
+        client.save_sent([one, two, three], [], [])
+        # Two is encrypted again (a new ciphertext), one is answered, three fanned back.
+        client.save_sent([two._replace(ciphertext=b"ct 2'", attempts=2)], [b"id0"], [b"id2"])
+        with pytest.raises(StorageError, match="attempts"):
+            client.save_sent([three._replace(attempts=0)], [], [])
+    with ClientStore(path) as client:
+        assert client.sent() == [one._replace(answered=True), two._replace(ciphertext=b"ct 2'", attempts=2)]
+
+
+def test_a_version_1_client_file_is_migrated(tmp_path: Path) -> None:
+    path = DataDir(tmp_path).client(ALICE)
+
+    class ClientStoreV1(ClientStore):
+        schema = replace(CLIENT, version=1, ddl=CLIENT.ddl.replace(CLIENT.migrations[2], ""), migrations={})
+
+    with ClientStoreV1(path) as old:
+        old.save_state(b"mls")
+    with ClientStore(path) as client:
+        assert client.load_state() == b"mls" and client.sent() == []
 
 
 # ---------------------------------------------------------------- durability

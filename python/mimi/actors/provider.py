@@ -16,7 +16,7 @@ from mimi import _core, ids
 from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import MimiError, StorageError
-from mimi.logic.follower import Delivery, Follower, Notify
+from mimi.logic.follower import Delivery, Follower, Notify, Pushed
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
     ClaimLimit,
@@ -186,25 +186,34 @@ class ProviderServer:
 
     def _push(self, deliveries: list[Delivery]) -> None:
         """Stored deliveries to the local clients' hosts, one call per host."""
-        per_host: dict[str, list[tuple[str, str, int, bytes]]] = defaultdict(list)
+        per_host: dict[str, list[Pushed]] = defaultdict(list)
         for d in deliveries:
             host = self.hosts.get(d.client)
             if host is not None:
-                per_host[host].append((d.client, d.room, d.sequence, d.message))
+                per_host[host].append((d.client, d.room, d.sequence, d.previous, d.message))
         for host, batch in per_host.items():
             names.handle(host).deliver.remote(batch)
-            for client, room, sequence, _ in batch:
+            for client, room, sequence, _, _ in batch:
                 self.pushed.setdefault(room, {})[client] = sequence
         self.delivered += len(deliveries)
 
-    def missed(self, client: str, room: str, after: int) -> list[tuple[str, str, int, bytes]]:
-        """The room's events in `client`'s inbox after room sequence `after`, for a
-        client host that restarted (deliveries pushed to it meanwhile were lost)."""
-        out = []
+    def rooms(self, client: str) -> list[str]:
+        """The rooms whose events go to `client` (a restarted host may not have saved
+        its newest)."""
+        with self.lock:
+            return self.follower.rooms_of(client)
+
+    def missed(self, client: str, room: str, after: int) -> list[Pushed]:
+        """The room's events in `client`'s inbox after room sequence `after`, as they
+        were pushed, for a client host that lost pushes (it restarted meanwhile) or
+        must catch up with the room before it sends again."""
+        out: list[Pushed] = []
+        previous = 0
         for event in self.inbox.fetch_inbox(client, room, 0, 1_000_000):
             sequence, message = msgpack.unpackb(event.body)
             if sequence > after:
-                out.append((client, room, sequence, bytes(message)))
+                out.append((client, room, sequence, previous, bytes(message)))
+            previous = sequence
         return out
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:

@@ -24,7 +24,7 @@ from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
 from mimi.loadtest.pacing import Schedule, load_text, marker_of
 from mimi.loadtest.report import Tally
-from mimi.logic.client import Event, MessageShown
+from mimi.logic.client import EpochTooOld, Event, MessageShown
 from mimi.transport import names
 
 RECORD = "record"  # the concurrency group of the record readers (see `fleet`)
@@ -133,42 +133,60 @@ class FleetHost(ClientHost):
         start = time.monotonic_ns()
         schedule = Schedule(start, rate, duration, late)
 
+        Chunk = tuple[list[bytes], list[tuple[int, int, bytes]]]
+
+        def submit_saved(chunks: list[tuple[int, Chunk]]) -> None:
+            """The devices that encrypted are saved first (docs/guarantees.md): one save
+            per device for what goes out now."""
+            for k in dirty:
+                self._save(devices[k])
+            dirty.clear()
+            for k, (bodies, pending) in chunks:
+                submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
+
         def collect(block: bool) -> None:
+            again: dict[int, Chunk] = {}
             for (k, sequence, message_id), raw in submits.answered(block, timeout):
-                devices[k].session.submit_answered(message_id, raw)
+                session = devices[k].session
                 status = _core.SubmitMessageResponse.decode(raw).status
                 answers[status] = answers.get(status, 0) + 1
+                outcome = session.submit_answered(message_id, raw)
+                if isinstance(outcome, EpochTooOld):
+                    # A commit got in first: caught up, the same content goes again.
+                    self._catch_up(devices[k], streams[k][1], outcome.current_epoch)
+                    if session.resend(outcome) is None:
+                        bodies, pending = again.setdefault(k, ([], []))
+                        bodies.append(session.body(message_id))
+                        pending.append((k, sequence, message_id))
+                        dirty.add(k)
+                        continue
                 if status != "accepted":
                     refused[k].append(sequence)
-
-        def submit(k: int, bodies: list[bytes], pending: list[tuple[int, int, bytes]]) -> None:
-            submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
-            submit_ns.extend([time.monotonic_ns()] * len(pending))
+            submit_saved(list(again.items()))
 
         issued = 0
-        saved = start
         while not schedule.over(issued, now := time.monotonic_ns()):
-            # What is due and fits the window goes out now, one call per stream (Submits.CHUNK at most).
-            chunks: dict[int, tuple[list[bytes], list[tuple[int, int, bytes]]]] = {}
+            # What is due and fits the window goes out now, one call per stream and Submits.CHUNK.
+            chunks: list[tuple[int, Chunk]] = []
+            open_chunks: dict[int, Chunk] = {}
             for _ in range(schedule.due(issued, now, window - submits.messages)):
                 k = issued % len(streams)
                 text = load_text(sent[k], schedule.stamp(issued, time.monotonic_ns()), size)
                 body, message_id = devices[k].session.send(streams[k][1], content.message(content.text_part(text)))
-                bodies, pending = chunks.setdefault(k, ([], []))
+                if k not in open_chunks:
+                    open_chunks[k] = ([], [])
+                    chunks.append((k, open_chunks[k]))
+                bodies, pending = open_chunks[k]
                 bodies.append(body)
                 pending.append((k, sent[k], message_id))
                 sent[k] += 1
                 dirty.add(k)
                 issued += 1
                 if len(bodies) == Submits.CHUNK:
-                    submit(k, *chunks.pop(k))
-            for k, chunk in chunks.items():
-                submit(k, *chunk)
-            if now - saved > 10_000_000:  # the ratchets advanced: persist every 10 ms, not per message
-                for k in dirty:
-                    self._save(devices[k])
-                dirty.clear()
-                saved = now
+                    del open_chunks[k]
+            if chunks:
+                submit_saved(chunks)
+                submit_ns.extend([time.monotonic_ns()] * sum(len(pending) for _, (_, pending) in chunks))
             if submits.messages >= window:
                 collect(block=True)
                 continue
@@ -178,8 +196,8 @@ class FleetHost(ClientHost):
                 time.sleep(min(wait, 0.05))
         while submits.calls:
             collect(block=True)
-        for k in dirty:
-            self._save(devices[k])
+        for device in devices:
+            self._save(device)  # the answers
         return {
             "sent": sent,
             "refused": refused,

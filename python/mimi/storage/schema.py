@@ -67,10 +67,21 @@ SERVER = Schema(
     migrations={2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;"},
 )
 
+_CLIENT_SENT = """
+    CREATE TABLE client_sent (
+        message_id BLOB PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        content BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        attempts INTEGER NOT NULL CHECK (attempts > 0),
+        answered INTEGER NOT NULL CHECK (answered IN (0, 1))
+    ) STRICT;
+"""
+
 CLIENT = Schema(
     name="client",
     application_id=0x4D494D43,  # "MIMC"
-    version=1,
+    version=2,
     ddl="""
     CREATE TABLE client_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -84,5 +95,7 @@ CLIENT = Schema(
         content BLOB NOT NULL,
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
-    """,
+    """ + _CLIENT_SENT,
+    # 2: what a device sent and has not yet seen fanned back, saved before it leaves.
+    migrations={2: _CLIENT_SENT},
 )

@@ -48,11 +48,19 @@ fn sender_ratchet() -> SenderRatchetConfiguration {
     SenderRatchetConfiguration::new(OUT_OF_ORDER_TOLERANCE, 1000)
 }
 
+/// How many past epochs' message secrets a member keeps. A committer merges its
+/// commit when the hub accepts it, before the application messages the hub
+/// sequenced ahead of that commit have all reached it; they still decrypt with
+/// their epoch's secrets. 16 covers as many commits of one member in quick
+/// succession (docs/interop.md, "Past epochs").
+pub const MAX_PAST_EPOCHS: usize = 16;
+
 fn join_config() -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
         .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
         .use_ratchet_tree_extension(false)
         .sender_ratchet_configuration(sender_ratchet())
+        .max_past_epochs(MAX_PAST_EPOCHS)
         .build()
 }
 
@@ -176,6 +184,7 @@ impl Client {
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
             .use_ratchet_tree_extension(false)
             .sender_ratchet_configuration(sender_ratchet())
+            .max_past_epochs(MAX_PAST_EPOCHS)
             .with_group_context_extensions(extensions)
             .build();
         let group = MlsGroup::new_with_group_id(
@@ -261,9 +270,15 @@ impl Client {
 
     /// Reloads a group this client is a member of from its store.
     pub fn load_group(&self, group_id: &[u8]) -> Result<Group, StateError> {
-        let group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
+        let mut group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
             .map_err(|source| StateError::Store { operation: "load group", source })?
             .ok_or(StateError::NoSuchGroup)?;
+        // A group saved before MAX_PAST_EPOCHS kept no past epochs: today's config.
+        if group.configuration() != &join_config() {
+            group
+                .set_configuration(self.provider.storage(), &join_config())
+                .map_err(|source| StateError::Store { operation: "load group", source })?;
+        }
         Ok(self.wrap(group))
     }
 
@@ -500,6 +515,24 @@ impl Group {
         })
     }
 
+    /// Forgets the message secrets of every past epoch but the `keep` most recent.
+    /// Once this member has processed the room's events up to a commit, no message
+    /// of an epoch before that commit can come any more (docs/interop.md, "Past epochs").
+    pub fn forget_past_epochs(&mut self, keep: usize) -> Result<(), MergeError> {
+        let policy = if keep == 0 {
+            PastEpochDeletion::delete_all()
+        } else {
+            // Nothing was kept before 1970: only the cap applies.
+            PastEpochDeletion::before_timestamp(std::time::SystemTime::UNIX_EPOCH).max_past_epochs(keep)
+        };
+        self.group
+            .delete_past_epoch_secrets(self.provider.as_ref(), policy)
+            .map_err(|DeletePastEpochSecretsError::StorageError(source)| MergeError::Store {
+                operation: "forget past epochs",
+                source,
+            })
+    }
+
     /// Drops this client's pending commit (the hub refused it).
     pub fn clear_pending_commit(&mut self) -> Result<(), MergeError> {
         self.group
@@ -542,7 +575,11 @@ impl Group {
         if msg.group_id() != self.group.group_id() {
             return Err(ProcessError::OtherGroup);
         }
-        check_epoch(&msg, self.group.epoch())?;
+        // An application message of a past epoch decrypts with the secrets kept for it.
+        let past_application = msg.content_type() == ContentType::Application && msg.epoch() < self.group.epoch();
+        if !past_application {
+            check_epoch(&msg, self.group.epoch())?;
+        }
         let processed = self
             .group
             .process_message(self.provider.as_ref(), msg)
@@ -554,8 +591,10 @@ impl Group {
             authenticated_data: processed.aad().to_vec(),
             ..Summary::default()
         };
+        // The credential the message was verified with: for a message of a past epoch
+        // that leaf may since hold another member, or none.
         let sender_identity = match processed.sender() {
-            Sender::Member(leaf) => identity_at(*leaf),
+            Sender::Member(_) => Some(identity_of(processed.credential())),
             _ => None,
         };
         summary.sender = Some(sender_info(processed.sender(), sender_identity));

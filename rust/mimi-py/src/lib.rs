@@ -514,6 +514,10 @@ impl Group {
         guard(|| self.0.clear_pending_commit())
     }
 
+    fn forget_past_epochs(&mut self, keep: usize) -> PyResult<()> {
+        guard(|| self.0.forget_past_epochs(keep))
+    }
+
     #[pyo3(signature = (component_id, update))]
     fn propose_app_data(&mut self, component_id: u16, update: Option<Vec<u8>>) -> PyResult<Vec<u8>> {
         let change = core::AppDataChange { component_id, update };
