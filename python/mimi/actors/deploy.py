@@ -90,7 +90,8 @@ class Deployment:
 
     def settle(self, room: str, timeout: float = 120.0) -> None:
         """Waits until everything the hub fanned out for `room` was delivered and
-        processed by every client (bounded; raises MimiError on timeout)."""
+        processed by every client still subscribed; a removed client counts until it
+        processed the commit that removed it (bounded; raises MimiError on timeout)."""
         from ray.exceptions import ActorUnavailableError
 
         deadline = time.monotonic() + timeout
