@@ -241,3 +241,22 @@ def test_pushes_lost_around_a_host_restart_are_fetched_from_the_inbox(room) -> N
     for name in CLIENTS:
         assert texts(ray, d, name) == expected, name
     agree(ray, d)
+
+
+def test_settle_after_a_removal_is_prompt_and_the_removed_device_knows(room) -> None:  # type: ignore[no-untyped-def]
+    # While gus's host is busy, his provider pushes him his removal and the message
+    # after it (he unsubscribes only once he has processed the removal); he drops
+    # that message unprocessed, and settling must not wait for it.
+    ray, d = room
+    busy = d.hosts["fleet"].__ray_call__.remote(lambda _host: time.sleep(2))
+    assert call(ray, d, "hal", "remove_user", ROOM, "mimi://f.example/u/gus")["code"] == "success"
+    say(ray, d, "hal", "gus is gone")
+    ray.get(busy)
+    started = time.monotonic()
+    d.settle(ROOM, timeout=30)
+    assert time.monotonic() - started < 10
+    assert not call(ray, d, "gus", "view", ROOM)["member"]
+    assert texts(ray, d, "fay") == texts(ray, d, "hal") == ["gus is gone"]
+    assert texts(ray, d, "gus") == []
+    views = [call(ray, d, n, "view", ROOM) for n in ("hal", "fay")]
+    assert len({(v["epoch"], v["epoch_authenticator"]) for v in views}) == 1

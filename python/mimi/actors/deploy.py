@@ -18,7 +18,7 @@ from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
 from mimi.transport import names
 
-ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
+ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_task_retries": 0}
 
 # Threads per actor: concurrent `/submitMessage` calls to a RoomHub, and `/notify`
 # calls to a ProviderServer, share one durable commit (`GroupCommit`); the calls in
@@ -40,17 +40,21 @@ class Deployment:
     """The actors of one deployment, created on the connected Ray cluster."""
 
     data_dir: str
+    restarts: int = 1  # how often each actor is restarted after it dies (fault runs kill hosts more often)
     providers: dict[str, Any] = field(default_factory=dict)
     hubs: dict[str, Any] = field(default_factory=dict)  # room -> RoomHub
     hosts: dict[str, Any] = field(default_factory=dict)  # host name -> ClientHost
     client_host: dict[str, str] = field(default_factory=dict)  # client -> host name
     hub_of_room: dict[str, str] = field(default_factory=dict)
 
+    def _options(self) -> dict[str, Any]:
+        return {**ACTOR_OPTIONS, "max_restarts": self.restarts}
+
     def provider(self, uri: str) -> Any:
         import ray
 
         actor: Any = ray.remote(ProviderServer)
-        handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **ACTOR_OPTIONS).remote(
+        handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **self._options()).remote(
             uri, self.data_dir
         )
         ray.get(handle.ping.remote())
@@ -63,7 +67,7 @@ class Deployment:
         import ray
 
         actor: Any = ray.remote(RoomHub)
-        handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
+        handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **self._options()).remote(
             hub, self.data_dir, window=window
         )
         ray.get(handle.ping.remote())
@@ -78,7 +82,7 @@ class Deployment:
 
         name = names.clients(host)
         actor: Any = ray.remote(**remote)(cls) if remote else ray.remote(cls)
-        handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, self.data_dir)
+        handle = actor.options(name=name, **self._options()).remote(name, clients, self.data_dir)
         ray.get(handle.ping.remote())
         self.hosts[host] = handle
         for client in clients:
@@ -90,7 +94,8 @@ class Deployment:
 
     def settle(self, room: str, timeout: float = 120.0) -> None:
         """Waits until everything the hub fanned out for `room` was delivered and
-        processed by every client (bounded; raises MimiError on timeout)."""
+        processed by every client still subscribed; a removed client counts until it
+        processed the commit that removed it (bounded; raises MimiError on timeout)."""
         from ray.exceptions import ActorUnavailableError
 
         deadline = time.monotonic() + timeout

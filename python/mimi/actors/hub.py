@@ -231,6 +231,13 @@ class RoomHub:
         with self.lock:
             return self.outbox.batcher.last_queued(room)
 
+    def members(self, room: str) -> tuple[int, list[str]]:
+        """(the room's last sequence, the group's members then): the clients owed
+        the events that come after it."""
+        with self.lock:
+            hub_room = self._room(room)
+            return hub_room.sequence, sorted(m.identity for m in hub_room.view.members())
+
     def flush(self) -> int:
         """Sends what can go now; returns the `/notify` calls still unanswered."""
         with self.lock:

@@ -101,8 +101,12 @@ class ProviderServer:
             self.follower.subscribe(room, client)
 
     def unsubscribe(self, room: str, client: str) -> None:
+        """`client` processed the commit that removed it and takes no more of the
+        room's events: what was pushed to it after that commit, it drops unprocessed,
+        so it is no longer counted as owing them (`progress`, `Deployment.settle`)."""
         with self._changing():
             self.follower.unsubscribe(room, client)
+            self.pushed.get(room, {}).pop(client, None)
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
@@ -217,7 +221,8 @@ class ProviderServer:
         return out
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
-        """(room sequence delivered in order, last sequence pushed to each local client)."""
+        """(room sequence delivered in order, last sequence pushed to each local client
+        still subscribed to the room)."""
         with self.lock:
             return self.follower.delivered_upto(room), dict(self.pushed.get(room, {}))
 

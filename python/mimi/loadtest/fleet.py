@@ -19,9 +19,10 @@ from array import array
 from typing import Any, Generic, TypeVar
 
 from mimi import _core, content, ids
-from mimi.actors.client import ClientHost, now_ms
+from mimi.actors.client import ClientHost, now_ms, text_of
 from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
+from mimi.loadtest.faults import DeviceView
 from mimi.loadtest.pacing import Schedule, load_text, marker_of
 from mimi.loadtest.report import Tally
 from mimi.logic.client import EpochTooOld, Event, MessageShown
@@ -71,6 +72,7 @@ class Submits(Generic[Pending]):
 
 class FleetHost(ClientHost):
     def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+        self.started_ns = time.monotonic_ns()  # this process's start: a restarted host answers with a later one
         self.records = threading.Lock()  # the record readers run on a thread of their own
         self._clear()
         super().__init__(name, clients, data_dir)  # may deliver what was missed: records first
@@ -113,23 +115,54 @@ class FleetHost(ClientHost):
             self._clear()
         return out
 
+    def shown(self, room: str) -> list[DeviceView]:
+        """What each hosted device shows in `room`: its load messages as displayed
+        (`faults.audit`), whether it is a member, and its epoch authenticator."""
+        now = now_ms()
+        out = []
+        for client, device in self.devices.items():
+            view = device.session.rooms.get(room)
+            if view is None:
+                out.append(DeviceView(client, False, None, ()))
+                continue
+            messages = []
+            for entry in view.history.messages(now):
+                mark = marker_of(text_of(entry.content).encode())
+                if mark is not None:
+                    messages.append((entry.accepted_at, entry.sender_uri, mark[0]))
+            out.append(DeviceView(client, view.group.is_active, view.group.epoch_authenticator.hex(), tuple(messages)))
+        return out
+
+    def processed(self, rooms: list[str]) -> tuple[int, dict[str, dict[str, int]]]:
+        """When this process started, and per room the last sequence each hosted
+        device processed, read as is (no save: a RECORD-group reader while the host
+        delivers or drives)."""
+        out: dict[str, dict[str, int]] = {room: {} for room in rooms}
+        for client, device in list(self.devices.items()):
+            for room, view in list(device.session.rooms.items()):
+                if room in out:
+                    out[room][client] = view.last_sequence
+        return self.started_ns, out
+
     def drive(self, streams: list[tuple[str, str]], rate: float | None, duration: float, size: int = 1024,
-              window: int = 64, late: float = 0.0, timeout: float = 60.0) -> dict[str, Any]:
+              window: int = 64, late: float = 0.0, timeout: float = 60.0, first: list[int] | None = None) -> dict[str, Any]:
         """Sends messages of `size` bytes over `streams` ((client, room) pairs) on
         `Schedule(rate, duration, late)`, with up to `window` in flight; gives up
-        (MimiError) when no hub answers for `timeout` seconds. Returns per stream
-        the messages sent and the sequences refused, the hub's answers by status,
-        the start, the seconds it took and when each message was submitted."""
+        (MimiError) when no hub answers for `timeout` seconds. Each stream numbers its
+        messages from `first` (0 by default; a run in parts goes on where a part ended).
+        Returns per stream the number after its last message and the numbers refused,
+        the hub's answers by status, the start, the seconds it took and when each
+        message was submitted."""
         if not streams:
             raise MimiError("no streams to drive")
         devices = [self._device(client) for client, _ in streams]
         hubs = [names.handle(names.hub(room)) for _, room in streams]
-        sent = [0] * len(streams)
+        sent = list(first) if first is not None else [0] * len(streams)
         refused: list[list[int]] = [[] for _ in streams]
         answers: dict[str, int] = {}
         submits: Submits[tuple[int, int, bytes]] = Submits()  # pending: (stream, sequence, message ID)
         submit_ns = array("q")
-        dirty: set[int] = set()
+        dirty: set[int] = set()  # streams that sent: saved again once their answers are in
         start = time.monotonic_ns()
         schedule = Schedule(start, rate, duration, late)
 
