@@ -92,6 +92,25 @@ def test_killed_actor_restarts_from_sqlite_and_the_room_goes_on(room, victim: st
     assert len({(v["epoch"], v["epoch_authenticator"]) for v in views}) == 1
 
 
+def test_a_follower_killed_twice_comes_back_each_time_and_gets_every_event(room) -> None:  # type: ignore[no-untyped-def]
+    """Actors restart without a cap (a second kill left the follower dead when the cap
+    was 1); the hub backs off while the follower is down and, once it is back, sends
+    it every event from its log."""
+    ray, d = room
+    follower, hub, said = d.providers["mimi://f.example"], d.hubs[ROOM], []
+    for kill in (1, 2):
+        ray.kill(follower, no_restart=False)
+        for i in range(3):  # logged at once, delivered when the follower is back
+            said.append(f"kill {kill}, message {i}")
+            say(ray, d, "hal", said[-1])
+        d.settle(ROOM, timeout=45)
+    for name in CLIENTS:
+        assert texts(ray, d, name) == said, name
+    last = ray.get(hub.progress.remote(ROOM))["mimi://f.example"]
+    lag = ray.get(hub.lag.remote())["mimi://f.example"]
+    assert (lag.acknowledged[ROOM], lag.pending, lag.failures) == (last, 0, 0)
+
+
 def test_bad_bodies_at_the_hub_change_nothing(room) -> None:  # type: ignore[no-untyped-def]
     ray, d = room
     hub = d.hubs[ROOM]

@@ -115,6 +115,17 @@ def test_hub_refuses_a_gap_or_a_repeat_whole(hub: HubStore, first: int) -> None:
     assert hub.events_since(ROOM, 0, 10) == events(1, 1)
 
 
+def test_hub_cursors_are_one_row_per_room_and_follower(server: Path) -> None:
+    other = "mimi://b.example/r/lounge"
+    with HubStore(server) as hub:
+        hub.save_cursors([(ROOM, "mimi://b.example", 0, 3, 3), (other, "mimi://b.example", 1, 0, 1)])
+        hub.save_cursors([(ROOM, "mimi://b.example", 2, 1, 3), (ROOM, "mimi://c.example", 0, 1, 2)])
+    with HubStore(server) as hub:
+        assert hub.cursors() == [
+            (ROOM, "mimi://b.example", 2, 1, 3), (ROOM, "mimi://c.example", 0, 1, 2), (other, "mimi://b.example", 1, 0, 1)
+        ]
+
+
 def test_hub_events_need_a_room(hub: HubStore) -> None:
     with pytest.raises(StorageError, match="save_state first"):
         hub.append_events(ROOM, events(1, 1))
@@ -405,7 +416,8 @@ def test_a_file_that_is_not_ours_is_refused_untouched(
 
 
 def test_a_version_1_server_file_is_migrated_and_keeps_its_rooms(server: Path) -> None:
-    # Version 1 had two hub tables nothing used (KeyPackage routes and followers live in the room state).
+    # Version 1 had two hub tables nothing used (KeyPackage routes and followers live in the room state),
+    # and no followers' cursors (version 3).
     v1_tables = """
         CREATE TABLE hub_key_packages (room_id TEXT NOT NULL, ref BLOB NOT NULL, provider TEXT NOT NULL,
                                        PRIMARY KEY (room_id, ref)) STRICT, WITHOUT ROWID;
@@ -414,19 +426,20 @@ def test_a_version_1_server_file_is_migrated_and_keeps_its_rooms(server: Path) -
     """
 
     class HubStoreV1(HubStore):
-        schema = replace(SERVER, version=1, ddl=SERVER.ddl + v1_tables, migrations={})
+        schema = replace(SERVER, version=1, ddl=SERVER.ddl.replace(SERVER.migrations[3], "") + v1_tables, migrations={})
 
     with HubStoreV1(server) as old:
         old.save_state(ROOM, b"state")
         old.append_events(ROOM, events(1, 2))
     with HubStore(server) as hub:
         assert hub.load_state(ROOM) == b"state" and hub.events_since(ROOM, 0, 10) == events(1, 2)
+        assert hub.cursors() == []
     with sqlite3.connect(server) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 3
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
     db.close()
     assert not tables & {"hub_key_packages", "hub_followers"}
-    with pytest.raises(StorageError, match="version 2 is newer"):
+    with pytest.raises(StorageError, match="version 3 is newer"):
         HubStoreV1(server)
 
 
@@ -450,6 +463,10 @@ BAD_CALLS: list[tuple[str, Callable[[HubStore, FollowerStore, KeyPackageStore], 
     ("accepted_timestamp must be an int", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 1.5, b"")])),  # type: ignore[arg-type]
     ("body must be bytes", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 0, bytearray())])),  # type: ignore[arg-type]
     ("limit must be an int >= 1", lambda h, f, k: h.events_since(ROOM, 0, 0)),
+    ("cursor must be a tuple of 5", lambda h, f, k: h.save_cursors([(ROOM, "mimi://b.example", 1, 0)])),  # type: ignore[list-item]
+    ("cursors must be a collection", lambda h, f, k: h.save_cursors(ROOM)),  # type: ignore[arg-type]
+    ("pending must be an int >= 0", lambda h, f, k: h.save_cursors([(ROOM, "mimi://b.example", 1, -1, 1)])),
+    ("last must be an int >= 2", lambda h, f, k: h.save_cursors([(ROOM, "mimi://b.example", 2, 0, 1)])),
     ("after must be an int", lambda h, f, k: h.events_since(ROOM, None, 1)),  # type: ignore[arg-type]
     ("recipient must be a non-empty str", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", [ALICE, 3])])),  # type: ignore[list-item]
     ("recipients must be a collection", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", ALICE)])),
@@ -470,7 +487,7 @@ def test_wrong_types_are_refused_and_change_nothing(
     follower.follow_room(ROOM)
     with pytest.raises(StorageError, match=message):
         call(hub, follower, kps)
-    assert hub.load_state(ROOM) == b"s" and hub.events_since(ROOM, 0, 9) == events(1, 1)
+    assert hub.load_state(ROOM) == b"s" and hub.events_since(ROOM, 0, 9) == events(1, 1) and hub.cursors() == []
     assert follower.delivered_upto(ROOM) == 0 and follower.fetch_inbox(ALICE, ROOM, 0, 9) == []
     assert kps.remaining(ALICE) == 0
 

@@ -1,8 +1,9 @@
 """Deploying mimi on Ray: a local cluster by default, or an existing one (`address`).
 
 `ray.remote` is applied here, where the actors are deployed; every actor is
-named in the `mimi` namespace, restarts from its SQLite files when it dies
-(`max_restarts`), and asks for no CPU reservation (a 2-core machine hosts
+named in the `mimi` namespace, restarts from its SQLite files whenever it dies
+(no cap on restarts: what it restores is bounded, and a hub backs off while a
+follower is down), and asks for no CPU reservation (a 2-core machine hosts
 many actors; they are mostly idle).
 """
 
@@ -16,9 +17,10 @@ from mimi.actors.client import ClientHost
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
+from mimi.logic.fanout import Backoff
 from mimi.transport import names
 
-ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_task_retries": 0}
+ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 
 # Threads per actor: concurrent `/submitMessage` calls to a RoomHub, and `/notify`
 # calls to a ProviderServer, share one durable commit (`GroupCommit`); the calls in
@@ -40,35 +42,31 @@ class Deployment:
     """The actors of one deployment, created on the connected Ray cluster."""
 
     data_dir: str
-    restarts: int = 1  # how often each actor is restarted after it dies (fault runs kill hosts more often)
     providers: dict[str, Any] = field(default_factory=dict)
     hubs: dict[str, Any] = field(default_factory=dict)  # room -> RoomHub
     hosts: dict[str, Any] = field(default_factory=dict)  # host name -> ClientHost
     client_host: dict[str, str] = field(default_factory=dict)  # client -> host name
     hub_of_room: dict[str, str] = field(default_factory=dict)
 
-    def _options(self) -> dict[str, Any]:
-        return {**ACTOR_OPTIONS, "max_restarts": self.restarts}
-
     def provider(self, uri: str) -> Any:
         import ray
 
         actor: Any = ray.remote(ProviderServer)
-        handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **self._options()).remote(
+        handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **ACTOR_OPTIONS).remote(
             uri, self.data_dir
         )
         ray.get(handle.ping.remote())
         self.providers[uri] = handle
         return handle
 
-    def room_hub(self, room: str, hub: str, window: int = 2) -> Any:
+    def room_hub(self, room: str, hub: str, window: int = 2, backoff: Backoff | None = None) -> Any:
         """A RoomHub for `room`, hosted by provider `hub`; `window`: `/notify` calls
-        in flight per follower."""
+        in flight per follower; `backoff`: when to try a failing follower again."""
         import ray
 
         actor: Any = ray.remote(RoomHub)
-        handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **self._options()).remote(
-            hub, self.data_dir, window=window
+        handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
+            hub, self.data_dir, window=window, backoff=backoff
         )
         ray.get(handle.ping.remote())
         self.hubs[room] = handle
@@ -82,7 +80,7 @@ class Deployment:
 
         name = names.clients(host)
         actor: Any = ray.remote(**remote)(cls) if remote else ray.remote(cls)
-        handle = actor.options(name=name, **self._options()).remote(name, clients, self.data_dir)
+        handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, self.data_dir)
         ray.get(handle.ping.remote())
         self.hosts[host] = handle
         for client in clients:

@@ -91,7 +91,6 @@ class LoadRun:
         hosts: list[str] = []
         hubs: list[str] = []
         started = time.monotonic()
-        d.restarts = 1 + (faults.kill_hosts if faults else 0)
         try:
             for r, room in enumerate(room_uris):
                 self.progress(f"{label}: starting hubs", r, rooms)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from mimi.storage._base import SqliteStore, check_bytes, check_int, check_text, check_tuple, fail
+from mimi.storage._base import SqliteStore, check_bytes, check_int, check_many, check_text, check_tuple, fail
 from mimi.storage.schema import SERVER
 
 
@@ -20,6 +20,10 @@ class LogEvent(NamedTuple):
     body: bytes
 
 
+# A follower's place in a room's log: (room_id, destination, acknowledged, pending, last).
+CursorRow = tuple[str, str, int, int, int]
+
+
 class HubStore(SqliteStore):
     """Durable state of the rooms this server is the hub of.
 
@@ -30,6 +34,9 @@ class HubStore(SqliteStore):
         with hub.transaction():
             hub.save_state(room, state)
             hub.append_events(room, events)
+
+    Per room and destination follower, a cursor: the last sequence it acknowledged,
+    how many events for it are logged after that one, and the last logged for it.
     """
 
     schema = SERVER
@@ -109,3 +116,25 @@ class HubStore(SqliteStore):
         """Up to `limit` events of the room with sequence > `after`, in order."""
         rows = self._page("sequence, accepted_timestamp, body", "hub_events", room_id, after, limit)
         return [LogEvent(*row) for row in rows]
+
+    def save_cursors(self, cursors: Sequence[CursorRow]) -> None:
+        """Replace the cursors of these (room, destination) pairs, in one commit."""
+        check_many("cursors", cursors)
+        rows = []
+        for cursor in cursors:
+            room_id, destination, acknowledged, pending, last = check_tuple("cursor", cursor, 5)
+            check_text("room_id", room_id)
+            check_text("destination", destination)
+            rows.append((room_id, destination, check_int("acknowledged", acknowledged),
+                         check_int("pending", pending), check_int("last", last, acknowledged)))
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO hub_cursors (room_id, destination, acknowledged, pending, last) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def cursors(self) -> list[CursorRow]:
+        """Every saved cursor, by room and destination: one row per pair, not per event."""
+        rows = self._read("SELECT room_id, destination, acknowledged, pending, last FROM hub_cursors ORDER BY room_id, destination")
+        return [tuple(row) for row in rows]

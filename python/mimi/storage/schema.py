@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from mimi.storage._base import Schema
 
+# Each follower's place in a hub's log of a room (`HubStore.save_cursors`).
+_HUB_CURSORS = """
+    CREATE TABLE hub_cursors (
+        room_id TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL CHECK (acknowledged >= 0),
+        pending INTEGER NOT NULL CHECK (pending >= 0),
+        last INTEGER NOT NULL CHECK (last >= acknowledged),
+        PRIMARY KEY (room_id, destination)
+    ) STRICT, WITHOUT ROWID;
+"""
+
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=2,
+    version=3,
     ddl="""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
@@ -61,10 +73,16 @@ SERVER = Schema(
         claimed INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1))
     ) STRICT;
     CREATE INDEX key_packages_unclaimed ON key_packages (client, last_resort) WHERE claimed = 0;
-    """,
+    """
+    + _HUB_CURSORS,
     # 2: a hub keeps its Welcome routes and destinations in the room state (`HubRoom.export`);
     # the tables written for them were never used.
-    migrations={2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;"},
+    # 3: each follower's cursor in a hub's log; a hub finds a room logged before without
+    # cursors and starts its followers at the log's start, once.
+    migrations={
+        2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;",
+        3: _HUB_CURSORS,
+    },
 )
 
 _CLIENT_SENT = """
