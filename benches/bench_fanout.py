@@ -536,8 +536,8 @@ def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     kps = []
     for user in users:
         request = key_material_request(sender, user, E2E_ROOM)
-        reply = ray.get(hub.key_material.remote(E2E_ROOM, E2E_HUB, request))
-        kps += [c.key_package for c in _core.KeyMaterialResponse.decode(reply).clients if c.key_package is not None]
+        answer = ray.get(hub.key_material.remote(E2E_ROOM, E2E_HUB, request))
+        kps += [c.key_package for c in _core.KeyMaterialResponse.decode(answer.response).clients if c.key_package is not None]
     add_members(ray, hub, E2E_ROOM, sender, kps, users)
     d.settle(E2E_ROOM, timeout=120)
     yield EndToEnd(d, sender, devices, time.perf_counter() - started)

@@ -1,11 +1,19 @@
 """An in-memory network of providers for protocol tests: the hub logic, followers
-and client sessions wired together, bytes pumped between them. No Ray, no sockets."""
+and client sessions wired together, bytes pumped between them. No Ray, no sockets.
+
+By default every `/notify` and every push to a device happens at once. With a
+seeded `rng`, they wait on the wire until `step` takes one at random: `/notify`
+calls in any order, the pushes of one provider to one device in order (as Ray
+delivers one caller's calls), and `lose_pushes` drops what was pushed to a device
+(its host restarted)."""
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from mimi import _core, content
@@ -22,10 +30,11 @@ from mimi.components import (
     UserRolePair,
 )
 from mimi.ids import provider_of
-from mimi.logic.client import ClientSession, RoomView, commit_bundle, proposal_bundle
+from mimi.logic.client import ClientSession, EpochTooOld, Removed, RoomView, commit_bundle, proposal_bundle
 from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.logic.hub import Fanout, HubRoom
+from mimi.logic.key_material import KeyMaterialAnswer
 from mimi.policy.presets import ORDINARY_USER, PRESETS, strictly_administered
 
 ROOM = "mimi://y.example/r/clubhouse"
@@ -63,6 +72,10 @@ class Net:
     events: list[object] = field(default_factory=list)
     hold: set[str] = field(default_factory=set)  # destinations whose notifies are held back
     held: list[tuple[str, Notify]] = field(default_factory=list)
+    rng: random.Random | None = None  # set: notifies and pushes wait in `wire` and `pushes` for `step`
+    wire: list[tuple[str, Notify]] = field(default_factory=list)
+    inbox: dict[str, list[Delivery]] = field(default_factory=dict)  # client -> every delivery its provider made
+    pushes: dict[str, list[Delivery]] = field(default_factory=dict)  # client -> pushed, not yet processed
 
     def device(self, name: str, uri: str) -> ClientSession:
         session = ClientSession(_core.Client(uri))
@@ -147,13 +160,29 @@ class Net:
         return response
 
     def send(self, name: str, message: content.MimiContent) -> tuple[_core.SubmitMessageResponse, bytes]:
+        """Sends as a ClientHost does: a message refused as of a past epoch is sent
+        again, encrypted anew, once the device has caught up with the room."""
         assert self.hub is not None
         s = self.sessions[name]
-        body, message_id = s.send(ROOM, message)
-        raw, fanout = self.hub.submit(provider_of(s.uri), body, self.tick())
-        s.submit_answered(message_id, raw)
-        self.fan(fanout)
-        return _core.SubmitMessageResponse.decode(raw), message_id
+        _, message_id = s.send(ROOM, message)
+        while True:
+            raw, fanout = self.hub.submit(provider_of(s.uri), s.body(message_id), self.tick())
+            outcome = s.submit_answered(message_id, raw)
+            self.fan(fanout)
+            if not isinstance(outcome, EpochTooOld):
+                return _core.SubmitMessageResponse.decode(raw), message_id
+            self.catch_up(name, outcome.current_epoch)
+            if s.resend(outcome) is not None:  # not caught up, or no longer a member
+                return _core.SubmitMessageResponse.decode(raw), message_id
+
+    def catch_up(self, name: str, epoch: int) -> None:
+        """The device waits for its provider to get the room's events up to `epoch`
+        and takes them from its inbox."""
+        s = self.sessions[name]
+        destination = provider_of(s.uri)
+        while s.behind(ROOM, epoch) and any(d == destination for d, _ in self.wire):
+            self.notify(*self.wire.pop(next(i for i, (d, _) in enumerate(self.wire) if d == destination)))
+            self.repair(s, ROOM, s.rooms[ROOM].last_sequence)
 
     # -- fanout ------------------------------------------------------------------------
 
@@ -163,6 +192,8 @@ class Net:
             for notify in self.batcher.take(destination):
                 if destination in self.hold:
                     self.held.append((destination, notify))
+                elif self.rng is not None:
+                    self.wire.append((destination, notify))
                 else:
                     self.notify(destination, notify)
 
@@ -172,14 +203,57 @@ class Net:
             self.notify(destination, notify)
 
     def notify(self, destination: str, notify: Notify) -> list[Delivery]:
+        """The follower takes a `/notify`; its deliveries go to the inbox and are pushed."""
         deliveries = self.followers[destination].notify(notify)
         for d in deliveries:
-            session = next(s for s in self.sessions.values() if s.uri == d.client)
-            for event in session.deliver(d.room, d.sequence, d.message):
-                self.events.append((session.uri, event))
-                if type(event).__name__ == "Removed":
-                    self.followers[destination].unsubscribe(d.room, d.client)
+            self.inbox.setdefault(d.client, []).append(d)
+            self.pushes.setdefault(d.client, []).append(d)
+        if self.rng is None:
+            for d in deliveries:
+                self.take_push(d.client)
         return deliveries
+
+    def session_of(self, client: str) -> ClientSession:
+        return next(s for s in self.sessions.values() if s.uri == client)
+
+    def take_push(self, client: str) -> None:
+        """The device takes its next push, after what it missed before it (gap repair)."""
+        d = self.pushes[client].pop(0)
+        session = self.session_of(client)
+        gap = session.gap(d.room, d.previous)
+        if gap is not None:
+            self.repair(session, d.room, gap.after)
+        self.take(session, d)
+
+    def repair(self, session: ClientSession, room: str, after: int) -> None:
+        for d in [d for d in self.inbox.get(session.uri, []) if d.room == room and d.sequence > after]:
+            self.take(session, d)
+
+    def take(self, session: ClientSession, d: Delivery) -> None:
+        for event in session.deliver(d.room, d.sequence, d.message):
+            self.events.append((session.uri, event))
+            if isinstance(event, Removed):
+                self.followers[provider_of(session.uri)].unsubscribe(d.room, d.client)
+
+    def step(self) -> bool:
+        """One `/notify` or one push, drawn by `rng`; False when nothing waits."""
+        assert self.rng is not None
+        waiting = [c for c, queue in self.pushes.items() if queue]
+        if not self.wire and not waiting:
+            return False
+        if self.wire and (not waiting or self.rng.random() < 0.5):
+            self.notify(*self.wire.pop(self.rng.randrange(len(self.wire))))
+        else:
+            self.take_push(self.rng.choice(sorted(waiting)))
+        return True
+
+    def drain(self) -> None:
+        while self.step():
+            pass
+
+    def lose_pushes(self, name: str) -> None:
+        """The device's host restarted: what was pushed to it and not processed is lost."""
+        self.pushes[self.sessions[name].uri] = []
 
     def active(self) -> dict[str, ClientSession]:
         return {n: s for n, s in self.sessions.items() if ROOM in s.rooms and s.rooms[ROOM].group.is_active}
@@ -193,7 +267,7 @@ class Wire:
         self.answers = answers
         self.sent: list[tuple[str, Notify]] = []
 
-    def key_material(self, target_provider: str, body: bytes) -> bytes:
+    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
         raise AssertionError("not used")
 
     def notify(self, follower: str, batch: Notify) -> Any:
@@ -224,3 +298,168 @@ def hosted_room(directory: Path, room: str) -> tuple[RoomHub, ClientSession, Wir
     assert out.welcome is not None
     sender.rooms[room] = RoomView(sender.client.join_welcome(out.welcome, out.ratchet_tree), content.RoomHistory(room))
     return hub, sender, transport
+
+
+class Crash(Exception):
+    """A client host died in the middle of a call (`Cluster.crash`)."""
+
+
+@dataclass
+class _Call:
+    target: str
+    method: str
+    args: tuple[Any, ...]
+
+    def run(self, cluster: Cluster) -> Any:
+        return getattr(cluster.actors[self.target], self.method)(*self.args)
+
+
+class _Method:
+    def __init__(self, cluster: Cluster, target: str, method: str) -> None:
+        self.cluster, self.target, self.method = cluster, target, method
+
+    def remote(self, *args: Any) -> _Call:
+        call = _Call(self.target, self.method, args)
+        self.cluster.calls.append(call)
+        return call
+
+
+class _Handle:
+    def __init__(self, cluster: Cluster, target: str) -> None:
+        self.cluster, self.target = cluster, target
+
+    def __getattr__(self, method: str) -> _Method:
+        return _Method(self.cluster, self.target, method)
+
+
+class Cluster:
+    """The runtime's actors (RoomHub, ProviderServer, ClientHost) in this process,
+    found by name as `mimi.transport.names` finds them (`install` patches it). A call
+    whose answer is awaited (`ray_get`) runs at once; a call nobody waits for (a
+    provider's push to a client host) waits in `calls` until `step` runs it, in order
+    per actor, and is lost if that actor restarts. `/notify` calls wait in `wire`
+    and go in any order. `crash` makes a client host die on its next call to the hub,
+    before the hub gets it or after the hub answered."""
+
+    def __init__(self, data_dir: str, rng: random.Random) -> None:
+        self.data_dir = data_dir
+        self.rng = rng
+        self.actors: dict[str, Any] = {}
+        self.calls: list[_Call] = []
+        self.wire: list[tuple[str, Notify]] = []
+        self.hosted: dict[str, list[str]] = {}  # host name -> its clients
+        self.crash: tuple[str, str] | None = None  # (hub method, "before" or "after")
+
+    def install(self, monkeypatch: Any) -> None:
+        from mimi.transport import names
+
+        monkeypatch.setattr(names, "handle", lambda name: _Handle(self, name))
+        monkeypatch.setattr(names, "ray_get", self.ray_get)
+        monkeypatch.setattr(names, "call_hub", self.call_hub)
+        # While a host waits, the network goes on: the /notify calls on the wire arrive.
+        clock = SimpleNamespace(sleep=lambda _: self.deliver_wire(), monotonic=time.monotonic, time_ns=time.time_ns)
+        monkeypatch.setattr("mimi.actors.client.time", clock)
+
+    # -- names ---------------------------------------------------------------------
+
+    def ray_get(self, call: _Call) -> Any:
+        self.calls.remove(call)
+        return call.run(self)
+
+    def call_hub(self, room: str, method: str, *args: Any) -> Any:
+        from mimi.transport import names
+
+        crash = self.crash if self.crash is not None and self.crash[0] == method else None
+        if crash is not None:
+            self.crash = None
+            if crash[1] == "before":
+                raise Crash(f"before {method}")
+        answer = getattr(self.actors[names.hub(room)], method)(room, *args)
+        if crash is not None:
+            raise Crash(f"after {method}")
+        return answer
+
+    # -- the RoomHub's transport ----------------------------------------------------------
+
+    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
+        from mimi.transport import names
+
+        return self.actors[names.provider(target_provider)].key_material(caller, body)  # type: ignore[no-any-return]
+
+    def notify(self, follower: str, batch: Notify) -> Any:
+        self.wire.append((follower, batch))
+        return object()
+
+    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
+        return [(h, True) for h in handles], []
+
+    # -- deployment --------------------------------------------------------------------
+
+    def provider(self, uri: str) -> None:
+        from mimi.actors.provider import ProviderServer
+        from mimi.transport import names
+
+        self.actors[names.provider(uri)] = ProviderServer(uri, self.data_dir)
+
+    def room_hub(self, room: str, hub: str) -> Any:
+        from mimi.actors.hub import RoomHub
+        from mimi.transport import names
+
+        # A window no test fills: every /notify goes on the wire when the hub fans out.
+        self.actors[names.hub(room)] = actor = RoomHub(hub, self.data_dir, self, window=1_000_000)
+        return actor
+
+    def clients(self, host: str, clients: list[str]) -> None:
+        from mimi.actors.client import ClientHost
+        from mimi.transport import names
+
+        self.hosted[host] = clients
+        self.actors[names.clients(host)] = ClientHost(names.clients(host), clients, self.data_dir)
+
+    def host(self, client: str) -> Any:
+        from mimi.transport import names
+
+        return self.actors[names.clients(next(h for h, cs in self.hosted.items() if client in cs))]
+
+    def restart(self, host: str) -> None:
+        """The host's process dies (what it did not save is gone, so are the calls
+        waiting for it) and starts again from its files."""
+        from mimi.transport import names
+
+        self.calls = [c for c in self.calls if c.target != names.clients(host)]
+        self.clients(host, self.hosted[host])
+
+    def lose_pushes(self, host: str) -> None:
+        from mimi.transport import names
+
+        self.calls = [c for c in self.calls if c.target != names.clients(host)]
+
+    # -- running -----------------------------------------------------------------------
+
+    def notify_one(self) -> None:
+        from mimi.transport import names
+
+        follower, n = self.wire.pop(self.rng.randrange(len(self.wire)))
+        self.actors[names.provider(follower)].notify(n.room, n.previous, list(n.sequences), n.body, list(n.withheld))
+
+    def deliver_wire(self) -> None:
+        while self.wire:
+            self.notify_one()
+
+    def step(self) -> bool:
+        """One `/notify` or one waiting call, drawn by `rng`; False when nothing waits."""
+        targets = sorted({c.target for c in self.calls})
+        if not self.wire and not targets:
+            return False
+        if self.wire and (not targets or self.rng.random() < 0.5):
+            self.notify_one()
+        else:
+            target = self.rng.choice(targets)
+            call = next(c for c in self.calls if c.target == target)
+            self.calls.remove(call)
+            call.run(self)
+        return True
+
+    def drain(self) -> None:
+        while self.step():
+            pass

@@ -112,6 +112,8 @@ def test_load_text_carries_its_marker() -> None:
         (["--duration", "3601"], "argument --duration: duration must be > 0 and <= 3600"),
         (["--sweep", "2,x"], "argument --sweep: a comma-separated list of room sizes"),
         (["--sweep", "1,4"], "argument --sweep: a comma-separated list of room sizes"),
+        (["--faults", "kill:2"], "argument --faults: unknown fault 'kill:2'"),
+        (["--faults", "kill-hosts:-1"], "argument --faults: kill-hosts must be >= 0"),
     ],
 )
 def test_bad_arguments_get_a_clear_error(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -161,3 +163,24 @@ def _actors_of_a_run(ray: Any) -> list[str]:
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.1)
+
+
+def test_small_run_with_faults_counts_lost_and_duplicated_and_plots_recovery(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # The faults of tests/test_faults.py through the command: 0 lost and 0 duplicated, or exit 1.
+    out = tmp_path / "out"
+    argv = ["loadtest", "--providers", "3", "--rooms", "1", "--members", "4", "--rate", "10", "--duration", "6",
+            "--faults", "kill-hosts:2,adds:1,removes:1,seed:5", "--out", str(out), "--data-dir", str(tmp_path),
+            "--no-progress"]
+    code = main(argv)
+    result = json.loads((out / "report.json").read_text())
+    run, faults = result["run"], result["run"]["extra"]["faults"]
+    assert result["config"]["faults"] == "kill-hosts:2,adds:1,removes:1,seed:5"
+    assert len(faults["kills"]) == 2 and any("senders" in k["host"] for k in faults["kills"])
+    assert run["sent"] == faults["audit"]["acknowledged"] > 0
+    assert (run["lost"], run["duplicated"]) == (faults["audit"]["lost"], faults["audit"]["duplicated"]) == (0, 0), faults
+    assert faults["recovery_s"]["unrecovered"] == 0 and faults["recovery_s"]["max"] is not None
+    assert code == 0
+    png = Path(result["files"]["recovery"])
+    assert png.parent == out and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob("mimi-loadtest-*"))
+    assert not _actors_of_a_run(ray_cluster)

@@ -45,7 +45,7 @@ def notify(messages: list[bytes], first: int, count: int) -> Notify:
 
 
 def inbox(provider: ProviderServer, client: str) -> list[tuple[int, bytes]]:
-    return [(sequence, message) for _, _, sequence, message in provider.missed(client, ROOM, 0)]
+    return [(sequence, message) for _, _, sequence, _, message in provider.missed(client, ROOM, 0)]
 
 
 def test_concurrent_notifies_in_any_order_are_stored_in_the_hubs_order(provider, messages) -> None:  # type: ignore[no-untyped-def]

@@ -92,6 +92,25 @@ def test_killed_actor_restarts_from_sqlite_and_the_room_goes_on(room, victim: st
     assert len({(v["epoch"], v["epoch_authenticator"]) for v in views}) == 1
 
 
+def test_a_follower_killed_twice_comes_back_each_time_and_gets_every_event(room) -> None:  # type: ignore[no-untyped-def]
+    """Actors restart without a cap (a second kill left the follower dead when the cap
+    was 1); the hub backs off while the follower is down and, once it is back, sends
+    it every event from its log."""
+    ray, d = room
+    follower, hub, said = d.providers["mimi://f.example"], d.hubs[ROOM], []
+    for kill in (1, 2):
+        ray.kill(follower, no_restart=False)
+        for i in range(3):  # logged at once, delivered when the follower is back
+            said.append(f"kill {kill}, message {i}")
+            say(ray, d, "hal", said[-1])
+        d.settle(ROOM, timeout=45)
+    for name in CLIENTS:
+        assert texts(ray, d, name) == said, name
+    last = ray.get(hub.progress.remote(ROOM))["mimi://f.example"]
+    lag = ray.get(hub.lag.remote())["mimi://f.example"]
+    assert (lag.acknowledged[ROOM], lag.pending, lag.failures) == (last, 0, 0)
+
+
 def test_bad_bodies_at_the_hub_change_nothing(room) -> None:  # type: ignore[no-untyped-def]
     ray, d = room
     hub = d.hubs[ROOM]
@@ -169,3 +188,94 @@ def test_a_suspended_participant_reads_nothing_until_restored(ray_cluster: Any, 
         agree(ray, d)  # fay took every commit, her own suspension too
     finally:
         d.shutdown()
+
+
+def test_a_non_participants_drain_through_the_hub_is_refused(room) -> None:  # type: ignore[no-untyped-def]
+    # draft-ietf-mimi-protocol §Fetch Key Material, under the room's policy: mallory is in no room.
+    ray, d = room
+    mallory, ivy, ivy_user = "mimi://f.example/d/mallory/phone", "mimi://f.example/d/ivy/phone", "mimi://f.example/u/ivy"
+    d.clients("late", [mallory, ivy])
+    provider = d.providers["mimi://f.example"]
+    assert ray.get(d.host(ivy).publish_key_packages.remote(ivy, 3)) == 3
+    for _ in range(4):
+        refused = ray.get(d.host(mallory).add_users.remote(mallory, ROOM, [ivy_user]))
+        assert refused["code"] == "noConsentForThisRoom"
+        assert refused["reason"].endswith(f"{mallory} is not in the group with that signature key")
+    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 3  # all still there
+    assert call(ray, d, "hal", "add_users", ROOM, [ivy_user])["code"] == "success"
+    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 2
+
+
+def test_an_add_after_exhaustion_uses_the_last_resort_key_package(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    ivy, ivy_user, other = "mimi://f.example/d/ivy/phone", "mimi://f.example/u/ivy", f"{HUB}/r/other"
+    d.clients("ivy", [ivy])
+    provider = d.providers["mimi://f.example"]
+    assert ray.get(d.host(ivy).publish_key_packages.remote(ivy, 1)) == 1  # and a last-resort one
+    d.room_hub(other, HUB)
+    call(ray, d, "hal", "create_room", other, "cooperative")
+    assert call(ray, d, "hal", "add_users", other, [ivy_user])["code"] == "success"  # the single-use one
+    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 0
+    assert call(ray, d, "hal", "add_users", ROOM, [ivy_user])["code"] == "success"  # the last-resort one
+    say(ray, d, "hal", "welcome ivy")
+    d.settle(ROOM)
+    d.settle(other)
+    view = ray.get(d.host(ivy).view.remote(ivy, ROOM))
+    assert view["member"] and [m["text"] for m in view["messages"]] == ["welcome ivy"]
+    assert ray.get(d.host(ivy).view.remote(ivy, other))["member"]
+
+
+def test_a_committer_shows_what_was_sequenced_before_its_commits(room) -> None:  # type: ignore[no-untyped-def]
+    # Fay's host sends a stream while hal commits: hal merges his commit when the hub
+    # answers, before fay's messages sequenced ahead of it have reached his host (their
+    # pushes wait while his host is busy committing); fay's messages that the hub refuses
+    # as of the epoch before are caught up and sent again.
+    ray, d = room
+    fay = CLIENTS["fay"]
+    expected = []
+    for r in range(3):
+        labels = [f"fay {r}.{i}" for i in range(30)]
+        streaming = [d.host(fay).send.remote(fay, ROOM, content.encode(content.message(content.text_part(t)))) for t in labels]
+        time.sleep(0.03)
+        assert call(ray, d, "hal", "commit_pending", ROOM)["code"] == "success"
+        assert [a["status"] for a in ray.get(streaming)] == ["accepted"] * 30
+        expected += labels
+    d.settle(ROOM)
+    for name in CLIENTS:
+        assert texts(ray, d, name) == expected, name
+        assert call(ray, d, name, "view", ROOM)["refused"] == 0, name
+    agree(ray, d)
+
+
+def test_pushes_lost_around_a_host_restart_are_fetched_from_the_inbox(room) -> None:  # type: ignore[no-untyped-def]
+    ray, d = room
+    hal = CLIENTS["hal"]
+    stream = [d.host(hal).send.remote(hal, ROOM, content.encode(content.message(content.text_part(f"m{i}")))) for i in range(40)]
+    time.sleep(0.05)
+    ray.kill(d.hosts["fleet"], no_restart=False)  # pushes in flight to it are lost
+    assert [r["status"] for r in ray.get(stream)] == ["accepted"] * 40
+    say(ray, d, "hal", "after")  # the fleet's host is back: this push names what it lost before
+    d.settle(ROOM)
+    expected = [f"m{i}" for i in range(40)] + ["after"]
+    for name in CLIENTS:
+        assert texts(ray, d, name) == expected, name
+    agree(ray, d)
+
+
+def test_settle_after_a_removal_is_prompt_and_the_removed_device_knows(room) -> None:  # type: ignore[no-untyped-def]
+    # While gus's host is busy, his provider pushes him his removal and the message
+    # after it (he unsubscribes only once he has processed the removal); he drops
+    # that message unprocessed, and settling must not wait for it.
+    ray, d = room
+    busy = d.hosts["fleet"].__ray_call__.remote(lambda _host: time.sleep(2))
+    assert call(ray, d, "hal", "remove_user", ROOM, "mimi://f.example/u/gus")["code"] == "success"
+    say(ray, d, "hal", "gus is gone")
+    ray.get(busy)
+    started = time.monotonic()
+    d.settle(ROOM, timeout=30)
+    assert time.monotonic() - started < 10
+    assert not call(ray, d, "gus", "view", ROOM)["member"]
+    assert texts(ray, d, "fay") == texts(ray, d, "hal") == ["gus is gone"]
+    assert texts(ray, d, "gus") == []
+    views = [call(ray, d, n, "view", ROOM) for n in ("hal", "fay")]
+    assert len({(v["epoch"], v["epoch_authenticator"]) for v in views}) == 1

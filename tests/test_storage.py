@@ -27,8 +27,9 @@ from mimi.storage import (
     InboxEvent,
     KeyPackageStore,
     LogEvent,
+    SentMessage,
 )
-from mimi.storage.schema import HUB_ANSWERS, HUB_INDEXED, HUB_LOG_END, SERVER
+from mimi.storage.schema import CLIENT, HUB_ANSWERS, HUB_CURSORS, HUB_INDEXED, HUB_LOG_END, SERVER
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -112,6 +113,20 @@ def test_hub_refuses_a_gap_or_a_repeat_whole(hub: HubStore, first: int) -> None:
     with pytest.raises(StorageError, match="is next"):
         hub.append_events(ROOM, events(2, 2) + events(5, 1))
     assert hub.events_since(ROOM, 0, 10) == events(1, 1)
+
+
+def test_hub_cursors_are_one_row_per_room_and_follower(server: Path) -> None:
+    other = "mimi://b.example/r/lounge"
+    with HubStore(server) as hub:
+        for room, logged in ((ROOM, 3), (other, 1)):  # a cursor counts events of a room's log
+            hub.save_state(room, b"state")
+            hub.append_events(room, events(1, logged))
+        hub.save_cursors([(ROOM, "mimi://b.example", 0, 3, 3), (other, "mimi://b.example", 1, 0, 1)])
+        hub.save_cursors([(ROOM, "mimi://b.example", 2, 1, 3), (ROOM, "mimi://c.example", 0, 1, 2)])
+    with HubStore(server) as hub:
+        assert hub.cursors() == [
+            (ROOM, "mimi://b.example", 2, 1, 3), (ROOM, "mimi://c.example", 0, 1, 2), (other, "mimi://b.example", 1, 0, 1)
+        ]
 
 
 def test_hub_events_need_a_room(hub: HubStore) -> None:
@@ -315,6 +330,32 @@ def test_client_state_and_history(tmp_path: Path) -> None:
         assert client.messages(ROOM, 3, 1) == history[1:2]
 
 
+def test_client_sent_messages_keep_their_order_through_updates(tmp_path: Path) -> None:
+    path = DataDir(tmp_path).client(ALICE)
+    one, two, three = (SentMessage(b"id%d" % i, ROOM, b"content %d" % i, b"ct %d" % i, 1, False) for i in range(3))
+    with ClientStore(path) as client:
+        client.save_sent([one, two, three], [], [])
+        # Two is encrypted again (a new ciphertext), one is answered, three fanned back.
+        client.save_sent([two._replace(ciphertext=b"ct 2'", attempts=2)], [b"id0"], [b"id2"])
+        with pytest.raises(StorageError, match="attempts"):
+            client.save_sent([three._replace(attempts=0)], [], [])
+    with ClientStore(path) as client:
+        assert client.sent() == [one._replace(answered=True), two._replace(ciphertext=b"ct 2'", attempts=2)]
+
+
+def test_a_version_1_client_file_is_migrated(tmp_path: Path) -> None:
+    path = DataDir(tmp_path).client(ALICE)
+
+    class ClientStoreV1(ClientStore):
+        schema = replace(CLIENT, version=1, ddl=CLIENT.ddl.replace(CLIENT.migrations[2], ""), migrations={})
+        checked = ("client_state", "client_history")
+
+    with ClientStoreV1(path) as old:
+        old.save_state(b"mls")
+    with ClientStore(path) as client:
+        assert client.load_state() == b"mls" and client.sent() == []
+
+
 # ---------------------------------------------------------------- durability
 
 
@@ -396,39 +437,72 @@ def test_a_file_that_is_not_ours_is_refused_untouched(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-def test_a_version_1_server_file_is_migrated_and_keeps_its_rooms(server: Path) -> None:
-    # Version 1 had two hub tables nothing used (KeyPackage routes and followers live in the room state);
-    # version 3 added the last sequence of each room and the answers given.
-    v1_tables = """
-        CREATE TABLE hub_key_packages (room_id TEXT NOT NULL, ref BLOB NOT NULL, provider TEXT NOT NULL,
-                                       PRIMARY KEY (room_id, ref)) STRICT, WITHOUT ROWID;
-        CREATE TABLE hub_followers (room_id TEXT NOT NULL, provider TEXT NOT NULL,
-                                    PRIMARY KEY (room_id, provider)) STRICT, WITHOUT ROWID;
-    """
-    v3_columns = f",\n        {HUB_LOG_END},\n        {HUB_INDEXED}"
-    v1_ddl = SERVER.ddl.replace(v3_columns, "").replace(f"{HUB_ANSWERS};", "") + v1_tables
-    assert v3_columns in SERVER.ddl and "hub_answers" not in v1_ddl
+def server_ddl(version: int) -> str:
+    """The server schema as a file of `version` holds it."""
+    v4_columns = f",\n        {HUB_LOG_END},\n        {HUB_INDEXED}"
+    assert v4_columns in SERVER.ddl and f"{HUB_ANSWERS};" in SERVER.ddl and f"{HUB_CURSORS};" in SERVER.ddl
+    ddl = SERVER.ddl
+    if version < 4:  # no last sequence of each room, no answers given
+        ddl = ddl.replace(v4_columns, "").replace(f"{HUB_ANSWERS};", "")
+    if version < 3:  # no followers' cursors
+        ddl = ddl.replace(f"{HUB_CURSORS};", "")
+    if version < 2:  # two hub tables nothing used (KeyPackage routes and followers live in the room state)
+        ddl += """
+            CREATE TABLE hub_key_packages (room_id TEXT NOT NULL, ref BLOB NOT NULL, provider TEXT NOT NULL,
+                                           PRIMARY KEY (room_id, ref)) STRICT, WITHOUT ROWID;
+            CREATE TABLE hub_followers (room_id TEXT NOT NULL, provider TEXT NOT NULL,
+                                        PRIMARY KEY (room_id, provider)) STRICT, WITHOUT ROWID;
+        """
+    return ddl
 
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_an_older_server_file_is_migrated_and_keeps_its_rooms(server: Path, version: int) -> None:
+    cursor = (ROOM, "mimi://b.example", 1, 1, 2)
     with sqlite3.connect(server) as db:
-        db.executescript(v1_ddl + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = 1;")
+        db.executescript(server_ddl(version) + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = {version};")
         db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, b"state"))
         db.executemany("INSERT INTO hub_events VALUES (?, ?, ?, ?)", [(ROOM, *e) for e in events(1, 2)])
+        if version == 3:
+            db.execute("INSERT INTO hub_cursors VALUES (?, ?, ?, ?, ?)", cursor)
     db.close()
     with HubStore(server) as hub:
         assert hub.load_state(ROOM) == b"state" and hub.events_since(ROOM, 0, 10) == events(1, 2)
+        assert hub.cursors() == ([cursor] if version == 3 else [])  # none before 3: the hub starts them (test_hub_log)
+        assert hub.answers_indexed(ROOM) == (2, False)  # the answers given before 4 are not kept
         assert hub.append_events(ROOM, events(3, 1)) == 3  # the log's end was recorded in the migration
-        assert hub.answers_indexed(ROOM) == (2, False)  # the answers given before are not kept
+        with hub.transaction():
+            hub._db.execute("DELETE FROM hub_events WHERE sequence = 3")
+        with pytest.raises(StorageError, match="the log ends at 2, 3 were logged"):
+            hub.last_sequence(ROOM)
     with sqlite3.connect(server) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 4
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
     db.close()
-    assert not tables & {"hub_key_packages", "hub_followers"} and "hub_answers" in tables
+    assert not tables & {"hub_key_packages", "hub_followers"} and {"hub_answers", "hub_cursors"} <= tables
 
-    class HubStoreV2(HubStore):
-        schema = replace(SERVER, version=2)
+    class HubStoreV3(HubStore):
+        schema = replace(SERVER, version=3)
 
-    with pytest.raises(StorageError, match="version 3 is newer"):
-        HubStoreV2(server)
+    with pytest.raises(StorageError, match="version 4 is newer"):
+        HubStoreV3(server)
+
+
+def test_a_migrated_server_file_has_the_schema_of_a_new_one(server: Path, tmp_path: Path) -> None:
+    with sqlite3.connect(server) as db:
+        db.executescript(server_ddl(1) + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = 1;")
+    db.close()
+    HubStore(server).close()
+    HubStore(tmp_path / "new.db").close()
+
+    def columns(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+        with sqlite3.connect(path) as db:
+            names = [row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")]
+            found = {name: db.execute(f"PRAGMA table_xinfo({name})").fetchall() for name in names}
+        db.close()
+        return found
+
+    assert columns(server) == columns(tmp_path / "new.db")
 
 
 def test_a_server_file_is_not_a_client_file(server: Path) -> None:
@@ -451,6 +525,10 @@ BAD_CALLS: list[tuple[str, Callable[[HubStore, FollowerStore, KeyPackageStore], 
     ("accepted_timestamp must be an int", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 1.5, b"")])),  # type: ignore[arg-type]
     ("body must be bytes", lambda h, f, k: h.append_events(ROOM, [LogEvent(2, 0, bytearray())])),  # type: ignore[arg-type]
     ("limit must be an int >= 1", lambda h, f, k: h.events_since(ROOM, 0, 0)),
+    ("cursor must be a tuple of 5", lambda h, f, k: h.save_cursors([(ROOM, "mimi://b.example", 1, 0)])),  # type: ignore[list-item]
+    ("cursors must be a collection", lambda h, f, k: h.save_cursors(ROOM)),  # type: ignore[arg-type]
+    ("pending must be an int >= 0", lambda h, f, k: h.save_cursors([(ROOM, "mimi://b.example", 1, -1, 1)])),
+    ("last must be an int >= 2", lambda h, f, k: h.save_cursors([(ROOM, "mimi://b.example", 2, 0, 1)])),
     ("after must be an int", lambda h, f, k: h.events_since(ROOM, None, 1)),  # type: ignore[arg-type]
     ("recipient must be a non-empty str", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", [ALICE, 3])])),  # type: ignore[list-item]
     ("recipients must be a collection", lambda h, f, k: f.receive(ROOM, [Delivery(2, b"", ALICE)])),
@@ -471,7 +549,7 @@ def test_wrong_types_are_refused_and_change_nothing(
     follower.follow_room(ROOM)
     with pytest.raises(StorageError, match=message):
         call(hub, follower, kps)
-    assert hub.load_state(ROOM) == b"s" and hub.events_since(ROOM, 0, 9) == events(1, 1)
+    assert hub.load_state(ROOM) == b"s" and hub.events_since(ROOM, 0, 9) == events(1, 1) and hub.cursors() == []
     assert follower.delivered_upto(ROOM) == 0 and follower.fetch_inbox(ALICE, ROOM, 0, 9) == []
     assert kps.remaining(ALICE) == 0
 

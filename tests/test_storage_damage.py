@@ -34,6 +34,7 @@ from mimi.storage import (
     HubStore,
     KeyPackageStore,
     LogEvent,
+    SentMessage,
 )
 from netsim import HUB, Wire, hosted_room
 
@@ -100,11 +101,13 @@ def fill_client(path: Path) -> None:
     with ClientStore(path) as client, client.transaction():
         client.save_state(b"mls")
         client.add_messages(ROOM, [HistoryEntry(s, s, CLIENTS[0], body(s)) for s in range(1, EVENTS + 1)])
+        client.save_sent([SentMessage(b"id", ROOM, b"content", b"ciphertext", 1, False)], [], [])
 
 
 def load_client(path: Path) -> None:
     with ClientStore(path) as client:
         client.load_state()
+        client.sent()
         for room in client.rooms():
             after = 0
             while page := client.messages(room, after, 100):
@@ -277,6 +280,13 @@ def test_deleted_rows_are_refused_not_read_as_less(
     refused(path, lambda: load(path), match)
 
 
+def test_sent_messages_without_the_state_they_came_with_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    fill_client(path)
+    edit(path, ("DELETE FROM client_state", ()), ("DELETE FROM client_history", ()))
+    refused(path, lambda: load_client(path), "the MLS state is missing, and the history or sent messages are not")
+
+
 # ---------------------------------------------------------------- records, as the servers and devices load them
 
 
@@ -299,6 +309,10 @@ def hub_dir(tmp_path: Path) -> Path:
         ("UPDATE hub_events SET body = x'82a164c0a16dc0' WHERE sequence = 3", f"hub_events \\('{ROOM}', 3\\): damaged record"),
         ("UPDATE hub_secrets SET value = x'00'", "hub_secrets 'external-sender-key': damaged record"),
         ("DELETE FROM hub_secrets", "the external-sender key is missing"),
+        # A follower's cursor is saved with the log rows it counts (`HubStore.cursors`).
+        ("UPDATE hub_cursors SET last = last + 1", "hub_cursors: damaged: .* pending in \\(\\d+, 5\\], the log ends at 4"),
+        ("UPDATE hub_cursors SET pending = pending + 1", "hub_cursors: damaged: .* pending in \\(\\d+, 4\\], the log ends at 4"),
+        (f"UPDATE hub_cursors SET room_id = '{ROOM}/lost'", "has rows in hub_cursors but none here"),
     ],
 )
 def test_a_hub_refuses_damaged_records(hub_dir: Path, sql: str, match: str) -> None:
@@ -354,7 +368,8 @@ def provider_dir(tmp_path: Path) -> Path:
     server.notify(ROOM, 0, [1, 2, 3], _core.encode_notify(fanouts))
     for c in CLIENTS:
         server.register(c, "host")  # after the notify: no host to push to without Ray
-    server.publish_key_packages(CLIENTS[0], _core.Client(CLIENTS[0]).key_packages(2))
+    device = _core.Client(CLIENTS[0])
+    server.publish_key_packages(CLIENTS[0], device.key_packages(2), device.last_resort_key_package())
     stop(server)
     return tmp_path
 
@@ -386,19 +401,24 @@ def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, damage: by
     stop(server)
 
 
-def test_a_damaged_key_package_is_not_handed_out(provider_dir: Path) -> None:
+@pytest.mark.parametrize("last_resort", [False, True], ids=["single-use", "last-resort"])
+def test_a_damaged_key_package_is_not_handed_out(provider_dir: Path, last_resort: bool) -> None:
     path = DataDir(provider_dir).server(PROVIDER)
     db = sqlite3.connect(path)
-    ref, key_package = db.execute("SELECT ref, key_package FROM key_packages ORDER BY rowid LIMIT 1").fetchone()
+    ref, key_package = db.execute(
+        "SELECT ref, key_package FROM key_packages WHERE last_resort = ? ORDER BY rowid LIMIT 1", (int(last_resort),)
+    ).fetchone()
     db.close()
     edit(path, ("UPDATE key_packages SET key_package = ? WHERE ref = ?", (key_package[:-1] + bytes([key_package[-1] ^ 0xFF]), ref)))
+    if last_resort:  # the single-use ones are gone: the last-resort one is what a claim gets
+        edit(path, ("UPDATE key_packages SET claimed = 1 WHERE last_resort = 0", ()))
     requester, key = "mimi://r.example/u/rita", _core.SignatureKeyPair.generate()
     request = _core.KeyMaterialRequest(
         requester, "mimi://f.example/u/c0", ROOM, [1], b"\x00\x00\x00", key.public, _core.basic_credential(requester)
     ).signed(key.private)
     server = ProviderServer(PROVIDER, str(provider_dir))
     remaining = server.key_packages.remaining(CLIENTS[0])
-    refused(path, lambda: server.key_material(request.encode()), "key_packages '[0-9a-f]+': damaged record")
+    refused(path, lambda: server.key_material("mimi://y.example", request.encode()), "key_packages '[0-9a-f]+': damaged record")
     assert server.key_packages.remaining(CLIENTS[0]) == remaining  # the claim was not committed
     stop(server)
 

@@ -4,7 +4,9 @@ devices per actor with the same logic (`mimi.loadtest.fleet.FleetHost`)."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -15,11 +17,23 @@ import msgpack
 from mimi import _core, content, ids
 from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.errors import MimiError
-from mimi.logic.client import ClientSession, Event, MessageShown, Removed, RoomView, commit_bundle, proposal_bundle
+from mimi.logic.client import (
+    ClientSession,
+    EpochTooOld,
+    Event,
+    MessageShown,
+    Outgoing,
+    Refused,
+    Removed,
+    RoomView,
+    commit_bundle,
+    proposal_bundle,
+)
+from mimi.logic.follower import Pushed
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy.presets import ORDINARY_USER, PRESETS
 from mimi.room import RoomState
-from mimi.storage import ClientStore, DataDir, HistoryEntry
+from mimi.storage import ClientStore, DataDir, HistoryEntry, SentMessage
 from mimi.transport import names
 
 
@@ -36,6 +50,11 @@ class Device:
     saved_at: float = 0.0  # monotonic time of the last saved MLS state
     dirty: bool = False  # deliveries processed since
     unsaved: dict[str, list[HistoryEntry]] = field(default_factory=dict)  # room -> history shown since
+    refused: int = 0  # events this device could not take (each a Refused to `on_events`)
+    failures: int = 0  # of those, internal failures: a bug, logged
+
+
+log = logging.getLogger(__name__)
 
 
 class ClientHost:
@@ -46,9 +65,15 @@ class ClientHost:
         for uri, device in self.devices.items():
             provider = names.handle(names.provider(device.provider))
             names.ray_get(provider.register.remote(uri, name))
-            # After a restart: what the provider pushed while this host was down.
-            for room, view in device.session.rooms.items():
-                self.deliver(names.ray_get(provider.missed.remote(uri, room, view.last_sequence)))
+            # After a restart: what the provider pushed while this host was down (in
+            # rooms it may not have saved yet), then what was sent and not answered,
+            # byte for byte (the hub answers a repeat as it did the first time).
+            session = device.session
+            for room in sorted(set(session.rooms) | set(names.ray_get(provider.rooms.remote(uri)))):
+                view = session.rooms.get(room)
+                self._repair(device, room, 0 if view is None else view.last_sequence)
+                self._submit(device, room)
+            self._save(device)
 
     def _open(self, uri: str) -> Device:
         # NORMAL, not FULL: a device's copy is rebuilt from its provider's inbox
@@ -67,11 +92,14 @@ class ClientHost:
             record = msgpack.unpackb(saved)
             session = ClientSession(_core.Client.import_state(record["mls"]))
             device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
+            device.refused, device.failures = record.get("refused", 0), record.get("failures", 0)  # counted since schema 2
             for room, group_id in device.group_ids.items():
                 session.rooms[room] = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
             return device
 
         device = store.decoded("client_state", 1, restore, saved)
+        for sent in store.sent():
+            device.session.restore_sent(Outgoing(sent.room_id, sent.message_id, sent.content, sent.ciphertext, sent.attempts), sent.answered)
         for room, view in device.session.rooms.items():
             for entry in store.messages(room, 0, 1_000_000):
                 if entry.sequence <= view.last_sequence:  # later ones come again from the provider
@@ -80,20 +108,28 @@ class ClientHost:
         return device
 
     def _save(self, device: Device) -> None:
-        """The device's MLS state and the history shown since the last save, in one
-        transaction: the saved history always reaches the saved `last` sequences."""
+        """The device's MLS state, what it sent and not yet saw fanned back, and the
+        history shown since the last save, in one transaction: the saved history
+        always reaches the saved `last` sequences, and a saved ratchet is never
+        behind a ciphertext that left."""
         session = device.session
         device.group_ids = {room: view.group.group_id for room, view in session.rooms.items()}
         record = {
             "mls": session.client.export_state(),
             "rooms": device.group_ids,
             "last": {room: view.last_sequence for room, view in session.rooms.items()},
+            "refused": device.refused,
+            "failures": device.failures,
         }
+        kept, answered, gone = session.sending_changes()
+        changed = [SentMessage(o.message_id, o.room, o.content, o.ciphertext, o.attempts, a) for o, a in kept]
         with device.store.transaction():
             for room, entries in device.unsaved.items():
                 if entries:
                     device.store.add_messages(room, entries)
+            device.store.save_sent(changed, answered, gone)
             device.store.save_state(bytes(msgpack.packb(record)))
+        session.sending_saved()
         device.unsaved = {}
         device.saved_at, device.dirty = time.monotonic(), False
 
@@ -109,11 +145,14 @@ class ClientHost:
     # -- setup ------------------------------------------------------------------------
 
     def publish_key_packages(self, client: str, count: int) -> int:
+        """Publishes `count` single-use KeyPackages and a fresh last-resort one, which
+        the provider hands out once those are gone (docs/interop.md, "KeyMaterial")."""
         device = self._device(client)
         kps = device.session.client.key_packages(count)
+        last_resort = device.session.client.last_resort_key_package()
         self._save(device)
         remaining: int = names.ray_get(
-            names.handle(names.provider(device.provider)).publish_key_packages.remote(client, kps)
+            names.handle(names.provider(device.provider)).publish_key_packages.remote(client, kps, last_resort)
         )
         return remaining
 
@@ -154,10 +193,10 @@ class ClientHost:
         kps: list[bytes] = []
         for user in users:
             request = key_material_request(device.session, user, room)
-            reply = names.call_hub(room, "key_material", device.provider, request)
-            response = _core.KeyMaterialResponse.decode(reply)
+            answer = names.call_hub(room, "key_material", device.provider, request)
+            response = _core.KeyMaterialResponse.decode(answer.response)
             if response.user_status not in ("success", "partialSuccess"):
-                return {"code": response.user_status, "reason": f"no key material for {user}", "epoch": None}
+                return {"code": response.user_status, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
             members = {m.identity for m in device.session.rooms[room].group.members()}
             kps += [c.key_package for c in response.clients if c.key_package is not None and c.client_uri not in members]
         added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
@@ -221,22 +260,57 @@ class ClientHost:
     def send(self, client: str, room: str, message: bytes) -> dict[str, Any]:
         """Sends MIMI content (CBOR bytes); returns its message ID and the hub's answer."""
         device = self._device(client)
-        body, message_id = device.session.send(room, content.decode(message))
-        raw = names.call_hub(room, "submit", device.provider, body, now_ms())
-        device.session.submit_answered(message_id, raw)  # stored when fanned back with its sequence
-        self._save(device)
-        return {"message_id": message_id, "status": _core.SubmitMessageResponse.decode(raw).status}
+        _, message_id = device.session.send(room, content.decode(message), message)
+        self._save(device)  # the ratchet that made the ciphertext, and the message, before it leaves
+        return {"message_id": message_id, "status": self._submit(device, room)[message_id]}
 
     def send_many(self, client: str, room: str, messages: list[bytes]) -> list[str]:
         """Sends many MIMI contents in order, in one call to the hub (its provider
         coalescing `/submitMessage` bodies); returns the hub's answers."""
         device = self._device(client)
-        sent = [device.session.send(room, content.decode(m)) for m in messages]
-        replies = names.call_hub(room, "submit_many", device.provider, [body for body, _ in sent], now_ms())
-        for (_, message_id), reply in zip(sent, replies):
-            device.session.submit_answered(message_id, reply)
-        self._save(device)
-        return [_core.SubmitMessageResponse.decode(reply).status for reply in replies]
+        sent = [device.session.send(room, content.decode(m), m)[1] for m in messages]
+        self._save(device)  # one save for the batch, before any of it leaves
+        answers = self._submit(device, room)
+        return [answers[m] for m in sent]
+
+    # A device behind the hub's epoch waits for the commit it lacks this long at most,
+    # fetching from its provider's inbox with a doubling pause (the hub fans out after it answers).
+    CATCH_UP_WAITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+
+    def _submit(self, device: Device, room: str) -> dict[bytes, str]:
+        """Submits the room's saved, unanswered messages in one call (the oldest first:
+        one whose call failed goes with the next); a message refused as of a past
+        epoch is encrypted again once the device has caught up with the room, saved,
+        and submitted again (RESEND_ATTEMPTS at most). Returns the last answer to each.
+        The answers are saved with the device's next save: until then a restart
+        submits the same bytes again and gets the same answers."""
+        session = device.session
+        statuses: dict[bytes, str] = {}
+        pending = session.unanswered(room)
+        while pending:
+            replies = names.call_hub(room, "submit_many", device.provider, [session.body(m) for m in pending], now_ms())
+            stale: list[EpochTooOld] = []
+            for message_id, reply in zip(pending, replies):
+                statuses[message_id] = _core.SubmitMessageResponse.decode(reply).status
+                outcome = session.submit_answered(message_id, reply)
+                if isinstance(outcome, EpochTooOld):
+                    stale.append(outcome)
+            if not stale:
+                break
+            self._catch_up(device, room, max(o.current_epoch for o in stale))
+            pending = [o.message_id for o in stale if session.resend(o) is None]
+            self._save(device)
+        device.dirty = True
+        return statuses
+
+    def _catch_up(self, device: Device, room: str, epoch: int) -> None:
+        """Processes what the provider has for the device until its group of `room`
+        is at the hub's `epoch` (bounded: CATCH_UP_WAITS)."""
+        for wait in self.CATCH_UP_WAITS:
+            self._repair(device, room, device.session.rooms[room].last_sequence)
+            if not device.session.behind(room, epoch):
+                return
+            time.sleep(wait)
 
     # While deliveries stream in, a device's MLS state and new history are saved
     # together at most this often: a transaction per device per delivered batch
@@ -245,28 +319,52 @@ class ClientHost:
     # by the MLS state saved with the history.
     SAVE_INTERVAL = 0.25
 
-    def deliver(self, batch: list[tuple[str, str, int, bytes]]) -> int:
-        """Events from the provider, in order: (client, room, sequence, FanoutMessage)."""
+    def deliver(self, batch: Sequence[Pushed]) -> int:
+        """Events from the provider, in order: (client, room, sequence, previous,
+        FanoutMessage). A device that lost a push (`previous` not processed) first
+        takes what it missed from the provider's inbox."""
         touched: dict[str, Device] = {}
-        for client, room, sequence, fanout in batch:
+        for client, room, sequence, previous, fanout in batch:
             device = self.devices.get(client)
             if device is None:
                 continue
             touched[client] = device
-            entries = device.unsaved.setdefault(room, [])
-            events = device.session.deliver(room, sequence, fanout)
-            self.on_events(client, room, sequence, events)
-            for event in events:
-                if isinstance(event, MessageShown):
-                    entries.append(HistoryEntry(sequence, event.timestamp, event.sender, event.content))
-                elif isinstance(event, Removed):
-                    names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
+            gap = device.session.gap(room, previous)
+            if gap is not None:
+                self._repair(device, room, gap.after)
+            self._process(device, client, room, sequence, fanout)
         for device in touched.values():
             if time.monotonic() - device.saved_at >= self.SAVE_INTERVAL:
                 self._save(device)
             else:
                 device.dirty = True
         return len(batch)
+
+    def _repair(self, device: Device, room: str, after: int) -> None:
+        """The device's events of `room` after sequence `after`, from its provider's inbox."""
+        client = device.session.uri
+        provider = names.handle(names.provider(device.provider))
+        for _, _, sequence, _, fanout in names.ray_get(provider.missed.remote(client, room, after)):
+            self._process(device, client, room, sequence, fanout)
+
+    def _process(self, device: Device, client: str, room: str, sequence: int, fanout: bytes) -> None:
+        """One event for one device. It fails alone: a Refused, counted, and the
+        batch goes on; an exception that is no MimiError is a bug, logged too."""
+        try:
+            events = device.session.deliver(room, sequence, fanout)
+        except Exception as err:  # one device's bug must not stop the others' events
+            log.exception("%s: event %d of %s failed", client, sequence, room)
+            device.failures += 1
+            events = [Refused(room, sequence, f"internal failure: {err!r}")]
+        entries = device.unsaved.setdefault(room, [])
+        for event in events:
+            if isinstance(event, MessageShown):
+                entries.append(HistoryEntry(sequence, event.timestamp, event.sender, event.content))
+            elif isinstance(event, Refused):
+                device.refused += 1
+            elif isinstance(event, Removed):
+                names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
+        self.on_events(client, room, sequence, events)
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
         """What one delivery did for `client`; a hook for subclasses (load
@@ -299,6 +397,8 @@ class ClientHost:
             "epoch_authenticator": group.epoch_authenticator.hex(),
             "participants": sorted(p.user for p in state.participants.participants),
             "last_sequence": session.rooms[room].last_sequence,
+            "refused": device.refused,
+            "failures": device.failures,
             "messages": [
                 {"id": e.message_id.hex(), "sender": e.sender_uri, "text": text_of(e.content), "reactions": len(e.reactions)}
                 for e in session.shown(room, now_ms())

@@ -1,8 +1,9 @@
 """Deploying mimi on Ray: a local cluster by default, or an existing one (`address`).
 
 `ray.remote` is applied here, where the actors are deployed; every actor is
-named in the `mimi` namespace, restarts from its SQLite files when it dies
-(`max_restarts`), and asks for no CPU reservation (a 2-core machine hosts
+named in the `mimi` namespace, restarts from its SQLite files whenever it dies
+(no cap on restarts: what it restores is bounded, and a hub backs off while a
+follower is down), and asks for no CPU reservation (a 2-core machine hosts
 many actors; they are mostly idle).
 """
 
@@ -16,9 +17,10 @@ from mimi.actors.client import ClientHost
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
+from mimi.logic.fanout import Backoff
 from mimi.transport import names
 
-ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": 1, "max_task_retries": 0}
+ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 
 # Threads per actor: concurrent `/submitMessage` calls to a RoomHub, and `/notify`
 # calls to a ProviderServer, share one durable commit (`GroupCommit`); the calls in
@@ -57,14 +59,14 @@ class Deployment:
         self.providers[uri] = handle
         return handle
 
-    def room_hub(self, room: str, hub: str, window: int = 2) -> Any:
+    def room_hub(self, room: str, hub: str, window: int = 2, backoff: Backoff | None = None) -> Any:
         """A RoomHub for `room`, hosted by provider `hub`; `window`: `/notify` calls
-        in flight per follower."""
+        in flight per follower; `backoff`: when to try a failing follower again."""
         import ray
 
         actor: Any = ray.remote(RoomHub)
         handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
-            hub, self.data_dir, window=window
+            hub, self.data_dir, window=window, backoff=backoff
         )
         ray.get(handle.ping.remote())
         self.hubs[room] = handle
@@ -90,7 +92,8 @@ class Deployment:
 
     def settle(self, room: str, timeout: float = 120.0) -> None:
         """Waits until everything the hub fanned out for `room` was delivered and
-        processed by every client (bounded; raises MimiError on timeout)."""
+        processed by every client still subscribed; a removed client counts until it
+        processed the commit that removed it (bounded; raises MimiError on timeout)."""
         from ray.exceptions import ActorUnavailableError
 
         deadline = time.monotonic() + timeout

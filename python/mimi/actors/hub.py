@@ -5,11 +5,16 @@ logs durably, fans out in batches. The actor is threaded: concurrent
 
 A background thread keeps `/notify` flowing: whenever a call to a follower is
 answered, what queued meanwhile goes out as one batch (adaptive flushing), and a
-call that failed (the follower restarted) is sent again."""
+call that failed (the follower is down or restarting) is sent again after a
+backoff. The log is the queue: memory holds a bounded window per follower, the
+rest is read back from the log as the follower catches up, and each follower's
+cursor in the log is saved, so a restarted hub resumes where it was
+(docs/guarantees.md, "Servers")."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -22,9 +27,10 @@ import msgpack
 from mimi import _core, ids
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import MimiError, StorageError
-from mimi.logic.fanout import FanoutBatcher, Outbox
+from mimi.logic.fanout import LOG_PAGE, Backoff, Cursor, FanoutBatcher, Lag, Outbox
 from mimi.logic.group_info import answer_group_info_request
 from mimi.logic.hub import Fanout, HubRoom, Lookup
+from mimi.logic.key_material import KeyMaterialAnswer, hub_refusal
 from mimi.policy import authorize_update
 from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
@@ -39,43 +45,63 @@ class Submission(NamedTuple):
     now: int
 
 
+# Seconds between saves of the followers' cursors moved by acknowledgements alone (a
+# cursor moved by new events is saved with them): a hub that restarts resends at most
+# what was acknowledged since, and followers process a repeated event once.
+CURSOR_SAVE_EVERY = 1.0
+
+
 class RoomHub:
-    def __init__(self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2) -> None:
+    def __init__(
+        self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2, backoff: Backoff | None = None
+    ) -> None:
         self.hub = hub
         self.transport: Transport = transport or RayTransport()
         self.path = DataDir(Path(data_dir)).server(hub)
         self.store = HubStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.rooms: dict[str, HubRoom] = {}
         self.indexed: set[str] = set()  # rooms whose answers of this epoch are partly in the index
-        self.outbox = Outbox(FanoutBatcher(), window)
+        self.outbox = Outbox(FanoutBatcher(), window, backoff)
+        self.cursors_saved = time.monotonic()
         self.accepted = 0
         self.lock = threading.RLock()
         self.sending = threading.Event()  # set when a /notify call goes out: wakes the pump
         self.ingress: GroupCommit[Submission, bytes | MimiError] = GroupCommit(self._submit_batch)
         self._hub_key()  # made with the database; one missing later is damage
         for room in self.store.rooms():
-            self._reload(room)
+            self.rooms[room] = self._restore(room)
+        self._resume()
+        # The pump starts by reading back what followers had not acknowledged.
         self.pump = threading.Thread(target=self._pump, name="notify-pump", daemon=True)
         self.pump.start()
-        self.flush()  # what a previous process may not have delivered
 
-    # After a restart the hub cannot know which `/notify` calls were answered: it
-    # sends each destination the tail of the log again (followers process a batch
-    # once, `Follower.notify`), so nothing logged is lost with the old process.
-    RESEND_ON_RESTART = 256
+    def _resume(self) -> None:
+        """Each follower from its saved cursor: what it had not acknowledged is sent
+        again from the log (followers process a repeated event once), so nothing
+        logged is lost with the old process."""
+        cursors = [Cursor(*row) for row in self.store.cursors()]
+        with_cursors = {c.room for c in cursors}
+        for room in self.rooms:
+            if room not in with_cursors and self.store.last_sequence(room) > 0:
+                cursors += self._first_cursors(room)
+        for cursor in cursors:
+            self.outbox.resume(cursor)
 
-    def _reload(self, room: str) -> None:
-        self.rooms[room] = self._restore(room)
-        tails: dict[str, list[Fanout]] = {}
-        for event in self.store.events_since(room, 0, 1_000_000):
-            destinations, message, withheld = self._record(room, event)
-            for destination in destinations:
-                tail = tails.setdefault(destination, [])
-                tail.append(Fanout(room, event.sequence, event.accepted_timestamp, frozenset((destination,)), message, withheld))
-                if len(tail) > self.RESEND_ON_RESTART:
-                    self.outbox.batcher.resume(destination, room, tail.pop(0).sequence)
-        for tail in tails.values():
-            self.outbox.add(tail)
+    def _first_cursors(self, room: str) -> list[Cursor]:
+        """A room logged before cursors were saved (schema 2): every destination of its
+        log from the start, once; saved, so this runs once."""
+        pending: dict[str, int] = {}
+        last: dict[str, int] = {}
+        after = 0
+        while page := self.store.events_since(room, after, LOG_PAGE):
+            for event in page:
+                for destination in self._record(room, event)[0]:
+                    pending[destination] = pending.get(destination, 0) + 1
+                    last[destination] = event.sequence
+            after = page[-1].sequence
+        cursors = [Cursor(room, d, 0, pending[d], last[d]) for d in sorted(pending)]
+        self.store.save_cursors(cursors)
+        return cursors
 
     def _restore(self, room: str) -> HubRoom:
         """The room's hub logic as the database has it: saved state, log position and
@@ -96,7 +122,7 @@ class RoomHub:
             self.indexed.add(room)
         else:
             self.indexed.discard(room)
-        while page := self.store.events_since(room, after, 1024):
+        while page := self.store.events_since(room, after, LOG_PAGE):
             for event in page:
                 self.store.decoded(
                     "hub_events", (room, event.sequence), lambda body: hub_room.answered_in_log(read_log_record(body)[1]), event.body
@@ -106,6 +132,11 @@ class RoomHub:
 
     def _record(self, room: str, event: LogEvent) -> tuple[list[str], bytes, frozenset[str]]:
         return self.store.decoded("hub_events", (room, event.sequence), read_log_record, event.body)
+
+    def _logged_event(self, room: str, event: LogEvent) -> Fanout:
+        """The accepted event a log row of `room` records."""
+        destinations, message, withheld = self._record(room, event)
+        return Fanout(room, event.sequence, event.accepted_timestamp, frozenset(destinations), message, withheld)
 
     def ping(self) -> str:
         return self.hub
@@ -163,24 +194,28 @@ class RoomHub:
                 provider=provider,
             )
 
-    def key_material(self, room: str, provider: str, body: bytes) -> bytes:
-        """/keyMaterial through the hub: forwards the KeyMaterialRequest to the target
-        user's provider and remembers where each KeyPackage came from, so its
+    def key_material(self, room: str, provider: str, body: bytes) -> KeyMaterialAnswer:
+        """/keyMaterial through the hub, from `provider` (the transport will authenticate
+        it; today it is the caller's argument). If the room's policy lets the requester
+        add the target's clients (`hub_refusal`), forwards the KeyMaterialRequest to the
+        target user's provider and remembers where each KeyPackage came from, so its
         Welcome goes there (draft-ietf-mimi-protocol §Fetch Key Material)."""
         request = _core.KeyMaterialRequest.decode(body)
-        request.verify()
-        if request.room_id != room or ids.provider_of(request.requesting_user) != provider:
-            raise MimiError(f"{provider} cannot request key material for {request.requesting_user} in {request.room_id}")
+        with self.lock:
+            hub_room = self._room(room)
+            refusal = hub_refusal(request, room, provider, hub_room.state, hub_room.view.members())
+        if refusal is not None:
+            return refusal
         target = ids.provider_of(request.target_user)
-        reply = self.transport.key_material(target, body)
-        response = _core.KeyMaterialResponse.decode(reply)
+        answer = self.transport.key_material(self.hub, target, body)
+        response = _core.KeyMaterialResponse.decode(answer.response)
         refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]
         with self.lock:
             hub_room = self._room(room)
             with self._durable([room]):
                 hub_room.record_key_packages(target, refs)
                 self.store.save_state(room, hub_room.export())
-        return reply
+        return answer
 
     def update(self, room: str, provider: str, body: bytes, now: int) -> bytes:
         with self.lock:
@@ -252,7 +287,21 @@ class RoomHub:
     def progress(self, room: str) -> dict[str, int]:
         """Per destination provider, the last sequence of the room bound for it."""
         with self.lock:
-            return self.outbox.batcher.last_queued(room)
+            return self.outbox.progress(room)
+
+    def lag(self) -> dict[str, Lag]:
+        """Per follower: the last sequence it acknowledged in each room, the events
+        logged for it and not acknowledged, its consecutive failed calls and the
+        seconds until it is tried again."""
+        with self.lock:
+            return self.outbox.lag(time.monotonic())
+
+    def members(self, room: str) -> tuple[int, list[str]]:
+        """(the room's last sequence, the group's members then): the clients owed
+        the events that come after it."""
+        with self.lock:
+            hub_room = self._room(room)
+            return hub_room.sequence, sorted(m.identity for m in hub_room.view.members())
 
     def flush(self) -> int:
         """Sends what can go now; returns the `/notify` calls still unanswered."""
@@ -267,6 +316,7 @@ class RoomHub:
             "database": str(self.path),
             "submit_batches": self.ingress.batches,
             "submit_calls": self.ingress.items,
+            "cpu_seconds": time.process_time(),  # the whole process, every thread
         }
 
     # -- helpers -----------------------------------------------------------------------------
@@ -298,10 +348,12 @@ class RoomHub:
     UNINDEXED = 16_384
 
     def _log(self, room: str, events: list[Fanout]) -> None:
-        """Logs the events in the caller's transaction. If its block fails, `_durable`
-        restores the room: memory then holds again what the index does not."""
+        """Logs the events and the cursors they move in the caller's transaction. If its
+        block fails, `_durable` restores the room: memory then holds again what the index
+        does not."""
         if log(self.store, self.rooms[room], events, self.UNINDEXED):
             self.indexed.add(room)
+        self.store.save_cursors(self.outbox.cursors_after(events))
 
     def _fan_out(self, events: list[Fanout]) -> None:
         """Queues logged events for their destinations."""
@@ -310,29 +362,68 @@ class RoomHub:
         self._send_ready()
 
     def _send_ready(self) -> None:
-        for destination, notify in self.outbox.sendable():
-            self.outbox.sent(self.transport.notify(destination, notify), destination, notify)
+        """Sends what is due; a follower that cannot be called is tried again later."""
+        now = time.monotonic()
+        for destination, notify in self.outbox.sendable(now):
+            try:
+                handle = self.transport.notify(destination, notify)
+            except Exception:  # no such follower now (it is down): as a failed call
+                self.outbox.send_failed(destination, notify, now)
+                continue
+            self.outbox.sent(handle, destination, notify)
             self.sending.set()
 
-    def _pump(self) -> None:
-        """Waits for answers to `/notify` calls; each frees a slot for what queued.
-        With none in flight it sleeps until a call is sent."""
-        import time
+    def _save_cursors(self) -> None:
+        """The cursors acknowledgements moved, at most every CURSOR_SAVE_EVERY seconds."""
+        now = time.monotonic()
+        if now - self.cursors_saved >= CURSOR_SAVE_EVERY:
+            self.cursors_saved = now
+            moved = self.outbox.changed()
+            if moved:
+                self.store.save_cursors(moved)
 
-        while True:  # a daemon thread: it ends with the actor
-            self.sending.clear()
+    def _read_log(self) -> None:
+        """Pages of the log for followers that fell behind, as many as their windows
+        take, read outside the lock (ingress goes on meanwhile), one page per room
+        for all of them."""
+        while True:
             with self.lock:
-                handles = list(self.outbox.in_flight)
-            if not handles:
-                self.sending.wait(1.0)
-                continue
+                wanted = self.outbox.reads(time.monotonic())
+            pages = {
+                room: [self._logged_event(room, e) for e in self.store.events_since(room, after, LOG_PAGE)]
+                for room, after in wanted.items()
+            }
+            if not any(pages.values()):
+                return
+            with self.lock:
+                for room, events in pages.items():
+                    self.outbox.refill(room, events, time.monotonic())
+
+    def _pump(self) -> None:
+        """Waits for answers to `/notify` calls; each frees a slot for what queued,
+        and room for what waits in the log. With none in flight it sleeps until a
+        call is sent or a follower that is backing off is due, so a hub whose
+        follower is down stays idle."""
+        while True:  # a daemon thread: it ends with the actor
             try:
-                done, _ = self.transport.answered(handles, 0.05)
+                self.sending.clear()
+                self._read_log()
+                with self.lock:
+                    self._send_ready()
+                    self._save_cursors()
+                    handles = list(self.outbox.in_flight)
+                    now = time.monotonic()
+                    wake = self.outbox.wake_at(now)
+                idle = 1.0 if wake is None else min(1.0, wake - now)
+                if not handles:
+                    self.sending.wait(idle)
+                    continue
+                done, _ = self.transport.answered(handles, min(0.05, idle))
                 if done:
                     with self.lock:
+                        now = time.monotonic()
                         for handle, ok in done:
-                            self.outbox.answered(handle, ok)
-                        self._send_ready()
+                            self.outbox.answered(handle, ok, now)
             except Exception:  # the pump must outlive any one failure
                 time.sleep(0.05)
 
@@ -375,3 +466,4 @@ def read_log_record(body: bytes) -> tuple[list[str], bytes, frozenset[str]]:
     """(destinations, FanoutMessage, users not owed it) of a log row."""
     record = msgpack.unpackb(body)
     return list(record["d"]), bytes(record["m"]), frozenset(record.get("w", ()))
+

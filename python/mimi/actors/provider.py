@@ -13,18 +13,28 @@ from typing import Any
 import msgpack
 
 from mimi import _core, ids
+from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
-from mimi.codes import KeyMaterialUserCode
 from mimi.errors import MimiError, StorageError
-from mimi.logic.follower import Delivery, Follower, Notify
+from mimi.logic.follower import Delivery, Follower, Notify, Pushed
+from mimi.logic.key_material import (
+    CLAIM_LIMIT,
+    ClaimLimit,
+    ClaimLimiter,
+    KeyMaterialAnswer,
+    key_material_response,
+    provider_refusal,
+)
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore, StoredKeyPackage
 from mimi.storage.follower import Delivery as StoredDelivery
 from mimi.transport import names
 
 
 class ProviderServer:
-    def __init__(self, provider: str, data_dir: str) -> None:
+    def __init__(self, provider: str, data_dir: str, claim_limit: ClaimLimit = CLAIM_LIMIT) -> None:
         self.provider = provider
+        # Per requesting and target user, in memory: a restart forgets the window.
+        self.claims = ClaimLimiter(claim_limit)
         self.path = DataDir(Path(data_dir)).server(provider)
         self.inbox = FollowerStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.key_packages = KeyPackageStore(self.path)
@@ -74,8 +84,14 @@ class ProviderServer:
         with self._changing():
             self.hosts[client] = host
 
-    def publish_key_packages(self, client: str, key_packages: list[bytes]) -> int:
-        self.key_packages.publish(client, [(_core.key_package_ref(kp), kp) for kp in key_packages])
+    def publish_key_packages(self, client: str, key_packages: list[bytes], last_resort: bytes | None = None) -> int:
+        """Stores the client's single-use KeyPackages and, if given, its last-resort one
+        (replacing the one before), handed out once the single-use ones are gone.
+        Returns how many single-use ones are left."""
+        with self.key_packages.transaction():
+            self.key_packages.publish(client, [(_core.key_package_ref(kp), kp) for kp in key_packages])
+            if last_resort is not None:
+                self.key_packages.publish(client, [(_core.key_package_ref(last_resort), last_resort)], last_resort=True)
         return self.key_packages.remaining(client)
 
     def subscribe(self, room: str, client: str) -> None:
@@ -83,39 +99,41 @@ class ProviderServer:
             self.follower.subscribe(room, client)
 
     def unsubscribe(self, room: str, client: str) -> None:
+        """`client` processed the commit that removed it and takes no more of the
+        room's events: what was pushed to it after that commit, it drops unprocessed,
+        so it is no longer counted as owing them (`progress`, `Deployment.settle`)."""
         with self._changing():
             self.follower.unsubscribe(room, client)
+            self.pushed.get(room, {}).pop(client, None)
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
-    def key_material(self, body: bytes) -> bytes:
-        """POST /keyMaterial: one single-use KeyPackage of each client of the target
-        user (never handed out twice); a Welcome encrypted to one of them will be
-        routed to that client (draft-ietf-mimi-protocol §Fetch Key Material)."""
+    def key_material(self, provider: str, body: bytes) -> KeyMaterialAnswer:
+        """POST /keyMaterial from the hub of `provider` (the transport will authenticate
+        it; today it is the caller's argument): one KeyPackage of each client of the
+        target user, single-use while any is left (never handed out twice), else the
+        client's last-resort one; a Welcome encrypted to one of them will be routed to
+        that client (draft-ietf-mimi-protocol §Fetch Key Material). `provider_refusal`
+        decides first; a refusal claims nothing."""
         request = _core.KeyMaterialRequest.decode(body)
-        request.verify()
         user = request.target_user
-        material = []
+        now = now_ms()
         with self.lock:
             clients = sorted(c for c in self.hosts if ids.user_of(c) == user)
-            if not clients:
-                return _core.KeyMaterialResponse("userUnknown", user).encode()
-            routes = []
+            refusal = provider_refusal(request, provider, len(clients), self.claims, now)
+            if refusal is not None:
+                return refusal
             with self.key_packages.transaction():
-                for client in clients:
-                    claimed = self.key_packages.claim(client)
-                    if claimed is None:
-                        material.append(_core.ClientKeyMaterial("keyMaterialExhausted", client))
-                    else:
-                        self.key_packages.decoded("key_packages", claimed.ref, _check_ref, claimed)
-                        routes.append((claimed.ref, client))
-                        material.append(_core.ClientKeyMaterial("success", client, key_package=claimed.key_package))
+                claimed = [(client, self.key_packages.claim(client)) for client in clients]
+                for _, kp in claimed:
+                    if kp is not None:  # single-use or last-resort, each must still match its ref
+                        self.key_packages.decoded("key_packages", kp.ref, _check_ref, kp)
             with self._changing():
-                for ref, client in routes:
-                    self.follower.expect_welcome(ref, client)
-        served = sum(1 for m in material if m.client_status == "success")
-        status: KeyMaterialUserCode = "success" if served == len(material) else "partialSuccess" if served else "noCompatibleMaterial"
-        return _core.KeyMaterialResponse(status, user, material).encode()
+                for client, kp in claimed:
+                    if kp is not None:
+                        self.follower.expect_welcome(kp.ref, client)
+            self.claims.record(request.requesting_user, user, sum(1 for _, kp in claimed if kp is not None), now)
+        return key_material_response(user, [(client, kp.key_package if kp else None) for client, kp in claimed])
 
     # -- /notify (follower side) ---------------------------------------------------
 
@@ -173,29 +191,39 @@ class ProviderServer:
 
     def _push(self, deliveries: list[Delivery]) -> None:
         """Stored deliveries to the local clients' hosts, one call per host."""
-        per_host: dict[str, list[tuple[str, str, int, bytes]]] = defaultdict(list)
+        per_host: dict[str, list[Pushed]] = defaultdict(list)
         for d in deliveries:
             host = self.hosts.get(d.client)
             if host is not None:
-                per_host[host].append((d.client, d.room, d.sequence, d.message))
+                per_host[host].append((d.client, d.room, d.sequence, d.previous, d.message))
         for host, batch in per_host.items():
             names.handle(host).deliver.remote(batch)
-            for client, room, sequence, _ in batch:
+            for client, room, sequence, _, _ in batch:
                 self.pushed.setdefault(room, {})[client] = sequence
         self.delivered += len(deliveries)
 
-    def missed(self, client: str, room: str, after: int) -> list[tuple[str, str, int, bytes]]:
-        """The room's events in `client`'s inbox after room sequence `after`, for a
-        client host that restarted (deliveries pushed to it meanwhile were lost)."""
-        out = []
+    def rooms(self, client: str) -> list[str]:
+        """The rooms whose events go to `client` (a restarted host may not have saved
+        its newest)."""
+        with self.lock:
+            return self.follower.rooms_of(client)
+
+    def missed(self, client: str, room: str, after: int) -> list[Pushed]:
+        """The room's events in `client`'s inbox after room sequence `after`, as they
+        were pushed, for a client host that lost pushes (it restarted meanwhile) or
+        must catch up with the room before it sends again."""
+        out: list[Pushed] = []
+        previous = 0
         for event in self.inbox.fetch_inbox(client, room, 0, 1_000_000):
             sequence, message = self.inbox.decoded("follower_events", (room, event.sequence), _read_event, event.body)
             if sequence > after:
-                out.append((client, room, sequence, message))
+                out.append((client, room, sequence, previous, message))
+            previous = sequence
         return out
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
-        """(room sequence delivered in order, last sequence pushed to each local client)."""
+        """(room sequence delivered in order, last sequence pushed to each local client
+        still subscribed to the room)."""
         with self.lock:
             return self.follower.delivered_upto(room), dict(self.pushed.get(room, {}))
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
+from mimi.loadtest.faults import Faults
+
 
 class Limit(NamedTuple):
     low: float
@@ -52,6 +54,7 @@ class Config:
     sweep: tuple[int, ...] = ()  # extra one-room phases at these room sizes
     sweep_rate: float = 50.0
     sweep_duration: float = 3.0
+    faults: Faults | None = None  # injected into the main phase
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -86,6 +89,13 @@ def _sizes(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(sizes)))
 
 
+def _faults(text: str) -> Faults:
+    try:
+        return Faults.parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Config()
     p.add_argument("--providers", type=_typed("providers", int), default=d.providers, help=f"providers (default {d.providers})")
@@ -105,6 +115,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"message rate of each sweep phase (default {d.sweep_rate:g})")
     p.add_argument("--sweep-duration", type=_typed("sweep_duration", float), default=d.sweep_duration,
                    help=f"seconds of each sweep phase (default {d.sweep_duration:g})")
+    p.add_argument("--faults", type=_faults, metavar="SPEC",
+                   help="inject faults into the main phase while it sends: kill-hosts:N client hosts killed at random "
+                   "moments and restarted from SQLite (each host, the sender's first, before any twice), adds:N and "
+                   "removes:N users added to and removed from each room, seed:N for the draws; e.g. "
+                   "kill-hosts:4,adds:2,removes:2,seed:1. Lost and duplicated then count what every device shows "
+                   "against the hub's log (exit 1 unless both are 0), and recovery.png plots each killed host's "
+                   "time to catch up")
     p.add_argument("--out", help="output directory (default: a fresh ./loadtest-results/<timestamp>)")
     p.add_argument("--data-dir", help="where the run's SQLite files go, in a fresh directory removed at the end "
                    "(default: the system's temporary directory; /dev/shm takes fsync out of the measurement)")

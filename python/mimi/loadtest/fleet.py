@@ -19,12 +19,13 @@ from array import array
 from typing import Any, Generic, TypeVar
 
 from mimi import _core, content, ids
-from mimi.actors.client import ClientHost, now_ms
+from mimi.actors.client import ClientHost, now_ms, text_of
 from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
+from mimi.loadtest.faults import DeviceView
 from mimi.loadtest.pacing import Schedule, load_text, marker_of
 from mimi.loadtest.report import Tally
-from mimi.logic.client import Event, MessageShown
+from mimi.logic.client import EpochTooOld, Event, MessageShown
 from mimi.transport import names
 
 RECORD = "record"  # the concurrency group of the record readers (see `fleet`)
@@ -71,6 +72,7 @@ class Submits(Generic[Pending]):
 
 class FleetHost(ClientHost):
     def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+        self.started_ns = time.monotonic_ns()  # this process's start: a restarted host answers with a later one
         self.records = threading.Lock()  # the record readers run on a thread of their own
         self._clear()
         super().__init__(name, clients, data_dir)  # may deliver what was missed: records first
@@ -113,62 +115,111 @@ class FleetHost(ClientHost):
             self._clear()
         return out
 
+    def shown(self, room: str) -> list[DeviceView]:
+        """What each hosted device shows in `room`: its load messages as displayed
+        (`faults.audit`), whether it is a member, and its epoch authenticator."""
+        now = now_ms()
+        out = []
+        for client, device in self.devices.items():
+            view = device.session.rooms.get(room)
+            if view is None:
+                out.append(DeviceView(client, False, None, ()))
+                continue
+            messages = []
+            for entry in view.history.messages(now):
+                mark = marker_of(text_of(entry.content).encode())
+                if mark is not None:
+                    messages.append((entry.accepted_at, entry.sender_uri, mark[0]))
+            out.append(DeviceView(client, view.group.is_active, view.group.epoch_authenticator.hex(), tuple(messages)))
+        return out
+
+    def processed(self, rooms: list[str]) -> tuple[int, dict[str, dict[str, int]]]:
+        """When this process started, and per room the last sequence each hosted
+        device processed, read as is (no save: a RECORD-group reader while the host
+        delivers or drives)."""
+        out: dict[str, dict[str, int]] = {room: {} for room in rooms}
+        for client, device in list(self.devices.items()):
+            for room, view in list(device.session.rooms.items()):
+                if room in out:
+                    out[room][client] = view.last_sequence
+        return self.started_ns, out
+
     def drive(self, streams: list[tuple[str, str]], rate: float | None, duration: float, size: int = 1024,
-              window: int = 64, late: float = 0.0, timeout: float = 60.0) -> dict[str, Any]:
+              window: int = 64, late: float = 0.0, timeout: float = 60.0, first: list[int] | None = None) -> dict[str, Any]:
         """Sends messages of `size` bytes over `streams` ((client, room) pairs) on
         `Schedule(rate, duration, late)`, with up to `window` in flight; gives up
-        (MimiError) when no hub answers for `timeout` seconds. Returns per stream
-        the messages sent and the sequences refused, the hub's answers by status,
-        the start, the seconds it took and when each message was submitted."""
+        (MimiError) when no hub answers for `timeout` seconds. Each stream numbers its
+        messages from `first` (0 by default; a run in parts goes on where a part ended).
+        Returns per stream the number after its last message and the numbers refused,
+        the hub's answers by status, the start, the seconds it took and when each
+        message was submitted."""
         if not streams:
             raise MimiError("no streams to drive")
         devices = [self._device(client) for client, _ in streams]
         hubs = [names.handle(names.hub(room)) for _, room in streams]
-        sent = [0] * len(streams)
+        sent = list(first) if first is not None else [0] * len(streams)
         refused: list[list[int]] = [[] for _ in streams]
         answers: dict[str, int] = {}
         submits: Submits[tuple[int, int, bytes]] = Submits()  # pending: (stream, sequence, message ID)
         submit_ns = array("q")
-        dirty: set[int] = set()
+        dirty: set[int] = set()  # streams that sent: saved again once their answers are in
         start = time.monotonic_ns()
         schedule = Schedule(start, rate, duration, late)
 
+        Chunk = tuple[list[bytes], list[tuple[int, int, bytes]]]
+
+        def submit_saved(chunks: list[tuple[int, Chunk]]) -> None:
+            """The devices that encrypted are saved first (docs/guarantees.md): one save
+            per device for what goes out now."""
+            for k in dirty:
+                self._save(devices[k])
+            dirty.clear()
+            for k, (bodies, pending) in chunks:
+                submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
+
         def collect(block: bool) -> None:
+            again: dict[int, Chunk] = {}
             for (k, sequence, message_id), raw in submits.answered(block, timeout):
-                devices[k].session.submit_answered(message_id, raw)
+                session = devices[k].session
                 status = _core.SubmitMessageResponse.decode(raw).status
                 answers[status] = answers.get(status, 0) + 1
+                outcome = session.submit_answered(message_id, raw)
+                if isinstance(outcome, EpochTooOld):
+                    # A commit got in first: caught up, the same content goes again.
+                    self._catch_up(devices[k], streams[k][1], outcome.current_epoch)
+                    if session.resend(outcome) is None:
+                        bodies, pending = again.setdefault(k, ([], []))
+                        bodies.append(session.body(message_id))
+                        pending.append((k, sequence, message_id))
+                        dirty.add(k)
+                        continue
                 if status != "accepted":
                     refused[k].append(sequence)
-
-        def submit(k: int, bodies: list[bytes], pending: list[tuple[int, int, bytes]]) -> None:
-            submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
-            submit_ns.extend([time.monotonic_ns()] * len(pending))
+            submit_saved(list(again.items()))
 
         issued = 0
-        saved = start
         while not schedule.over(issued, now := time.monotonic_ns()):
-            # What is due and fits the window goes out now, one call per stream (Submits.CHUNK at most).
-            chunks: dict[int, tuple[list[bytes], list[tuple[int, int, bytes]]]] = {}
+            # What is due and fits the window goes out now, one call per stream and Submits.CHUNK.
+            chunks: list[tuple[int, Chunk]] = []
+            open_chunks: dict[int, Chunk] = {}
             for _ in range(schedule.due(issued, now, window - submits.messages)):
                 k = issued % len(streams)
                 text = load_text(sent[k], schedule.stamp(issued, time.monotonic_ns()), size)
                 body, message_id = devices[k].session.send(streams[k][1], content.message(content.text_part(text)))
-                bodies, pending = chunks.setdefault(k, ([], []))
+                if k not in open_chunks:
+                    open_chunks[k] = ([], [])
+                    chunks.append((k, open_chunks[k]))
+                bodies, pending = open_chunks[k]
                 bodies.append(body)
                 pending.append((k, sent[k], message_id))
                 sent[k] += 1
                 dirty.add(k)
                 issued += 1
                 if len(bodies) == Submits.CHUNK:
-                    submit(k, *chunks.pop(k))
-            for k, chunk in chunks.items():
-                submit(k, *chunk)
-            if now - saved > 10_000_000:  # the ratchets advanced: persist every 10 ms, not per message
-                for k in dirty:
-                    self._save(devices[k])
-                dirty.clear()
-                saved = now
+                    del open_chunks[k]
+            if chunks:
+                submit_saved(chunks)
+                submit_ns.extend([time.monotonic_ns()] * sum(len(pending) for _, (_, pending) in chunks))
             if submits.messages >= window:
                 collect(block=True)
                 continue
@@ -178,8 +229,8 @@ class FleetHost(ClientHost):
                 time.sleep(min(wait, 0.05))
         while submits.calls:
             collect(block=True)
-        for k in dirty:
-            self._save(devices[k])
+        for device in devices:
+            self._save(device)  # the answers
         return {
             "sent": sent,
             "refused": refused,

@@ -1,5 +1,6 @@
 """PNG plots of a load run (matplotlib, Agg backend): throughput over time,
-latency CDF, and cost growth vs room size."""
+latency CDF, cost growth vs room size, and under faults each killed host's time
+to recover."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def cost(path: Path, phases: list[Phase]) -> None:
     cpu_ax.set_ylabel("CPU ms per message (all copies)")
     cpu_ax.set_title("CPU per message by role", fontsize=10)
     cpu_ax.grid(alpha=0.3)
-    cpu_ax.legend()
+    if roles:  # none under faults: a restarted host's CPU time starts again
+        cpu_ax.legend()
     for name in ("p50", "p99"):
         lat_ax.plot(sizes, [p.summary.latency_ms.get(name) or 0.0 for p in points], marker="o", label=name)
     lat_ax.set_xlabel("members per room")
@@ -92,9 +94,41 @@ def cost(path: Path, phases: list[Phase]) -> None:
     plt.close(fig)
 
 
+def recovery(path: Path, phase: Phase) -> None:
+    """Per kill: when it came, and the seconds until the restarted host's devices had
+    processed all the hub had sequenced at the kill (a cross at the top: never)."""
+    plt = _pyplot()
+    faults = phase.summary.extra["faults"]
+    kills = faults["kills"]
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    top = max([k["recovered_s"] for k in kills if k["recovered_s"] is not None], default=1.0) * 1.2
+    for host in sorted({k["host"] for k in kills}):
+        mine = [k for k in kills if k["host"] == host]
+        done = [k for k in mine if k["recovered_s"] is not None]
+        line = ax.plot([k["at_s"] for k in done], [k["recovered_s"] for k in done], "o", label=host)
+        never = [k["at_s"] for k in mine if k["recovered_s"] is None]
+        if never:
+            ax.plot(never, [top] * len(never), "x", color=line[0].get_color(), markersize=10)
+    ax.set_ylim(0, top * 1.05)
+    ax.set_xlabel("kill: seconds since the first send")
+    ax.set_ylabel("seconds until the restarted host caught up")
+    audit = faults["audit"]
+    ax.set_title(f"{_title(phase)}\nfaults {faults['spec']}: lost {audit['lost']}, duplicated {audit['duplicated']}",
+                 fontsize=10)
+    ax.grid(alpha=0.3)
+    if kills:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_all(out: Path, main: Phase, sweep: list[Phase]) -> dict[str, str]:
     files = {"throughput": out / "throughput.png", "latency_cdf": out / "latency_cdf.png", "cost_vs_room_size": out / "cost_vs_room_size.png"}
     throughput(files["throughput"], main)
     latency_cdf(files["latency_cdf"], main)
     cost(files["cost_vs_room_size"], sweep or [main])
+    if "faults" in main.summary.extra:
+        files["recovery"] = out / "recovery.png"
+        recovery(files["recovery"], main)
     return {name: str(path) for name, path in files.items()}

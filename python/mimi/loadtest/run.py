@@ -32,11 +32,15 @@ from mimi.errors import MimiError
 from mimi.ids import provider_of, user_of
 from mimi.loadtest import plots, report
 from mimi.loadtest.config import Config, from_args
+from mimi.loadtest.faults import Churn, Faults, merged, plan
 from mimi.loadtest.fleet import cpu_seconds, decrypted, fleet, recorded
+from mimi.loadtest.inject import CHANGE_TIMEOUT_S, Injector
 
 PRESET = "cooperative"
 POLL_S = 0.25
 LATE_S = 60.0  # how far behind its schedule the sender may fall before the run fails
+PART_S = 1.0  # under faults, the sender's drive calls last this long
+RECOVER_S = 30.0  # after settling, how long a killed host may still take to catch up
 
 
 Progress = Callable[[str, float, float | None], None]  # (stage, done, total)
@@ -67,7 +71,10 @@ class LoadRun:
 
     # -- one phase ------------------------------------------------------------------------
 
-    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float) -> report.Phase:
+    def phase(self, label: str, rooms: int, members: int, rate: float, duration: float,
+              faults: Faults | None = None) -> report.Phase:
+        """One phase on fresh hubs and client hosts (gone when it returns); with
+        `faults`, injected while it sends (`_faulted`)."""
         import ray
 
         c, d, n = self.config, self.deploy, len(self.provider_uris)
@@ -75,6 +82,12 @@ class LoadRun:
         devices = [
             [f"{self.provider_uris[(r + j) % n]}/d/{label}-r{r}-m{j}/phone" for j in range(members)] for r in range(rooms)
         ]
+        # Under faults, the sender has a second device (it must show the sender's
+        # messages too), and newcomers wait to be added while the room sends.
+        laptops = [room_devices[0].replace("/phone", "/laptop") for room_devices in devices] if faults else []
+        newcomers = [
+            [f"{self.provider_uris[(r + 2 + i) % n]}/d/{label}-r{r}-n{i}/phone" for i in range(faults.adds)] for r in range(rooms)
+        ] if faults else [[] for _ in range(rooms)]
         hosts: list[str] = []
         hubs: list[str] = []
         started = time.monotonic()
@@ -89,25 +102,38 @@ class LoadRun:
             sender = fleet(d, sender_host, senders)
             hosts.append(sender_host)
             receivers: list[Any] = []
+            received = [dev for room_devices in devices for dev in room_devices[1:]] + laptops + [dev for group in newcomers for dev in group]
+            hosted: dict[str, list[str]] = {sender_host: senders}
             for k in range(min(c.fleets, n)):
-                hosted = [dev for room_devices in devices for j, dev in enumerate(room_devices)
-                          if j and self.provider_uris.index(provider_of(dev)) % c.fleets == k]
-                if hosted:
+                hosted_k = [dev for dev in received if self.provider_uris.index(provider_of(dev)) % c.fleets == k]
+                if hosted_k:
                     host = f"{label}-fleet{k}-{self.tag}"
-                    receivers.append(fleet(d, host, hosted))
+                    receivers.append(fleet(d, host, hosted_k))
                     hosts.append(host)
-            everyone = [dev for room_devices in devices for dev in room_devices]
+                    hosted[host] = hosted_k
+            everyone = senders + received
             ray.get([d.host(dev).publish_key_packages.remote(dev, 1) for dev in everyone])
             for r, room in enumerate(room_uris):
                 self.progress(f"{label}: creating rooms", r, rooms)
                 ray.get(sender.create_room.remote(senders[r], room, PRESET))
-                result = ray.get(sender.add_users.remote(senders[r], room, [user_of(dev) for dev in devices[r][1:]]))
+                users = [user_of(dev) for dev in devices[r][1:]] + ([user_of(senders[r])] if faults else [])
+                result = ray.get(sender.add_users.remote(senders[r], room, users))
                 if result["code"] != "success":
                     raise MimiError(f"adding {members - 1} members to {room}: {result}")
             for room in room_uris:
                 d.settle(room, timeout=60 + members)
-            measured = self._measure(label, rooms, members, rate, duration, sender, receivers,
-                                     list(zip(senders, room_uris)), devices, setup_s=time.monotonic() - started)
+            streams = list(zip(senders, room_uris))
+            setup_s = time.monotonic() - started
+            if faults is None:
+                measured = self._measure(label, rooms, members, rate, duration, sender, receivers, streams, devices, setup_s)
+            else:
+                churn = [
+                    Churn(room, tuple(user_of(dev) for dev in devices[r][2:]), tuple(user_of(dev) for dev in newcomers[r]))
+                    for r, room in enumerate(room_uris)
+                ]
+                admins = {room: devices[r][1] for r, room in enumerate(room_uris)}
+                measured = self._faulted(label, faults, rooms, members, rate, duration, sender, receivers, streams,
+                                         churn, admins, hosted, setup_s)
             measured.summary.extra["phase_s"] = round(time.monotonic() - started, 2)
             return measured
         finally:
@@ -167,7 +193,88 @@ class LoadRun:
         )
         return report.Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
+    def _faulted(self, label: str, faults: Faults, rooms: int, members: int, rate: float, duration: float, sender: Any,
+                 receivers: list[Any], streams: list[tuple[str, str]], churn: list[Churn], admins: dict[str, str],
+                 hosted: dict[str, list[str]], setup_s: float) -> report.Phase:
+        """Sends as `_measure` does, in parts of PART_S (a killed sender's host loses
+        one part's answers, not the run), while `faults` are injected; then settles
+        and audits what every device shows against the hub's log."""
+        import ray
+        from ray.exceptions import RayActorError
 
+        c, d = self.config, self.deploy
+        sender_host = next(iter(hosted))
+        injector = Injector(d, plan(faults, duration, list(hosted), sender_host, churn), admins, hosted)
+        recorded(receivers, "take_records")  # setup's deliveries are not measured
+        first = [0] * len(streams)
+        answers: dict[str, int] = {}
+        submit_ns: array[int] = array("q")
+        parts_lost = 0
+        start_ns, origin = time.monotonic_ns(), time.monotonic()
+        deadline = origin + duration + LATE_S
+        running: Any = None
+        stage = f"{label}: sending {rate:g} msg/s for {duration:g} s with faults {faults}"
+        while time.monotonic() < deadline:
+            elapsed = time.monotonic() - origin
+            if running is None:
+                if elapsed >= duration:
+                    break
+                part = min(PART_S, duration - elapsed)
+                running = sender.drive.remote(streams, rate, part, c.size, c.window, part, first=first)
+                # If the answer is lost with the host, the next part numbers past all this one may have made.
+                most = -(-int(rate * part) // len(streams))
+                bound = [f + most for f in first]
+            if ray.wait([running], timeout=POLL_S)[0]:
+                try:
+                    out = ray.get(running)
+                    first = out["sent"]
+                    for status, count in out["answers"].items():
+                        answers[status] = answers.get(status, 0) + count
+                    submit_ns.frombytes(out["submit_ns"])
+                except RayActorError:
+                    first, parts_lost = bound, parts_lost + 1
+                running = None
+            injector.tick(time.monotonic() - origin)
+            self.progress(stage, min(elapsed, duration), duration)
+        if running is not None:
+            raise MimiError(f"sending did not end {LATE_S:g} s after its {duration:g} s")
+        send_s = time.monotonic() - origin
+        injector.finish(time.monotonic() + CHANGE_TIMEOUT_S, origin)
+        self.progress(f"{label}: settling", 0, None)
+        settled = True
+        for room in injector.rooms:
+            try:
+                d.settle(room, timeout=c.drain)
+            except MimiError:
+                settled = False
+        injector.recover(time.monotonic() + RECOVER_S, origin)
+        records = recorded(receivers, "take_records")
+        result = merged([injector.audit(room) for room in injector.rooms])
+        decrypt_ns: array[int] = array("q")
+        latency_ns: array[int] = array("q")
+        for record in records:
+            decrypt_ns.frombytes(record["decrypt_ns"])
+            latency_ns.frombytes(record["latency_ns"])
+        recovered = sorted(r.recovered for r in injector.recoveries if r.recovered is not None)
+        summary = report.summarize(
+            providers=len(self.provider_uris), rooms=rooms, members=members, rate=rate, duration_s=duration,
+            sent=result.acknowledged, delivered=sum(r["deliveries"] for r in records),
+            accounting=report.Accounting(result.expected, result.shown, result.lost, result.duplicated,
+                                         result.unexpected + result.misplaced),
+            start_ns=start_ns, send_seconds=send_s, decrypt_ns=decrypt_ns, latencies_ns=latency_ns,
+            extra={"hub_answers": answers, "label": label, "setup_s": round(setup_s, 2), "faults": {
+                "spec": str(faults),
+                "settled": settled,
+                "audit": result.to_json(),
+                "kills": [r.to_json() for r in injector.recoveries],
+                "recovery_s": {"p50": report.percentile(recovered, 50), "max": max(recovered, default=None),
+                               "unrecovered": len(injector.recoveries) - len(recovered)},
+                "changes": injector.changes,
+                "parts_lost": parts_lost,
+            }},
+        )
+        summary.complete = summary.complete and result.clean and settled
+        return report.Phase(label, summary, start_ns, submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
 
 def cpu_of(roles: dict[str, list[Any]]) -> dict[str, float]:
@@ -193,13 +300,13 @@ def run(config: Config, out: Path, progress: Progress | None = None, address: st
     load = LoadRun(config, data_dir, progress or (lambda stage, done, total: None))
     try:
         load.start()
-        main = load.phase("run", config.rooms, config.members, config.rate, config.duration)
+        main = load.phase("run", config.rooms, config.members, config.rate, config.duration, config.faults)
         sweep = [load.phase(f"sweep{m}", 1, m, config.sweep_rate, config.sweep_duration) for m in config.sweep]
     finally:
         load.shutdown()
         shutil.rmtree(data_dir, ignore_errors=True)
     result = {
-        "config": {**asdict(config), "sweep": list(config.sweep)},
+        "config": {**asdict(config), "sweep": list(config.sweep), "faults": str(config.faults) if config.faults else None},
         "run": main.summary.to_json(),
         "cost_us_per_message": report.cost_per_message_us(main.summary),
         "series": main.series(),
@@ -249,8 +356,17 @@ def command(args: Any) -> int:
                       f"{s['deliveries_per_s']:g}", *(("-" if lat[k] is None else f"{lat[k]:.1f}") for k in ("p50", "p90", "p99", "max")))
     console.print(table)
     console.print(f"CPU µs per message: {result['cost_us_per_message']}")
+    faults = result["run"]["extra"].get("faults")
+    if faults is not None:
+        a, r = faults["audit"], faults["recovery_s"]
+        console.print(f"faults {faults['spec']}: {len(faults['kills'])} host kills, recovered in p50 {r['p50']} s, "
+                      f"max {r['max']} s, {r['unrecovered']} never; {a['acknowledged']} messages acknowledged, "
+                      f"lost {a['lost']}, duplicated {a['duplicated']}, unexpected {a['unexpected']}, misplaced "
+                      f"{a['misplaced']}; members agree: {a['agree']}; settled: {faults['settled']}")
+        for change in faults["changes"]:
+            console.print(f"  {change['action']}: {change['outcome']}")
     console.print(f"report and plots: {out.resolve()}")
     complete = result["run"]["complete"] and all(s["complete"] for s in result["sweep"])
     if not complete:
-        console.print("[red]incomplete: some messages were lost, duplicated or unexpected[/red]")
+        console.print("[red]incomplete: some messages were lost, duplicated or unexpected, or the members disagree[/red]")
     return 0 if complete else 1

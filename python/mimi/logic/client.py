@@ -10,10 +10,11 @@ for the application. Nothing here reads a clock or does I/O.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from mimi import _core, content, ids
+from mimi.content import MimiContent
 from mimi.errors import MimiError, RemoteProtocolError
 from mimi.logic.framing import bare_group_info, bare_welcome
 from mimi.logic.room import app_data_resolver, proposed_change
@@ -66,11 +67,54 @@ class Refused:
 Event = Joined | Removed | EpochChanged | MessageShown | Refused
 
 
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Events of `room` were delivered to this device after room sequence `after`,
+    up to `upto`, and never reached it (pushes lost around a restart): fetch them
+    from the provider's inbox and deliver them first."""
+
+    room: str
+    after: int
+    upto: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpochTooOld:
+    """The hub refused a message of this device as encrypted in a past epoch; the
+    hub is at `current_epoch`. Once this device is there too, `resend` encrypts the
+    same content again."""
+
+    room: str
+    message_id: bytes
+    current_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message this device encrypted: in the outbox until the hub answers, and in
+    `sent` until it comes back in the room's order. Both are saved with the MLS
+    state that made its ciphertext, before the ciphertext leaves the device
+    (docs/guarantees.md)."""
+
+    room: str
+    message_id: bytes
+    content: bytes  # the MIMI content (CBOR) as sent
+    ciphertext: bytes  # the PrivateMessage: resubmitted byte for byte until answered
+    attempts: int = 1  # encryptions so far: an epochTooOld answer encrypts it again, RESEND_ATTEMPTS at most
+    decoded: MimiContent | None = field(default=None, compare=False)  # `content`, decoded once (not saved)
+
+
 @dataclass
 class RoomView:
     group: _core.Group
     history: content.RoomHistory
-    last_sequence: int = 0
+    last_sequence: int = 0  # the last room sequence this device processed
+
+
+# How often one message is encrypted at most. Each epochTooOld answer to it means
+# another commit was sequenced while it was on its way (a device that cannot catch
+# up stops at once, `resend`): this many commits in a row (docs/guarantees.md).
+RESEND_ATTEMPTS = 8
 
 
 @dataclass
@@ -81,9 +125,13 @@ class ClientSession:
     rooms: dict[str, RoomView] = field(default_factory=dict)
     pending: dict[str, _core.CommitOutput] = field(default_factory=dict)  # room -> commit awaiting the hub
     joining: set[str] = field(default_factory=set)  # rooms joined by an external commit awaiting the hub
-    outbox: dict[bytes, tuple[str, content.MimiContent]] = field(default_factory=dict)  # message ID -> sent, unanswered
-    sent: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)  # ciphertext -> (message ID, content), until fanned back
+    outbox: dict[bytes, Outgoing] = field(default_factory=dict)  # message ID -> sent, unanswered (in send order)
+    sent: dict[bytes, Outgoing] = field(default_factory=dict)  # ciphertext -> sent, until fanned back
     pending_leaves: dict[str, set[str]] = field(default_factory=dict)  # room -> clients whose Remove is cached
+    unjoined: dict[str, int] = field(default_factory=dict)  # room without a group here -> last sequence delivered
+    # What changed in `sent` since the device last saved it (`sending_changes`).
+    unsaved_sent: dict[bytes, Outgoing | None] = field(default_factory=dict)  # message ID -> as now (None: gone)
+    unsaved_answers: set[bytes] = field(default_factory=set)  # message IDs answered
 
     @property
     def uri(self) -> str:
@@ -152,65 +200,169 @@ class ClientSession:
 
     # -- messages -----------------------------------------------------------
 
-    def send(self, room: str, message: content.MimiContent) -> tuple[bytes, bytes]:
+    def send(self, room: str, message: content.MimiContent, encoded: bytes | None = None) -> tuple[bytes, bytes]:
         """Encrypts `message`; returns (SubmitMessageRequest body, message ID).
+        `encoded`: its CBOR, if the caller decoded it from there (the strict
+        decoder takes only the one encoding `content.encode` writes).
 
         The sender's view shows it once the hub accepts it (`submit_answered`),
         at the hub's accepted_timestamp like everyone else's."""
         view = self.rooms[room]
-        data = content.encode(message)
-        message_id = content.message_id(data, self.user, room)
-        ciphertext = view.group.encrypt(data)
-        self.outbox[message_id] = (room, message)
-        self.sent[ciphertext] = (message_id, data)
-        return _core.SubmitMessageRequest(ciphertext, self.user).encode(), message_id
+        data = content.encode(message) if encoded is None else encoded
+        out = Outgoing(room, content.message_id(data, self.user, room), data, view.group.encrypt(data), decoded=message)
+        self._keep(out)
+        return self.body(out.message_id), out.message_id
 
-    def submit_answered(self, message_id: bytes, response: bytes) -> MessageShown | Refused:
-        """The hub's SubmitMessageResponse to a message this client sent."""
-        room, message = self.outbox.pop(message_id)
+    def body(self, message_id: bytes) -> bytes:
+        """The SubmitMessageRequest of an unanswered message, the same bytes each time."""
+        return _core.SubmitMessageRequest(self.outbox[message_id].ciphertext, self.user).encode()
+
+    def unanswered(self, room: str) -> list[bytes]:
+        """The message IDs of the room's unanswered messages, in send order (to
+        resubmit after a restart)."""
+        return [m for m, out in self.outbox.items() if out.room == room]
+
+    def submit_answered(self, message_id: bytes, response: bytes) -> MessageShown | Refused | EpochTooOld | None:
+        """The hub's SubmitMessageResponse to a message this client sent; None if
+        it was answered already (its fan-back came first)."""
+        out = self.outbox.get(message_id)
+        if out is None:
+            return None
         answer = _core.SubmitMessageResponse.decode(response)
-        if answer.status != "accepted" or answer.accepted_timestamp is None:
-            return Refused(room, 0, f"hub answered {answer.status}")
-        applied = self.rooms[room].history.receive(message, message_id, self.user, answer.accepted_timestamp)
-        return MessageShown(room, 0, message_id, self.user, applied.change.value, content.encode(message), answer.accepted_timestamp)
+        if answer.status == "accepted" and answer.accepted_timestamp is not None:
+            del self.outbox[message_id]
+            self.unsaved_answers.add(message_id)
+            return self._shown(out, 0, answer.accepted_timestamp)
+        if answer.status == "epochTooOld" and answer.current_epoch is not None and out.attempts < RESEND_ATTEMPTS:
+            return EpochTooOld(out.room, message_id, answer.current_epoch)
+        self._forget(out)
+        return Refused(out.room, 0, f"hub answered {answer.status}")
+
+    def behind(self, room: str, epoch: int) -> bool:
+        """Whether this device's group of `room` is still before the hub's `epoch`."""
+        view = self.rooms.get(room)
+        return view is not None and view.group.is_active and view.group.epoch < epoch
+
+    def resend(self, refused: EpochTooOld) -> Refused | None:
+        """Encrypts a message refused as epochTooOld again, in this device's current
+        epoch, once it caught up with the hub's: the same content, so the same
+        message ID (`body` has the new bytes). Its old ciphertext never reaches
+        anyone. A Refused if this device is no longer a member, or still behind."""
+        out = self.outbox[refused.message_id]
+        view = self.rooms.get(out.room)
+        if view is None or not view.group.is_active:
+            self._forget(out)
+            return Refused(out.room, 0, "no longer a member of the room")
+        if view.group.epoch < refused.current_epoch:
+            self._forget(out)
+            return Refused(out.room, 0, f"could not catch up with the room's epoch {refused.current_epoch}")
+        del self.sent[out.ciphertext]
+        self._keep(replace(out, ciphertext=view.group.encrypt(out.content), attempts=out.attempts + 1))
+        return None
+
+    def _keep(self, out: Outgoing) -> None:
+        self.outbox[out.message_id] = out
+        self.sent[out.ciphertext] = out
+        self.unsaved_sent[out.message_id] = out
+
+    def _forget(self, out: Outgoing) -> None:
+        self.outbox.pop(out.message_id, None)
+        self.sent.pop(out.ciphertext, None)
+        self.unsaved_sent[out.message_id] = None
+
+    def _shown(self, out: Outgoing, sequence: int, timestamp: int) -> MessageShown:
+        message = out.decoded or content.decode(out.content)
+        applied = self.rooms[out.room].history.receive(message, out.message_id, self.user, timestamp)
+        change = "sequenced" if sequence else applied.change.value
+        return MessageShown(out.room, sequence, out.message_id, self.user, change, out.content, timestamp)
+
+    def sending_changes(self) -> tuple[list[tuple[Outgoing, bool]], list[bytes], list[bytes]]:
+        """What changed in the sent messages since `sending_saved`: those to save
+        (encrypted, or again), each with whether it was answered; the message IDs
+        answered; those to forget (fanned back, or refused). Saving costs what
+        changed, not what is in flight."""
+        kept, gone = [], []
+        for message_id, out in self.unsaved_sent.items():
+            if out is None:
+                gone.append(message_id)
+            else:
+                kept.append((out, message_id not in self.outbox))
+        answered = [m for m in self.unsaved_answers if m not in self.unsaved_sent]
+        return kept, answered, gone
+
+    def sending_saved(self) -> None:
+        self.unsaved_sent.clear()
+        self.unsaved_answers.clear()
+
+    def restore_sent(self, out: Outgoing, answered: bool) -> None:
+        """A sent message as saved (in send order)."""
+        self.sent[out.ciphertext] = out
+        if not answered:
+            self.outbox[out.message_id] = out
 
     # -- events from the provider --------------------------------------------
 
-    def deliver(self, room: str, sequence: int, fanout: bytes) -> list[Event]:
-        """One event of the room, in the hub's order."""
-        message = _core.FanoutMessage.decode(fanout)
+    def gap(self, room: str, previous: int) -> Gap | None:
+        """A delivery of `room` says the last event delivered to this device before it
+        was `previous` (`Delivery.previous`): a Gap if this device never processed it."""
         view = self.rooms.get(room)
-        if message.kind == "welcome":
-            if view is not None:
-                return []
-            tree = message.ratchet_tree_option
-            if tree is None or tree.ratchet_tree is None:
-                return [Refused(room, sequence, "Welcome without a full ratchet tree")]
-            group = self.client.join_welcome(message.message, tree.ratchet_tree)
-            self.rooms[room] = RoomView(group, content.RoomHistory(room), sequence)
-            return [Joined(room, group.epoch)]
+        if view is not None and not view.group.is_active:
+            return None  # removed: nothing more of the room is for it
+        last = view.last_sequence if view is not None else self.unjoined.get(room, 0)
+        return Gap(room, last, previous) if previous > last else None
+
+    def deliver(self, room: str, sequence: int, fanout: bytes) -> list[Event]:
+        """One event of the room, in the hub's order. An event this device cannot
+        take is a Refused and changes nothing else."""
+        view = self.rooms.get(room)
         if view is None or not view.group.is_active:
-            return []
+            if view is None:
+                self.unjoined[room] = max(sequence, self.unjoined.get(room, 0))
+            try:
+                message = _core.FanoutMessage.decode(fanout)
+                return self._welcome(room, sequence, message) if message.kind == "welcome" and view is None else []
+            except MimiError as err:
+                return [Refused(room, sequence, str(err))]
         if sequence <= view.last_sequence:
             return []  # a duplicate delivery
         view.last_sequence = sequence
-        if message.kind != "application" and _core.message_header(message.message)[1] < view.group.epoch:
-            return []  # this client's own handshake fanned back after it merged it, or a stale copy
         try:
+            message = _core.FanoutMessage.decode(fanout)
+            if message.kind == "welcome":
+                return []  # a member already
             if message.kind == "application":
                 return self._application(room, view, sequence, message)
+            epoch = _core.message_header(message.message)[1]
+            if epoch < view.group.epoch:
+                # This client's own handshake fanned back after it merged it, or a stale copy.
+                if message.kind == "commit":
+                    # Everything the hub ordered before this commit is processed: no message
+                    # of its epoch or an earlier one can come any more.
+                    view.group.forget_past_epochs(view.group.epoch - epoch - 1)
+                return []
             return self._handshake(room, view, sequence, message)
         except MimiError as err:
             return [Refused(room, sequence, str(err))]
 
+    def _welcome(self, room: str, sequence: int, message: _core.FanoutMessage) -> list[Event]:
+        tree = message.ratchet_tree_option
+        if tree is None or tree.ratchet_tree is None:
+            return [Refused(room, sequence, "Welcome without a full ratchet tree")]
+        group = self.client.join_welcome(message.message, tree.ratchet_tree)
+        self.unjoined.pop(room, None)
+        self.rooms[room] = RoomView(group, content.RoomHistory(room), sequence)
+        return [Joined(room, group.epoch)]
+
     def _application(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:
         got = view.group.process(message.message)
         if got.kind == "own_message":
-            # Shown when the hub accepted it; now its room sequence is known.
-            own = self.sent.pop(message.message, None)
+            # Shown when the hub accepted it (again here, once: by message ID); now its
+            # room sequence is known. Its fan-back also answers it.
+            own = self.sent.get(message.message)
             if own is None:
                 return []
-            return [MessageShown(room, sequence, own[0], self.user, "sequenced", own[1], message.timestamp)]
+            self._forget(own)
+            return [self._shown(own, sequence, message.timestamp)]
         if got.plaintext is None or got.sender_identity is None:
             raise RemoteProtocolError("application message without content")
         sender = ids.user_of(got.sender_identity)
@@ -223,6 +375,7 @@ class ClientSession:
         if got.kind == "own_commit":
             self.pending.pop(room, None)
             view.group.merge()
+            view.group.forget_past_epochs(0)
             return [EpochChanged(room, view.group.epoch, self.uri)]
         if got.kind == "proposal":
             leaving = self.pending_leaves.setdefault(room, set())
@@ -245,6 +398,7 @@ class ClientSession:
         self.pending_leaves.pop(room, None)
         if got.self_removed:
             return [*events, Removed(room)]
+        view.group.forget_past_epochs(0)  # merged in the hub's order: nothing before it can come
         for extra in message.proposals:
             view.group.process(extra)
             view.group.merge()

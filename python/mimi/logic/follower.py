@@ -47,12 +47,22 @@ class Notify:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One event for one local client: the FanoutMessage bytes and its room sequence."""
+    """One event for one local client: the FanoutMessage bytes and its room sequence.
+
+    A client gets only some of the room's sequences (not the application messages
+    withheld from its user, Welcomes only if they are for it, nothing before it
+    joined), so each delivery names the one before it: a client that has not
+    processed `previous` lost a delivery, and fetches it from the inbox."""
 
     client: str
     room: str
     sequence: int
+    previous: int  # sequence of the last event of the room delivered to this client before; 0 if none
     message: bytes
+
+
+# A Delivery as its client's host gets it: (client, room, sequence, previous, FanoutMessage).
+Pushed = tuple[str, str, int, int, bytes]
 
 
 @dataclass
@@ -60,6 +70,28 @@ class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
     members: set[str] = field(default_factory=set)  # local clients receiving this room's events
     waiting: dict[int, Notify] = field(default_factory=dict)  # buffered batches by `previous`
+    # The last event delivered to each member: `common` for all but those in `behind`,
+    # which got less (an event went to others only) or joined since. Most events go to
+    # every member: then nothing is kept per client.
+    common: int = 0
+    behind: dict[str, int] = field(default_factory=dict)
+
+    def join(self, client: str) -> None:
+        if client not in self.members:
+            self.members.add(client)
+            self.behind[client] = 0
+
+    def advance(self, to: list[str], sequence: int) -> int | list[int]:
+        """Event `sequence` goes to the members `to`: the previous event of each, or
+        of all (most events: no list per event)."""
+        behind, common = self.behind, self.common
+        self.common = sequence
+        if len(to) < len(self.members):
+            getting = set(to)
+            for client in self.members:
+                if client not in getting:
+                    behind.setdefault(client, common)
+        return [behind.pop(c, common) for c in to] if behind else common
 
 
 class Follower:
@@ -75,12 +107,13 @@ class Follower:
         self.welcome_routes[key_package_ref] = client
 
     def subscribe(self, room: str, client: str) -> None:
-        self.rooms.setdefault(room, _Room()).members.add(client)
+        self.rooms.setdefault(room, _Room()).join(client)
 
     def unsubscribe(self, room: str, client: str) -> None:
         state = self.rooms.get(room)
         if state is not None:
             state.members.discard(client)
+            state.behind.pop(client, None)
 
     def export(self) -> bytes:
         rooms = {
@@ -88,6 +121,8 @@ class Follower:
                 state.delivered_upto,
                 sorted(state.members),
                 [[n.previous, list(n.sequences), n.body, list(n.withheld)] for n in state.waiting.values()],
+                state.common,
+                state.behind,
             ]
             for room, state in self.rooms.items()
         }
@@ -98,15 +133,20 @@ class Follower:
         try:
             d = msgpack.unpackb(data)
             follower = cls(d["provider"])
-            for room, (upto, members, waiting) in d["rooms"].items():
+            for room, (upto, members, waiting, common, behind) in d["rooms"].items():
                 follower.rooms[room] = _Room(
                     upto, set(members),
                     {p: Notify(room, p, tuple(seqs), body, tuple(withheld)) for p, seqs, body, withheld in waiting},
+                    common, dict(behind),
                 )
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
             return follower
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
             raise DecodeError(f"follower record: {err}") from err
+
+    def rooms_of(self, client: str) -> list[str]:
+        """The rooms whose events go to `client`, sorted."""
+        return sorted(room for room, state in self.rooms.items() if client in state.members)
 
     def delivered_upto(self, room: str) -> int:
         state = self.rooms.get(room)
@@ -144,15 +184,21 @@ class Follower:
             if sequence <= state.delivered_upto:
                 continue  # overlaps what an earlier batch delivered
             if kind == "welcome":
+                to: list[str] = []
                 for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
-                        state.members.add(client)
+                        state.join(client)
                         members = sorted(state.members)
-                        out.append(Delivery(client, room, sequence, encoded))
+                        to.append(client)
             elif kind == "application" and withheld:
-                out.extend([Delivery(c, room, sequence, encoded) for c in members if ids.user_of(c) not in withheld])
+                to = [c for c in members if ids.user_of(c) not in withheld]
             else:
-                out.extend([Delivery(client, room, sequence, encoded) for client in members])
+                to = members
+            previous = state.advance(to, sequence)
+            if isinstance(previous, int):
+                out.extend([Delivery(c, room, sequence, previous, encoded) for c in to])
+            else:
+                out.extend([Delivery(c, room, sequence, p, encoded) for c, p in zip(to, previous)])
             state.delivered_upto = sequence
         return out

@@ -5,6 +5,7 @@ The components it reads are in `mimi.components`."""
 from mimi.policy.authorize import (
     Decision,
     authorize_capability,
+    authorize_key_material,
     authorize_submit,
     authorize_update,
     may_receive,
@@ -14,6 +15,7 @@ from mimi.policy.authorize import (
 __all__ = [
     "Decision",
     "authorize_capability",
+    "authorize_key_material",
     "authorize_submit",
     "authorize_update",
     "may_receive",

@@ -470,6 +470,37 @@ def authorize_capability(state: RoomState, actor: Actor, capability: Capability)
     return ALLOWED
 
 
+def authorize_key_material(state: RoomState, requester: Actor, target_user: str) -> Decision:
+    """Whether the client `requester` may claim KeyPackages of `target_user`'s clients
+    for this room (draft-ietf-mimi-protocol §Fetch Key Material). KeyPackages serve
+    only an Add, so the requester must be able to commit one (a member) and hold what
+    adding those clients takes (draft-ietf-mimi-room-policy §Membership Capabilities,
+    "Adding"): canAddOwnClient for its own user's clients; for another user,
+    canAddParticipant, since only adding that user to the participant list
+    authorizes adding its clients (`_authorize_clients`)."""
+    acting = _acting(state, requester)
+    try:
+        # §Update Room State: only members commit, and a restricted one only its removal.
+        if requester.uri not in state.members:
+            raise _not_allowed(f"{requester.uri} is not a member of the group")
+        if acting.restricted:
+            raise _not_allowed(f"{requester.user} is banned or removed")
+        if target_user == requester.user:
+            _need(acting.role, Capability.canAddOwnClient, "add its own clients")
+        elif target_user in state.participants.roles():
+            raise _not_allowed(f"{target_user} is already in the participant list: only its own clients add its clients")
+        elif state.base.fixed_membership:
+            raise _not_allowed("fixed-membership room: users cannot be added")
+        else:
+            _need(acting.role, Capability.canAddParticipant, f"add {target_user}")
+            # §canAddParticipant: an entry from role 0 names the roles it may add to.
+            if not any(e.from_role_index == NO_ROLE and e.target_role_indexes for e in acting.role.authorized_role_changes):
+                raise _not_allowed(f"canAddParticipant: role {acting.role.role_index}'s authorized_role_changes add no user")
+    except _Deny as deny:
+        return deny.decision
+    return ALLOWED
+
+
 def authorize_submit(state: RoomState, sending_uri: str) -> Decision:
     """draft-ietf-mimi-protocol §Submit a Message: `sendingUri` is an active
     participant whose role holds canSendMessage. A client URI must also be a member."""

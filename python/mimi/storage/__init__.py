@@ -18,7 +18,7 @@ docs/results.md, "Storage" (benches/bench_storage.py) and "Hub ingress".
 """
 
 from mimi.storage._base import SqliteStore, Synchronous
-from mimi.storage.client import ClientStore, HistoryEntry
+from mimi.storage.client import ClientStore, HistoryEntry, SentMessage
 from mimi.storage.datadir import DataDir
 from mimi.storage.follower import Delivery, FollowerStore, InboxEvent
 from mimi.storage.hub import HubStore, LogEvent
@@ -38,6 +38,7 @@ __all__ = [
     "InboxEvent",
     "KeyPackageStore",
     "LogEvent",
+    "SentMessage",
     "SqliteStore",
     "StoredKeyPackage",
     "Synchronous",

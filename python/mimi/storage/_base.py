@@ -191,7 +191,12 @@ class SqliteStore:
                 f"to {schema.version}"
             )
         with self._errors("open"):
+            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             for table in self.checked:
+                if table not in tables:
+                    if version == schema.version:
+                        raise StorageError(f"{self.path}: {table} is damaged: the table is missing")
+                    continue  # a file of an older version: its migration makes the table
                 found = [row[0] for row in self._db.execute(f"PRAGMA quick_check({table})")]
                 if found != ["ok"]:
                     raise StorageError(f"{self.path}: {table} is damaged: {'; '.join(found[:3])}")

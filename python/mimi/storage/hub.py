@@ -20,6 +20,10 @@ class LogEvent(NamedTuple):
     body: bytes
 
 
+# A follower's place in a room's log: (room_id, destination, acknowledged, pending, last).
+CursorRow = tuple[str, str, int, int, int]
+
+
 class HubStore(SqliteStore):
     """Durable state of the rooms this server is the hub of.
 
@@ -34,10 +38,13 @@ class HubStore(SqliteStore):
             hub.save_state(room, state)
             hub.append_events(room, events)
             hub.drop_answers(room, last)  # the commit ended the epoch
+
+    Per room and destination follower, a cursor: the last sequence it acknowledged,
+    how many events for it are logged after that one, and the last logged for it.
     """
 
     schema = SERVER
-    checked = ("hub_rooms", "hub_secrets")
+    checked = ("hub_rooms", "hub_secrets", "hub_cursors")
 
     def save_secret(self, name: str, value: bytes) -> None:
         """A key of the hub itself (its external-sender signature key), by name."""
@@ -197,3 +204,40 @@ class HubStore(SqliteStore):
         if (found or 0) != recorded:
             self.damaged("hub_events", f"room {room_id!r}: the log ends at {found or 0}, {recorded} were logged")
         return int(recorded)
+
+    def save_cursors(self, cursors: Sequence[CursorRow]) -> None:
+        """Replace the cursors of these (room, destination) pairs, in one commit."""
+        check_many("cursors", cursors)
+        rows = []
+        for cursor in cursors:
+            room_id, destination, acknowledged, pending, last = check_tuple("cursor", cursor, 5)
+            check_text("room_id", room_id)
+            check_text("destination", destination)
+            rows.append((room_id, destination, check_int("acknowledged", acknowledged),
+                         check_int("pending", pending), check_int("last", last, acknowledged)))
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO hub_cursors (room_id, destination, acknowledged, pending, last) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def cursors(self) -> list[CursorRow]:
+        """Every saved cursor, by room and destination: one row per pair, not per event.
+
+        A cursor is saved with the log rows it counts, so one of a room this hub does
+        not hold, past the room's recorded log end, or counting more events than it
+        spans is damage (StorageError), never a place to resume from."""
+        self._orphans("hub_cursors", "hub_rooms")
+        rows = self._read(
+            "SELECT c.room_id, c.destination, c.acknowledged, c.pending, c.last, r.sequence "
+            "FROM hub_cursors AS c JOIN hub_rooms AS r USING (room_id) ORDER BY c.room_id, c.destination"
+        )
+        for room_id, destination, acknowledged, pending, last, logged in rows:
+            if last > logged or pending > last - acknowledged:
+                self.damaged(
+                    "hub_cursors",
+                    f"room {room_id!r} to {destination!r}: {pending} pending in ({acknowledged}, {last}], "
+                    f"the log ends at {logged}",
+                )
+        return [tuple(row[:5]) for row in rows]

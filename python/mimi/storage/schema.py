@@ -22,11 +22,20 @@ HUB_ANSWERS = """CREATE TABLE hub_answers (
 # The last sequence logged, and up to where the answers are indexed (or of a past epoch).
 HUB_LOG_END = "sequence INTEGER NOT NULL DEFAULT 0 CHECK (sequence >= 0)"
 HUB_INDEXED = "indexed_upto INTEGER NOT NULL DEFAULT 0 CHECK (indexed_upto >= 0)"
+# Each follower's place in a hub's log of a room (`HubStore.save_cursors`).
+HUB_CURSORS = """CREATE TABLE hub_cursors (
+        room_id TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        acknowledged INTEGER NOT NULL CHECK (acknowledged >= 0),
+        pending INTEGER NOT NULL CHECK (pending >= 0),
+        last INTEGER NOT NULL CHECK (last >= acknowledged),
+        PRIMARY KEY (room_id, destination)
+    ) STRICT, WITHOUT ROWID"""
 
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=3,
+    version=4,
     ddl=f"""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
@@ -42,6 +51,7 @@ SERVER = Schema(
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
     {HUB_ANSWERS};
+    {HUB_CURSORS};
     CREATE TABLE hub_secrets (
         name TEXT PRIMARY KEY,
         value BLOB NOT NULL
@@ -82,11 +92,14 @@ SERVER = Schema(
         # 2: a hub keeps its Welcome routes and destinations in the room state (`HubRoom.export`);
         # the tables written for them were never used.
         2: "DROP TABLE hub_key_packages; DROP TABLE hub_followers;",
-        # 3: each room records how far its log goes (a lost tail is found) and how far
+        # 3: each follower's cursor in a hub's log; a hub finds a room logged before without
+        # cursors and starts its followers at the log's start, once.
+        3: HUB_CURSORS,
+        # 4: each room records how far its log goes (a lost tail is found) and how far
         # its answers are indexed; a hub keeps the answers of each room's epoch (replays
         # are answered from them, not sequenced again). Answers given before this version
         # are not kept: the log counts as indexed.
-        3: f"""
+        4: f"""
         ALTER TABLE hub_rooms ADD COLUMN {HUB_LOG_END};
         ALTER TABLE hub_rooms ADD COLUMN {HUB_INDEXED};
         UPDATE hub_rooms SET sequence = (
@@ -97,10 +110,21 @@ SERVER = Schema(
     },
 )
 
+_CLIENT_SENT = """
+    CREATE TABLE client_sent (
+        message_id BLOB PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        content BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        attempts INTEGER NOT NULL CHECK (attempts > 0),
+        answered INTEGER NOT NULL CHECK (answered IN (0, 1))
+    ) STRICT;
+"""
+
 CLIENT = Schema(
     name="client",
     application_id=0x4D494D43,  # "MIMC"
-    version=1,
+    version=2,
     ddl="""
     CREATE TABLE client_state (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -114,5 +138,7 @@ CLIENT = Schema(
         content BLOB NOT NULL,
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
-    """,
+    """ + _CLIENT_SENT,
+    # 2: what a device sent and has not yet seen fanned back, saved before it leaves.
+    migrations={2: _CLIENT_SENT},
 )

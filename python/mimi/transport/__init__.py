@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from mimi.logic.follower import Notify
+from mimi.logic.key_material import KeyMaterialAnswer
 
 
 class Transport(Protocol):
-    def key_material(self, target_provider: str, body: bytes) -> bytes:
-        """POST /keyMaterial/{targetUser}: a KeyMaterialRequest; returns the KeyMaterialResponse."""
+    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
+        """POST /keyMaterial/{targetUser} from the hub of provider `caller`: a
+        KeyMaterialRequest; returns the KeyMaterialResponse and a refusal's reason."""
 
     def notify(self, follower: str, batch: Notify) -> Any:
         """POST /notify/{roomId}: one batch; returns a handle `answered()` resolves."""

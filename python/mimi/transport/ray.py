@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from mimi.logic.follower import Notify
+from mimi.logic.key_material import KeyMaterialAnswer
 from mimi.transport import names
 
 
 class RayTransport:
-    def key_material(self, target_provider: str, body: bytes) -> bytes:
+    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
         import ray
 
-        reply: bytes = ray.get(names.handle(names.provider(target_provider)).key_material.remote(body))
-        return reply
+        # The caller's identity travels as an argument until the transport authenticates it.
+        answer: KeyMaterialAnswer = ray.get(names.handle(names.provider(target_provider)).key_material.remote(caller, body))
+        return answer
 
     def notify(self, follower: str, batch: Notify) -> Any:
         # Fire and forget, with the reply kept for flow control and resending;

@@ -23,12 +23,13 @@ use crate::summary::*;
 use crate::wire::mls_basic_credential;
 
 /// Leaf capabilities every mimi client advertises: app_data_dictionary and
-/// AppDataUpdate (draft-ietf-mls-extensions), beside the defaults.
+/// AppDataUpdate (draft-ietf-mls-extensions), beside the defaults, and
+/// last_resort, which openmls requires of the leaf of a KeyPackage that carries it.
 pub(crate) fn capabilities() -> Capabilities {
     Capabilities::new(
         None,
         Some(&[CIPHERSUITE]),
-        Some(&[ExtensionType::AppDataDictionary]),
+        Some(&[ExtensionType::AppDataDictionary, ExtensionType::LastResort]),
         Some(&[ProposalType::AppDataUpdate]),
         None,
     )
@@ -47,11 +48,19 @@ fn sender_ratchet() -> SenderRatchetConfiguration {
     SenderRatchetConfiguration::new(OUT_OF_ORDER_TOLERANCE, 1000)
 }
 
+/// How many past epochs' message secrets a member keeps. A committer merges its
+/// commit when the hub accepts it, before the application messages the hub
+/// sequenced ahead of that commit have all reached it; they still decrypt with
+/// their epoch's secrets. 16 covers as many commits of one member in quick
+/// succession (docs/interop.md, "Past epochs").
+pub const MAX_PAST_EPOCHS: usize = 16;
+
 fn join_config() -> MlsGroupJoinConfig {
     MlsGroupJoinConfig::builder()
         .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
         .use_ratchet_tree_extension(false)
         .sender_ratchet_configuration(sender_ratchet())
+        .max_past_epochs(MAX_PAST_EPOCHS)
         .build()
 }
 
@@ -122,23 +131,26 @@ impl Client {
     /// `count` fresh single-use KeyPackages (TLS-serialized KeyPackage structs);
     /// their private keys stay in this client's store until a Welcome uses them.
     pub fn key_packages(&self, count: usize) -> Result<Vec<Vec<u8>>, CreateError> {
-        (0..count)
-            .map(|_| {
-                let bundle = KeyPackage::builder()
-                    .leaf_node_capabilities(capabilities())
-                    .build(
-                        CIPHERSUITE,
-                        self.provider.as_ref(),
-                        self.signer.as_ref(),
-                        self.credential_with_key(),
-                    )
-                    .map_err(CreateError::refused("KeyPackage"))?;
-                Ok(bundle
-                    .key_package()
-                    .tls_serialize_detached()
-                    .map_err(|e| InternalError::new("serialize KeyPackage", e))?)
-            })
-            .collect()
+        (0..count).map(|_| self.key_package(KeyPackage::builder())).collect()
+    }
+
+    /// A fresh last-resort KeyPackage, marked with the `last_resort` extension
+    /// (draft-ietf-mls-extensions §Last-Resort KeyPackages; RFC 9420 §16.8). A
+    /// Welcome that uses it leaves its private keys in this client's store
+    /// (openmls deletes only unmarked ones), so it can be used again.
+    pub fn last_resort_key_package(&self) -> Result<Vec<u8>, CreateError> {
+        self.key_package(KeyPackage::builder().mark_as_last_resort())
+    }
+
+    fn key_package(&self, builder: KeyPackageBuilder) -> Result<Vec<u8>, CreateError> {
+        let bundle = builder
+            .leaf_node_capabilities(capabilities())
+            .build(CIPHERSUITE, self.provider.as_ref(), self.signer.as_ref(), self.credential_with_key())
+            .map_err(CreateError::refused("KeyPackage"))?;
+        Ok(bundle
+            .key_package()
+            .tls_serialize_detached()
+            .map_err(|e| InternalError::new("serialize KeyPackage", e))?)
     }
 
     /// Creates a group whose GroupContext carries the hub as external sender,
@@ -172,6 +184,7 @@ impl Client {
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
             .use_ratchet_tree_extension(false)
             .sender_ratchet_configuration(sender_ratchet())
+            .max_past_epochs(MAX_PAST_EPOCHS)
             .with_group_context_extensions(extensions)
             .build();
         let group = MlsGroup::new_with_group_id(
@@ -257,9 +270,15 @@ impl Client {
 
     /// Reloads a group this client is a member of from its store.
     pub fn load_group(&self, group_id: &[u8]) -> Result<Group, StateError> {
-        let group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
+        let mut group = MlsGroup::load(self.provider.storage(), &GroupId::from_slice(group_id))
             .map_err(|source| StateError::Store { operation: "load group", source })?
             .ok_or(StateError::NoSuchGroup)?;
+        // A group saved before MAX_PAST_EPOCHS kept no past epochs: today's config.
+        if group.configuration() != &join_config() {
+            group
+                .set_configuration(self.provider.storage(), &join_config())
+                .map_err(|source| StateError::Store { operation: "load group", source })?;
+        }
         Ok(self.wrap(group))
     }
 
@@ -496,6 +515,24 @@ impl Group {
         })
     }
 
+    /// Forgets the message secrets of every past epoch but the `keep` most recent.
+    /// Once this member has processed the room's events up to a commit, no message
+    /// of an epoch before that commit can come any more (docs/interop.md, "Past epochs").
+    pub fn forget_past_epochs(&mut self, keep: usize) -> Result<(), MergeError> {
+        let policy = if keep == 0 {
+            PastEpochDeletion::delete_all()
+        } else {
+            // Nothing was kept before 1970: only the cap applies.
+            PastEpochDeletion::before_timestamp(std::time::SystemTime::UNIX_EPOCH).max_past_epochs(keep)
+        };
+        self.group
+            .delete_past_epoch_secrets(self.provider.as_ref(), policy)
+            .map_err(|DeletePastEpochSecretsError::StorageError(source)| MergeError::Store {
+                operation: "forget past epochs",
+                source,
+            })
+    }
+
     /// Drops this client's pending commit (the hub refused it).
     pub fn clear_pending_commit(&mut self) -> Result<(), MergeError> {
         self.group
@@ -538,7 +575,11 @@ impl Group {
         if msg.group_id() != self.group.group_id() {
             return Err(ProcessError::OtherGroup);
         }
-        check_epoch(&msg, self.group.epoch())?;
+        // An application message of a past epoch decrypts with the secrets kept for it.
+        let past_application = msg.content_type() == ContentType::Application && msg.epoch() < self.group.epoch();
+        if !past_application {
+            check_epoch(&msg, self.group.epoch())?;
+        }
         let processed = self
             .group
             .process_message(self.provider.as_ref(), msg)
@@ -550,8 +591,10 @@ impl Group {
             authenticated_data: processed.aad().to_vec(),
             ..Summary::default()
         };
+        // The credential the message was verified with: for a message of a past epoch
+        // that leaf may since hold another member, or none.
         let sender_identity = match processed.sender() {
-            Sender::Member(leaf) => identity_at(*leaf),
+            Sender::Member(_) => Some(identity_of(processed.credential())),
             _ => None,
         };
         summary.sender = Some(sender_info(processed.sender(), sender_identity));

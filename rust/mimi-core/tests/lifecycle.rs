@@ -67,3 +67,32 @@ fn lifecycle_with_hub_view() {
     // Merging what was refused is the caller's bug, not an MLS refusal.
     assert!(matches!(view.merge(), Err(MergeError::NothingToMerge)));
 }
+
+/// A last-resort KeyPackage serves two Welcomes, the second after a restart of
+/// its client; a single-use one serves only the first.
+#[test]
+fn last_resort_key_package_serves_every_welcome() {
+    let hub = ExternalSenderInfo {
+        signature_key: SignatureKeyPair::generate().public(),
+        identity: "mimi://a.example".into(),
+    };
+    let alice = Client::new("mimi://a.example/d/alice/phone", SignatureKeyPair::generate());
+    let bob = Client::new("mimi://b.example/d/bob/phone", SignatureKeyPair::generate());
+    let last_resort = bob.last_resort_key_package().unwrap();
+    let single_use = bob.key_packages(1).unwrap();
+    // A new group of Alice's adds Bob with `kp`; whether Bob joins from its Welcome.
+    let mut room = 0u8;
+    let mut add = |bob: &Client, kp: &[u8]| {
+        room += 1;
+        let mut a = alice.create_group(&[room], &hub, &[]).unwrap();
+        let out = a.commit(&[kp.to_vec()], &[], &[], false, None).unwrap();
+        a.merge_pending_commit().unwrap();
+        let joined = bob.join_welcome(out.welcome.as_ref().unwrap(), &out.ratchet_tree);
+        joined.map(|b| assert_eq!(a.epoch_authenticator(), b.epoch_authenticator())).is_ok()
+    };
+    assert!(add(&bob, &last_resort));
+    let bob = Client::import_state(&bob.export_state().unwrap()).unwrap();
+    assert!(add(&bob, &last_resort));
+    assert!(add(&bob, &single_use[0]));
+    assert!(!add(&bob, &single_use[0]));
+}

@@ -383,6 +383,10 @@ impl Client {
         py.detach(|| guard(|| self.0.key_packages(count)))
     }
 
+    fn last_resort_key_package(&self, py: Python<'_>) -> PyResult<Vec<u8>> {
+        py.detach(|| guard(|| self.0.last_resort_key_package()))
+    }
+
     #[pyo3(signature = (group_id, hub_signature_key, hub_identity, app_data=None))]
     fn create_group(
         &self,
@@ -508,6 +512,10 @@ impl Group {
 
     fn clear_pending_commit(&mut self) -> PyResult<()> {
         guard(|| self.0.clear_pending_commit())
+    }
+
+    fn forget_past_epochs(&mut self, keep: usize) -> PyResult<()> {
+        guard(|| self.0.forget_past_epochs(keep))
     }
 
     #[pyo3(signature = (component_id, update))]

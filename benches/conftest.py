@@ -1,0 +1,6 @@
+"""The benches reuse the in-memory deployment of the tests (tests/netsim.py)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
