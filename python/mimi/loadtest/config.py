@@ -117,8 +117,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"seconds of each sweep phase (default {d.sweep_duration:g})")
     p.add_argument("--faults", type=_faults, metavar="SPEC",
                    help="inject faults into the main phase while it sends: kill-hosts:N client hosts killed at random "
-                   "moments and restarted from SQLite (each host, the sender's first, before any twice), adds:N and "
-                   "removes:N users added to and removed from each room, seed:N for the draws; e.g. "
+                   "moments and restarted from SQLite (each host, the sender's first, before any twice), kill-hub:N "
+                   "room hubs and kill-providers:N providers (the followers) killed the same way, adds:N and "
+                   "removes:N users added to and removed from each room (their commits race), seed:N for the draws; e.g. "
                    "kill-hosts:4,adds:2,removes:2,seed:1. Lost and duplicated then count what every device shows "
                    "against the hub's log (exit 1 unless both are 0), and recovery.png plots each killed host's "
                    "time to catch up")

@@ -1,7 +1,8 @@
 """Fault injection for load runs and the fault suite (pure: no Ray, no clock).
 
-`plan` draws from a seeded RNG when client hosts are killed, and which users are
-added to and removed from each room, while numbered messages stream in.
+`plan` draws from a seeded RNG when client hosts, room hubs and providers (the
+followers) are killed, and which users are added to and removed from each room,
+while numbered messages stream in.
 `audit` then holds what every device shows against the hub's log (the contract of
 docs/guarantees.md): every application message the hub acknowledged is shown
 exactly once, at its hub timestamp, by every device that was a member at its
@@ -24,14 +25,18 @@ from typing import Any
 
 # -- what to inject ---------------------------------------------------------------
 
-FAULT_LIMITS = {"kill-hosts": 1000, "adds": 100, "removes": 100, "seed": 2**32 - 1}
+FAULT_LIMITS = {"kill-hosts": 1000, "kill-hub": 1000, "kill-providers": 1000, "adds": 100, "removes": 100,
+                "seed": 2**32 - 1}
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """How many client-host kills, adds and removes a run injects, drawn from `seed`."""
+    """How many kills of client hosts, room hubs and providers, adds and removes a
+    run injects, drawn from `seed`."""
 
     kill_hosts: int = 3
+    kill_hub: int = 0
+    kill_providers: int = 0
     adds: int = 1
     removes: int = 1
     seed: int = 0
@@ -44,7 +49,8 @@ class Faults:
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """`kill-hosts:N,adds:N,removes:N,seed:N`, each part optional (the defaults)."""
+        """`kill-hosts:N,kill-hub:N,kill-providers:N,adds:N,removes:N,seed:N`, each
+        part optional (the defaults)."""
         values: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, value = part.partition(":")
@@ -57,13 +63,20 @@ class Faults:
         return cls(**values)
 
     def __str__(self) -> str:
-        return f"kill-hosts:{self.kill_hosts},adds:{self.adds},removes:{self.removes},seed:{self.seed}"
+        return ",".join(f"{key}:{getattr(self, key.replace('-', '_'))}" for key in FAULT_LIMITS)
 
 
 @dataclass(frozen=True, slots=True)
 class Kill:
     at: float  # seconds after sending starts
     host: str
+
+
+@dataclass(frozen=True, slots=True)
+class KillServer:
+    at: float
+    role: str  # "hub" (name: its room) or "provider" (name: its URI)
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +93,7 @@ class Remove:
     user: str
 
 
-Action = Kill | Add | Remove
+Action = Kill | KillServer | Add | Remove
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +108,13 @@ class Churn:
 WINDOW = (0.1, 0.8)  # faults fall in this part of the sending time: the end is left to recover
 
 
-def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str, rooms: Sequence[Churn]) -> list[Action]:
+def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str, rooms: Sequence[Churn],
+         providers: Sequence[str] = ()) -> list[Action]:
     """The run's faults in time order. Every host is killed before any is killed
-    twice, the sender's host among the first; adds take newcomers in order; a
-    remove takes a member of that moment (never one already removed); what has no
-    candidate left is not planned."""
+    twice, the sender's host among the first, and so is every room's hub and every
+    provider; adds take newcomers in order, each due with a remove while there are
+    removes; a remove takes a member of that moment (never one already removed, nor
+    the one added with it); what has no candidate left is not planned."""
     rng = random.Random(faults.seed)
     low, high = WINDOW[0] * duration, WINDOW[1] * duration
 
@@ -115,15 +130,23 @@ def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str
         victims += round_
     actions: list[Action] = [Kill(at, host) for at, host in zip(moments(faults.kill_hosts), victims)]
     for churn in rooms:
-        adds = [Add(at, churn.room, user) for at, user in zip(moments(faults.adds), churn.newcomers)]
+        # Each remove is due with an add while there are adds: their commits race.
+        removals = moments(faults.removes)
+        arrivals = sorted(removals[: faults.adds] + moments(max(0, faults.adds - faults.removes)))
+        adds = [Add(at, churn.room, user) for at, user in zip(arrivals, churn.newcomers)]
         removed: set[str] = set()
-        for at in moments(faults.removes):
+        for at in removals:
             present = sorted({*churn.removable, *(a.user for a in adds if a.at < at)} - removed)
             if present:
                 user = rng.choice(present)
                 removed.add(user)
                 actions.append(Remove(at, churn.room, user))
         actions += adds
+    # Drawn last: a plan without server kills is what it was before there were any.
+    for role, count, names in (("hub", faults.kill_hub, [c.room for c in rooms]), ("provider", faults.kill_providers, providers)):
+        if names:
+            victims = [name for _ in range(-(-count // len(names))) for name in rng.sample(list(names), len(names))]
+            actions += [KillServer(at, role, name) for at, name in zip(moments(count), victims)]
     return sorted(actions, key=lambda a: a.at)
 
 
@@ -198,10 +221,10 @@ class Change:
 
 
 def membership(log: Iterable[Logged], snapshots: Sequence[Snapshot]) -> list[Change]:
-    """The changes of membership, in order. Snapshots are taken around each add or
-    remove, one at a time: one commit lies between two snapshots whose members
-    differ. Should two (a change resent late, after the next one started), members
-    are only certain outside the commits; more commits than changes are no error."""
+    """The changes of membership, in order. Snapshots are taken while changes are in
+    flight and after each: mostly one commit lies between two snapshots whose members
+    differ. Should two (racing changes, or a change resent late), members are only
+    certain outside the commits; more commits than changes are no error."""
     if not snapshots:
         raise ValueError("no snapshot of the group")
     commits = sorted(e.sequence for e in log if e.kind == "commit")

@@ -1,74 +1,115 @@
 """The faults of a `faults.plan`, injected into a running load phase on Ray.
 
-Kills a client host (`ray.kill(..., no_restart=False)`: Ray restarts it from its
-SQLite files), adds and removes users through each room's admin device, one change
-at a time with a snapshot of the hub's group after each (`faults.membership`), and
-times each killed host until it caught up (`faults.Recovery`). `tick` does what is
-due and never blocks longer than a call to a hub: the caller keeps sending.
+Kills client hosts, room hubs and providers (`ray.kill(..., no_restart=False)`: Ray
+restarts each from its SQLite files), and adds and removes users through two
+committers per room, one for adds and one for removes, so that their commits race
+each other and the stream. The hub's group is snapshotted on every tick while a
+change is in flight and after each (`faults.membership`: racing commits that fall
+between two snapshots count only the members certain on both sides). Each killed
+host is timed until it caught up (`faults.Recovery`). `tick` does what is due and
+never blocks longer than a call to a hub (or its restart): the caller keeps sending.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mimi import _core
 from mimi.actors.deploy import Deployment
 from mimi.ids import user_of
-from mimi.loadtest.faults import Action, Add, Audit, Kill, Logged, Recovery, Remove, Snapshot, audit
+from mimi.loadtest.faults import Action, Add, Audit, Kill, KillServer, Logged, Recovery, Remove, Snapshot, audit
 from mimi.loadtest.fleet import RECORD
 
-CHANGE_TIMEOUT_S = 60.0  # an add or remove, or its admin's host coming back
+CHANGE_TIMEOUT_S = 60.0  # an add or remove, or its committer's host coming back
+RETRY_S = 1.0  # a change that goes again does so this much later (its committer caught up)
+RETRIES = 5  # how often a change may go again (it lost a race, or died with an actor untaken)
 
 
 @dataclass
 class _InFlight:
     action: Add | Remove
-    reply: Any  # the admin's call, then (if its host died) a ping of the restarted host
+    committer: str
+    reply: Any  # the committer's call, then (if its host died) a ping of the restarted host
     started: float
     outcome: str = ""
 
 
 class Injector:
-    def __init__(self, deploy: Deployment, plan: list[Action], admins: dict[str, str], hosted: dict[str, list[str]]) -> None:
+    def __init__(self, deploy: Deployment, plan: list[Action], committers: dict[str, tuple[str, str]],
+                 hosted: dict[str, list[str]]) -> None:
         self.deploy = deploy
-        self.admins = admins  # room -> the device that adds and removes
-        self.rooms = list(admins)
+        self.committers = committers  # room -> (the device that adds, the device that removes)
+        self.rooms = list(committers)
         self.hosted = hosted  # host -> its devices
-        self.kills = deque(a for a in plan if isinstance(a, Kill))
-        self.pending = deque(a for a in plan if not isinstance(a, Kill))
-        self.change: _InFlight | None = None
+        self.kills = deque(a for a in plan if isinstance(a, Kill | KillServer))
+        self.pending = [a for a in plan if isinstance(a, Add | Remove)]
+        self.flights: list[_InFlight] = []
+        self.raced = 0  # changes started while another was in flight
+        self.retried: dict[str, int] = {}  # per change (`_race`), how often it went again
         self.changes: list[dict[str, Any]] = []  # each add or remove and what it got
         self.snapshots = {room: [self.snapshot(room)] for room in self.rooms}
         self.recoveries: list[Recovery] = []
         self.killed_ns: list[int] = []  # per recovery: when (CLOCK_MONOTONIC) its host was killed
         self.polls: dict[int, Any] = {}  # recovery -> the restarted host's `processed` in flight
+        self.server_kills: list[dict[str, Any]] = []  # each hub or provider killed, when
 
     def snapshot(self, room: str) -> Snapshot:
+        """The hub's group now, asked again while the hub restarts (bounded)."""
         import ray
+        from ray.exceptions import RayActorError
 
-        sequence, members = ray.get(self.deploy.hubs[room].members.remote(room), timeout=60)
-        return Snapshot(sequence, frozenset(members))
+        deadline = time.monotonic() + CHANGE_TIMEOUT_S
+        while True:
+            try:
+                sequence, members = ray.get(self.deploy.hubs[room].members.remote(room), timeout=CHANGE_TIMEOUT_S)
+                return Snapshot(sequence, frozenset(members))
+            except RayActorError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def tick(self, now: float) -> None:
         """Does what is due `now` (seconds since sending started)."""
         while self.kills and self.kills[0].at <= now:
-            self._kill(self.kills.popleft().host, now)
-        self._follow_change(now)
-        if self.change is None and self.pending and self.pending[0].at <= now:
-            self._start(self.pending.popleft(), now)
+            kill = self.kills.popleft()
+            if isinstance(kill, Kill):
+                self._kill(kill.host, now)
+            else:
+                self._kill_server(kill, now)
+        self._changes(now, [a for a in self.pending if a.at <= now])
         self._poll(now)
 
+    def _changes(self, now: float, due: list[Add | Remove]) -> None:
+        """Follows the changes in flight and starts those `due` whose committer and
+        user are free (one change per committer and per user at a time)."""
+        for flight in list(self.flights):
+            self._follow_change(flight, now)
+        for room in {f.action.room for f in self.flights}:
+            self.snapshots[room].append(self.snapshot(room))
+        busy = {f.committer for f in self.flights} | {(f.action.room, f.action.user) for f in self.flights}
+        for action in due:
+            committer = self._committer(action)
+            if committer not in busy and (action.room, action.user) not in busy:
+                self.pending.remove(action)
+                busy |= {committer, (action.room, action.user)}
+                self._start(action, now)
+
     def finish(self, deadline: float, origin: float) -> None:
-        """Waits (until `deadline`, monotonic) for the change in flight; what was not
-        started by the end of sending is dropped. `origin`: when sending started."""
-        while self.change is not None and time.monotonic() < deadline:
+        """Waits (until `deadline`, monotonic) for the changes in flight and those that
+        lost a race (they go again when due); what was planned and not started by the end
+        of sending is dropped. `origin`: when sending started."""
+        def again() -> list[Add | Remove]:
+            return [a for a in self.pending if _race(a) in self.retried]
+
+        while (self.flights or again()) and time.monotonic() < deadline:
             time.sleep(0.05)
-            self._follow_change(time.monotonic() - origin)
-        if self.change is not None:
-            self._done(self.change, "no answer by the end of the run")
+            now = time.monotonic() - origin
+            self._changes(now, [a for a in again() if a.at <= now])
+        for flight in list(self.flights):
+            self._done(flight, "no answer by the end of the run")
         for action in self.pending:
             self.changes.append({"action": _describe(action), "outcome": "not started: sending ended"})
         self.pending.clear()
@@ -102,6 +143,13 @@ class Injector:
         ray.kill(self.deploy.hosts[host], no_restart=False)
         self.recoveries.append(Recovery(host, round(now, 3), targets))
 
+    def _kill_server(self, kill: KillServer, now: float) -> None:
+        import ray
+
+        handle = self.deploy.hubs[kill.name] if kill.role == "hub" else self.deploy.providers[kill.name]
+        ray.kill(handle, no_restart=False)
+        self.server_kills.append({"role": kill.role, "name": kill.name, "at_s": round(now, 3)})
+
     def _poll(self, now: float) -> None:
         """Asks each restarted host that has not caught up what its devices processed;
         only the restarted process's answer counts (it started after the kill)."""
@@ -132,45 +180,71 @@ class Injector:
     def _members(self, room: str) -> frozenset[str]:
         return self.snapshots[room][-1].members
 
+    def _committer(self, action: Add | Remove) -> str:
+        adder, remover = self.committers[action.room]
+        return adder if isinstance(action, Add) else remover
+
     def _start(self, action: Add | Remove, now: float) -> None:
-        admin = self.admins[action.room]
-        host = self.deploy.host(admin)
+        committer = self._committer(action)
+        host = self.deploy.host(committer)
         if isinstance(action, Add):
-            reply = host.add_users.remote(admin, action.room, [action.user])
+            reply = host.add_users.remote(committer, action.room, [action.user])
         elif any(user_of(c) == action.user for c in self._members(action.room)):
-            reply = host.remove_user.remote(admin, action.room, action.user)
+            reply = host.remove_user.remote(committer, action.room, action.user)
         else:
             self.changes.append({"action": _describe(action), "outcome": "skipped: not a member"})
             return
-        self.change = _InFlight(action, reply, now)
+        self.raced += bool(self.flights)
+        self.flights.append(_InFlight(action, committer, reply, now))
 
-    def _follow_change(self, now: float) -> None:
+    def _follow_change(self, flight: _InFlight, now: float) -> None:
         import ray
         from ray.exceptions import RayActorError, RayError
 
-        change = self.change
-        if change is None:
+        if not ray.wait([flight.reply], timeout=0)[0]:
+            if now - flight.started > CHANGE_TIMEOUT_S:
+                self._done(flight, f"no answer in {CHANGE_TIMEOUT_S:g} s")
             return
-        if not ray.wait([change.reply], timeout=0)[0]:
-            if now - change.started > CHANGE_TIMEOUT_S:
-                self._done(change, f"no answer in {CHANGE_TIMEOUT_S:g} s")
-            return
-        if change.outcome:  # the ping: the admin's host is back, whatever it resent is in
-            self._done(change, change.outcome)
+        if flight.outcome:  # the ping: the committer's host is back, whatever it resent is in
+            action = flight.action
+            taken = any(user_of(c) == action.user for c in self.snapshot(action.room).members) == isinstance(action, Add)
+            if not taken and self._again(action, now):
+                flight.outcome = "not taken: again"
+            self._done(flight, flight.outcome)
             return
         try:
-            self._done(change, str(ray.get(change.reply)["code"]))
+            code = str(ray.get(flight.reply)["code"])
         except RayActorError:
-            # The hub may or may not have taken it: the snapshot after the restart says.
-            change.outcome = "unknown: the admin's host died"
-            change.reply = self.deploy.host(self.admins[change.action.room]).ping.remote()
+            # The committer's host or the hub died meanwhile: the hub may or may not
+            # have taken it, the snapshot once the committer's host answers says.
+            flight.outcome = "unknown: an actor died"
+            flight.reply = self.deploy.host(flight.committer).ping.remote()
+            return
         except RayError as err:
-            self._done(change, f"error: {type(err).__name__}: {str(err).splitlines()[-1][:200]}")
+            self._done(flight, f"error: {type(err).__name__}: {str(err).splitlines()[-1][:200]}")
+            return
+        # On wrongEpoch the other committer's commit got in first.
+        self._done(flight, "lost the race: again" if code == "wrongEpoch" and self._again(flight.action, now) else code)
 
-    def _done(self, change: _InFlight, outcome: str) -> None:
-        self.snapshots[change.action.room].append(self.snapshot(change.action.room))
-        self.changes.append({"action": _describe(change.action), "outcome": outcome})
-        self.change = None
+    def _again(self, action: Add | Remove, now: float) -> bool:
+        """Plans `action` again RETRY_S from `now` (its committer caught up by then),
+        unless it was tried RETRIES times more already."""
+        tries = self.retried.get(_race(action), 0)
+        if tries >= RETRIES:
+            return False
+        self.retried[_race(action)] = tries + 1
+        self.pending.append(replace(action, at=round(now + RETRY_S, 3)))
+        return True
+
+    def _done(self, flight: _InFlight, outcome: str) -> None:
+        self.snapshots[flight.action.room].append(self.snapshot(flight.action.room))
+        self.changes.append({"action": _describe(flight.action), "outcome": outcome})
+        self.flights.remove(flight)
+
+
+def _race(action: Add | Remove) -> str:
+    """A change whatever its time: the key of `Injector.retried`."""
+    return f"{type(action).__name__} {action.room} {action.user}"
 
 
 def _describe(action: Add | Remove) -> str:

@@ -131,9 +131,11 @@ class LoadRun:
                     Churn(room, tuple(user_of(dev) for dev in devices[r][2:]), tuple(user_of(dev) for dev in newcomers[r]))
                     for r, room in enumerate(room_uris)
                 ]
-                admins = {room: devices[r][1] for r, room in enumerate(room_uris)}
+                # Adds by member 1, removes by the sender's laptop: neither is ever removed,
+                # and their commits race.
+                committers = {room: (devices[r][1], laptops[r]) for r, room in enumerate(room_uris)}
                 measured = self._faulted(label, faults, rooms, members, rate, duration, sender, receivers, streams,
-                                         churn, admins, hosted, setup_s)
+                                         churn, committers, hosted, setup_s)
             measured.summary.extra["phase_s"] = round(time.monotonic() - started, 2)
             return measured
         finally:
@@ -194,8 +196,8 @@ class LoadRun:
         return report.Phase(label, summary, run["start_ns"], submit_ns, decrypt_ns, sorted(latency_ns), members - 1)
 
     def _faulted(self, label: str, faults: Faults, rooms: int, members: int, rate: float, duration: float, sender: Any,
-                 receivers: list[Any], streams: list[tuple[str, str]], churn: list[Churn], admins: dict[str, str],
-                 hosted: dict[str, list[str]], setup_s: float) -> report.Phase:
+                 receivers: list[Any], streams: list[tuple[str, str]], churn: list[Churn],
+                 committers: dict[str, tuple[str, str]], hosted: dict[str, list[str]], setup_s: float) -> report.Phase:
         """Sends as `_measure` does, in parts of PART_S (a killed sender's host loses
         one part's answers, not the run), while `faults` are injected; then settles
         and audits what every device shows against the hub's log."""
@@ -204,7 +206,8 @@ class LoadRun:
 
         c, d = self.config, self.deploy
         sender_host = next(iter(hosted))
-        injector = Injector(d, plan(faults, duration, list(hosted), sender_host, churn), admins, hosted)
+        injector = Injector(d, plan(faults, duration, list(hosted), sender_host, churn, self.provider_uris), committers,
+                            hosted)
         recorded(receivers, "take_records")  # setup's deliveries are not measured
         first = [0] * len(streams)
         answers: dict[str, int] = {}
@@ -267,9 +270,11 @@ class LoadRun:
                 "settled": settled,
                 "audit": result.to_json(),
                 "kills": [r.to_json() for r in injector.recoveries],
+                "server_kills": injector.server_kills,
                 "recovery_s": {"p50": report.percentile(recovered, 50), "max": max(recovered, default=None),
                                "unrecovered": len(injector.recoveries) - len(recovered)},
                 "changes": injector.changes,
+                "raced": injector.raced,
                 "parts_lost": parts_lost,
             }},
         )
@@ -359,7 +364,8 @@ def command(args: Any) -> int:
     faults = result["run"]["extra"].get("faults")
     if faults is not None:
         a, r = faults["audit"], faults["recovery_s"]
-        console.print(f"faults {faults['spec']}: {len(faults['kills'])} host kills, recovered in p50 {r['p50']} s, "
+        console.print(f"faults {faults['spec']}: {len(faults['kills'])} host kills, "
+                      f"{len(faults['server_kills'])} hub and provider kills, recovered in p50 {r['p50']} s, "
                       f"max {r['max']} s, {r['unrecovered']} never; {a['acknowledged']} messages acknowledged, "
                       f"lost {a['lost']}, duplicated {a['duplicated']}, unexpected {a['unexpected']}, misplaced "
                       f"{a['misplaced']}; members agree: {a['agree']}; settled: {faults['settled']}")
