@@ -104,7 +104,7 @@ class Net:
         assert self.hub is not None
         ref, kp = self.key_packages[client].pop(0)
         self.hub.record_key_packages(provider_of(client), [ref])
-        self.followers[provider_of(client)].expect_welcome(ref, client)
+        self.followers[provider_of(client)].expect_welcome(ref, client, ROOM)
         return kp
 
     def update(self, name: str, body: bytes) -> _core.UpdateResponse:
