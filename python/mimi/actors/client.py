@@ -92,8 +92,10 @@ class ClientHost:
             session.restore_sent(Outgoing(sent.room_id, sent.message_id, sent.content, sent.ciphertext, sent.attempts), sent.answered)
         device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
         device.refused, device.failures = record.get("refused", 0), record.get("failures", 0)  # counted since schema 2
+        joined = record.get("joined", {})  # saved since external joins skip what came before them
         for room, group_id in device.group_ids.items():
-            view = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
+            group = session.client.load_group(group_id)
+            view = RoomView(group, content.RoomHistory(room), record["last"][room], joined.get(room, 0))
             session.rooms[room] = view
             for entry in store.messages(room, 0, 1_000_000):
                 if entry.sequence <= view.last_sequence:  # later ones come again from the provider
@@ -111,6 +113,7 @@ class ClientHost:
             "mls": session.client.export_state(),
             "rooms": device.group_ids,
             "last": {room: view.last_sequence for room, view in session.rooms.items()},
+            "joined": {room: view.joined_at for room, view in session.rooms.items() if view.joined_at},
             "refused": device.refused,
             "failures": device.failures,
         }
@@ -167,7 +170,7 @@ class ClientHost:
         response = _core.UpdateResponse.decode(raw)
         if room in device.session.pending:
             if response.response_code == "success":
-                device.session.update_accepted(room)
+                device.session.update_accepted(room, response.accepted_timestamp)
             else:
                 device.session.update_refused(room)
         self._save(device)
@@ -243,9 +246,13 @@ class ClientHost:
         reply = names.call_hub(room, "group_info", device.provider, request)
         claimed = open_group_info_response(reply, room, hpke.private, hub_key)
         out = device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
+        # Subscribed before the commit leaves, so that nothing the hub sequences after
+        # it misses this device; what comes before it, the device skips (`joined_at`).
+        provider = names.handle(names.provider(device.provider))
+        since = names.ray_get(provider.subscribe.remote(room, client))
         result = self._update(device, room, commit_bundle(out))
-        if result["code"] == "success":
-            names.ray_get(names.handle(names.provider(device.provider)).subscribe.remote(room, client))
+        if result["code"] != "success":
+            names.ray_get(provider.unsubscribe.remote(room, client, since + 1))
         return result
 
     # -- messages ----------------------------------------------------------------------------
@@ -356,7 +363,7 @@ class ClientHost:
             elif isinstance(event, Refused):
                 device.refused += 1
             elif isinstance(event, Removed):
-                names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
+                names.handle(names.provider(device.provider)).unsubscribe.remote(room, client, sequence)
         self.on_events(client, room, sequence, events)
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
