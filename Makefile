@@ -56,14 +56,14 @@ bench: $(STAMP_EXT)
 	$(PY) benches/report.py $$out.json > $$out.md && echo "wrote $$out.json and $$out.md (raw: $$raw)"
 
 # The faults of tests/test_faults.py for about 10 minutes (not part of `make test`): two rooms
-# of 10 members across 3 providers at 20 msg/s for 8 minutes, 40 client-host kills, 8 adds and
-# 8 removes per room. Exits non-zero if anything acknowledged is lost or duplicated; `timeout`
+# of 10 members across 3 providers at 20 msg/s for 8 minutes, 40 client-host kills, 8 adds,
+# 8 removes and 4 re-adds (of removed users) per room. Exits non-zero if anything acknowledged is lost or duplicated; `timeout`
 # bounds it should a restart hang. SEED=n draws other moments; the report and plots go to
 # loadtest-results/soak-<time>.
 SEED ?= 1
 soak: $(STAMP_EXT)
 	timeout 1200 $(PY) -m mimi.cli loadtest --providers 3 --rooms 2 --members 10 --rate 20 --duration 480 \
-		--drain 120 --faults kill-hosts:40,adds:8,removes:8,seed:$(SEED) --no-progress \
+		--drain 120 --faults kill-hosts:40,adds:8,removes:8,readds:4,seed:$(SEED) --no-progress \
 		--out loadtest-results/soak-$$(date -u +%Y%m%d-%H%M%S)
 
 # ejabberd's MUC and mimi side by side (installs and starts ejabberd on 127.0.0.1; minutes).

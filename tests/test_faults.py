@@ -79,6 +79,19 @@ def test_plan_removes_only_members_of_that_moment_never_twice(seed: int) -> None
     assert len(removed) == len(set(removed)) >= 3  # a 4th only if a newcomer came before it
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_plan_adds_back_only_users_removed_before_each_once(seed: int) -> None:
+    faults = Faults(kill_hosts=0, adds=1, removes=3, readds=2, seed=seed)
+    assert Faults.parse(str(faults)) == faults and str(faults).endswith(f",readds:2,seed:{seed}")
+    actions = plan(faults, 30.0, HOSTS, "senders", CHURN)
+    removals = {a.user: a for a in actions if isinstance(a, Remove)}
+    back = [a for a in actions if isinstance(a, Add) and a.user in removals and removals[a.user].at <= a.at]
+    assert len(back) == 2 and len({a.user for a in back}) == 2
+    assert all(actions.index(removals[a.user]) < actions.index(a) and a.at <= 24.0 for a in back)
+    # Without re-adds, the same plan.
+    assert plan(replace(faults, readds=0), 30.0, HOSTS, "senders", CHURN) == [a for a in actions if a not in back]
+
+
 def test_plan_is_the_seeds() -> None:
     faults = Faults(kill_hosts=5, adds=2, removes=2, seed=11)
     assert plan(faults, 20.0, HOSTS, "senders", CHURN) == plan(faults, 20.0, HOSTS, "senders", CHURN)
@@ -153,6 +166,25 @@ def test_a_message_nobody_shows_is_lost_everywhere_and_unseen() -> None:
     assert (got.lost, got.unseen) == (3, [15])
 
 
+def test_a_user_removed_and_added_again_is_owed_before_and_after_not_between() -> None:
+    # b, removed by commit 17, is added again by commit 19 (its Welcome at 20); 21 is for a, b and c.
+    log = [*LOG, Logged(19, "commit", 1019), Logged(20, "welcome", 1020), Logged(21, "application", 1021)]
+    snapshots = [*SNAPSHOTS, Snapshot(20, frozenset("abc"))]
+    shown = {**SHOWN, 21: ("c", 0)}
+
+    def back(client: str, sequences: list[int]) -> DeviceView:
+        return DeviceView(client, True, "e3", tuple((1000 + q, *shown[q]) for q in sequences))
+
+    a, b, c = back("a", [11, 12, 15, 16, 18, 21]), back("b", [11, 12, 15, 16, 21]), back("c", [15, 16, 18, 21])
+    got = audit(log, snapshots, [a, b, c])
+    assert got.clean and (got.expected, got.changes) == (6 + 5 + 4, 3)
+    got = audit(log, snapshots, [a, back("b", [11, 12, 15, 16, 18, 21]), c])  # shows what came while it was out
+    assert (got.unexpected, got.lost) == (1, 0)
+    got = audit(log, snapshots, [a, back("b", [11, 12, 15, 16]), c])  # never took its new Welcome
+    assert got.lost_at == {"b": [21]}
+    assert audit(log, snapshots, [a, replace(b, member=False), c]).disagreeing == ["b"]
+
+
 def test_members_must_agree_and_the_removed_know_it() -> None:
     a, b, c = complete()
     assert audit(LOG, SNAPSHOTS, [a, b, replace(c, epoch_authenticator="e1")]).disagreeing == ["a", "c"]
@@ -180,7 +212,8 @@ def test_recovery_needs_every_member_device_of_the_host_caught_up() -> None:
 # -- on Ray ---------------------------------------------------------------------------------
 
 SEEDS = (1, 2, 3)
-FAULTS = Faults(kill_hosts=6, adds=2, removes=2)  # 4 client hosts: each killed, two of them twice
+# 4 client hosts: each killed, two of them twice; one removed user added again.
+FAULTS = Faults(kill_hosts=6, adds=2, removes=2, readds=1)
 MEMBERS, RATE, DURATION = 6, 15.0, 20.0
 
 
@@ -208,6 +241,8 @@ def test_nothing_acknowledged_is_lost_or_duplicated_under_faults(load: LoadRun, 
     assert found["agree"], detail
     assert report["recovery_s"]["unrecovered"] == 0, detail
     assert all(c["outcome"] in ("success", "unknown: the admin's host died") for c in report["changes"]), detail
+    changes = [c["action"].split()[:2] for c in report["changes"]]
+    assert any(["add", user] in changes[k:] for k, (kind, user) in enumerate(changes) if kind == "remove"), detail
     assert phase.summary.complete
 
 

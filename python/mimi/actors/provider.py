@@ -95,17 +95,21 @@ class ProviderServer:
                 self.key_packages.publish(client, [(_core.key_package_ref(last_resort), last_resort)], last_resort=True)
         return self.key_packages.remaining(client)
 
-    def subscribe(self, room: str, client: str) -> None:
+    def subscribe(self, room: str, client: str) -> int:
+        """`client` gets the room's events from now on; returns the sequence of the
+        last one delivered before (`Follower.subscribe`)."""
         with self._changing():
-            self.follower.subscribe(room, client)
+            return self.follower.subscribe(room, client)
 
-    def unsubscribe(self, room: str, client: str) -> None:
-        """`client` processed the commit that removed it and takes no more of the
-        room's events: what was pushed to it after that commit, it drops unprocessed,
-        so it is no longer counted as owing them (`progress`, `Deployment.settle`)."""
+    def unsubscribe(self, room: str, client: str, at: int) -> None:
+        """`client` processed the commit at sequence `at` that removed it (or its join
+        was refused) and takes no more of the room's events, unless it was subscribed
+        again since (`Follower.unsubscribe`): what was pushed to it after that commit,
+        it drops unprocessed, so it is no longer counted as owing them (`progress`,
+        `Deployment.settle`)."""
         with self._changing():
-            self.follower.unsubscribe(room, client)
-            self.pushed.get(room, {}).pop(client, None)
+            if self.follower.unsubscribe(room, client, at):
+                self.pushed.get(room, {}).pop(client, None)
 
     # -- /keyMaterial (target side) ------------------------------------------------
 

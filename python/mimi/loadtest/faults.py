@@ -24,17 +24,19 @@ from typing import Any
 
 # -- what to inject ---------------------------------------------------------------
 
-FAULT_LIMITS = {"kill-hosts": 1000, "adds": 100, "removes": 100, "seed": 2**32 - 1}
+FAULT_LIMITS = {"kill-hosts": 1000, "adds": 100, "removes": 100, "readds": 100, "seed": 2**32 - 1}
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """How many client-host kills, adds and removes a run injects, drawn from `seed`."""
+    """How many client-host kills, adds, removes and re-adds (of a user removed
+    before) a run injects, drawn from `seed`."""
 
     kill_hosts: int = 3
     adds: int = 1
     removes: int = 1
     seed: int = 0
+    readds: int = 0
 
     def __post_init__(self) -> None:
         for key, high in FAULT_LIMITS.items():
@@ -44,7 +46,7 @@ class Faults:
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """`kill-hosts:N,adds:N,removes:N,seed:N`, each part optional (the defaults)."""
+        """`kill-hosts:N,adds:N,removes:N,readds:N,seed:N`, each part optional (the defaults)."""
         values: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, value = part.partition(":")
@@ -57,7 +59,8 @@ class Faults:
         return cls(**values)
 
     def __str__(self) -> str:
-        return f"kill-hosts:{self.kill_hosts},adds:{self.adds},removes:{self.removes},seed:{self.seed}"
+        readds = f",readds:{self.readds}" if self.readds else ""  # runs without re-adds read as before
+        return f"kill-hosts:{self.kill_hosts},adds:{self.adds},removes:{self.removes}{readds},seed:{self.seed}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +101,9 @@ WINDOW = (0.1, 0.8)  # faults fall in this part of the sending time: the end is 
 def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str, rooms: Sequence[Churn]) -> list[Action]:
     """The run's faults in time order. Every host is killed before any is killed
     twice, the sender's host among the first; adds take newcomers in order; a
-    remove takes a member of that moment (never one already removed); what has no
-    candidate left is not planned."""
+    remove takes a member of that moment (never one already removed); a re-add
+    takes back a user removed before it (each once); what has no candidate left
+    is not planned."""
     rng = random.Random(faults.seed)
     low, high = WINDOW[0] * duration, WINDOW[1] * duration
 
@@ -123,6 +127,12 @@ def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str
                 user = rng.choice(present)
                 removed.add(user)
                 actions.append(Remove(at, churn.room, user))
+        removals = [a for a in actions if isinstance(a, Remove) and a.room == churn.room]
+        for _ in range(faults.readds):
+            if not removals:
+                break
+            removal = removals.pop(rng.randrange(len(removals)))
+            adds.append(Add(round(rng.uniform(removal.at, high), 3), churn.room, removal.user))
         actions += adds
     return sorted(actions, key=lambda a: a.at)
 

@@ -92,7 +92,9 @@ Pushed = tuple[str, str, int, int, bytes]
 @dataclass
 class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
-    members: set[str] = field(default_factory=set)  # local clients receiving this room's events
+    # Local clients receiving this room's events -> where that began: the sequence of
+    # the Welcome that subscribed it, or the last delivered when it subscribed.
+    members: dict[str, int] = field(default_factory=dict)
     waiting: dict[int, Notify] = field(default_factory=dict)  # buffered batches by `previous`
     # The last event delivered to each member: `common` for all but those in `behind`,
     # which got less (an event went to others only) or joined since. Most events go to
@@ -100,10 +102,10 @@ class _Room:
     common: int = 0
     behind: dict[str, int] = field(default_factory=dict)
 
-    def join(self, client: str) -> None:
+    def join(self, client: str, since: int) -> None:
         if client not in self.members:
-            self.members.add(client)
             self.behind[client] = 0
+        self.members[client] = since
 
     def advance(self, to: list[str], sequence: int) -> int | list[int]:
         """Event `sequence` goes to the members `to`: the previous event of each, or
@@ -132,20 +134,32 @@ class Follower:
         self.welcome_routes[key_package_ref] = client
         self.rooms.setdefault(room, _Room())
 
-    def subscribe(self, room: str, client: str) -> None:
-        self.rooms.setdefault(room, _Room()).join(client)
+    def subscribe(self, room: str, client: str) -> int:
+        """`client` gets the room's events from now on; returns the sequence of the
+        last one delivered before (none of them is for it)."""
+        state = self.rooms.setdefault(room, _Room())
+        state.join(client, state.delivered_upto)
+        return state.delivered_upto
 
-    def unsubscribe(self, room: str, client: str) -> None:
+    def unsubscribe(self, room: str, client: str, at: int) -> bool:
+        """`client` takes no more of the room's events from sequence `at` on: the
+        commit that removed it (a refused join: the one after its subscription).
+        A subscription that began at or after `at` is newer and stays: a Welcome
+        that added the client again, or a join subscribed once `at` was delivered,
+        may reach the follower before the removal's unsubscribe. Returns whether
+        the subscription ended."""
         state = self.rooms.get(room)
-        if state is not None:
-            state.members.discard(client)
-            state.behind.pop(client, None)
+        if state is None or state.members.get(client, at) >= at:
+            return False
+        del state.members[client]
+        state.behind.pop(client, None)
+        return True
 
     def export(self) -> bytes:
         rooms = {
             room: [
                 state.delivered_upto,
-                sorted(state.members),
+                state.members,
                 [[n.previous, list(n.sequences), n.body, list(n.withheld)] for n in state.waiting.values()],
                 state.common,
                 state.behind,
@@ -160,8 +174,10 @@ class Follower:
             d = msgpack.unpackb(data)
             follower = cls(d["provider"])
             for room, (upto, members, waiting, common, behind) in d["rooms"].items():
+                if isinstance(members, list):  # saved before subscriptions were dated
+                    members = dict.fromkeys(members, 0)
                 follower.rooms[room] = _Room(
-                    upto, set(members),
+                    upto, dict(members),
                     {p: Notify(room, p, tuple(seqs), body, tuple(withheld)) for p, seqs, body, withheld in waiting},
                     common, dict(behind),
                 )
@@ -238,7 +254,7 @@ class Follower:
                 for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
-                        state.join(client)
+                        state.join(client, sequence)
                         members = sorted(state.members)
                         to.append(client)
             elif kind == "application" and withheld:
