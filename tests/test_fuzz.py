@@ -49,14 +49,14 @@ IVY = "mimi://f.example/d/ivy/phone"  # added while the room runs, on a host of 
 class Traffic:
     """What each endpoint got while the room ran: the bodies the fuzz mutates."""
 
-    hub: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # hub method -> its arguments after the room
+    hub: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # hub method -> each call's arguments (the room first)
     notifies: list[Notify] = field(default_factory=list)  # to FOLLOWER
     pushes: list[Pushed] = field(default_factory=list)  # to fay and gus's host
     key_material: list[tuple[str, bytes]] = field(default_factory=list)  # (calling provider, body) to FOLLOWER
 
     def bodies(self) -> list[bytes]:
         """Every body seen, for splicing and replays across endpoints."""
-        out = [a[2] for calls in self.hub.values() for a in calls if isinstance(a[2], bytes)]
+        out = [a[2] for calls in self.hub.values() for a in calls if len(a) > 2 and isinstance(a[2], bytes)]
         out += [b for calls in self.hub.get("submit_many", []) for b in calls[2]]
         return out + [n.body for n in self.notifies] + [p[4] for p in self.pushes] + [b for _, b in self.key_material]
 
