@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -104,7 +105,7 @@ class Net:
         assert self.hub is not None
         ref, kp = self.key_packages[client].pop(0)
         self.hub.record_key_packages(provider_of(client), [ref])
-        self.followers[provider_of(client)].expect_welcome(ref, client)
+        self.followers[provider_of(client)].expect_welcome(ref, client, ROOM)
         return kp
 
     def update(self, name: str, body: bytes) -> _core.UpdateResponse:
@@ -114,7 +115,7 @@ class Net:
         response = _core.UpdateResponse.decode(raw)
         if ROOM in session.pending:
             if response.response_code == "success":
-                session.update_accepted(ROOM)
+                session.update_accepted(ROOM, response.accepted_timestamp)
             else:
                 session.update_refused(ROOM)
         self.fan(fanout)
@@ -150,13 +151,18 @@ class Net:
     def leave(self, name: str) -> _core.UpdateResponse:
         return self.update(name, proposal_bundle(self.sessions[name].propose_leave(ROOM)))
 
-    def join_external(self, name: str) -> _core.UpdateResponse:
+    def join_external(self, name: str, meanwhile: Callable[[], object] = lambda: None) -> _core.UpdateResponse:
+        """Joins by external commit as a ClientHost does; `meanwhile` runs between the
+        subscription and the commit (the room goes on while the commit travels)."""
         assert self.hub is not None
         s = self.sessions[name]
         out = s.join_external(ROOM, self.hub.view.group_info(), self.hub.view.export_ratchet_tree())
+        follower = self.followers[provider_of(s.uri)]
+        since = follower.subscribe(ROOM, s.uri)  # before the commit leaves
+        meanwhile()
         response = self.update(name, commit_bundle(out))
-        if response.response_code == "success":
-            self.followers[provider_of(s.uri)].subscribe(ROOM, s.uri)
+        if response.response_code != "success":
+            follower.unsubscribe(ROOM, s.uri, since + 1)
         return response
 
     def send(self, name: str, message: content.MimiContent) -> tuple[_core.SubmitMessageResponse, bytes]:
@@ -180,6 +186,7 @@ class Net:
         and takes them from its inbox."""
         s = self.sessions[name]
         destination = provider_of(s.uri)
+        self.repair(s, ROOM, s.rooms[ROOM].last_sequence)  # its provider may have it already
         while s.behind(ROOM, epoch) and any(d == destination for d, _ in self.wire):
             self.notify(*self.wire.pop(next(i for i, (d, _) in enumerate(self.wire) if d == destination)))
             self.repair(s, ROOM, s.rooms[ROOM].last_sequence)
@@ -233,7 +240,7 @@ class Net:
         for event in session.deliver(d.room, d.sequence, d.message):
             self.events.append((session.uri, event))
             if isinstance(event, Removed):
-                self.followers[provider_of(session.uri)].unsubscribe(d.room, d.client)
+                self.followers[provider_of(session.uri)].unsubscribe(d.room, d.client, d.sequence)
 
     def step(self) -> bool:
         """One `/notify` or one push, drawn by `rng`; False when nothing waits."""

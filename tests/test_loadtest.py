@@ -174,7 +174,7 @@ def test_small_run_with_faults_counts_lost_and_duplicated_and_plots_recovery(ray
     code = main(argv)
     result = json.loads((out / "report.json").read_text())
     run, faults = result["run"], result["run"]["extra"]["faults"]
-    assert result["config"]["faults"] == "kill-hosts:2,kill-hub:0,kill-providers:0,adds:1,removes:1,seed:5"
+    assert result["config"]["faults"] == "kill-hosts:2,kill-hub:0,kill-providers:0,adds:1,removes:1,readds:0,seed:5"
     assert len(faults["kills"]) == 2 and any("senders" in k["host"] for k in faults["kills"])
     assert run["sent"] == faults["audit"]["acknowledged"] > 0
     assert (run["lost"], run["duplicated"]) == (faults["audit"]["lost"], faults["audit"]["duplicated"]) == (0, 0), faults

@@ -1,7 +1,9 @@
 """A provider's `/notify` endpoint (ProviderServer, in process): concurrent calls
 share one commit, arrive in any order and are delivered in the hub's order; one
 bad call in a batch fails alone and leaves no trace; a failed commit
-acknowledges nothing and leaves the follower as stored."""
+acknowledges nothing and leaves the follower as stored. An envelope beyond its
+bounds, a room the follower was never added to, or a failure of any kind is
+refused naming its reason, and memory stays what is stored."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ import pytest
 
 from mimi import _core
 from mimi.actors.provider import ProviderServer
-from mimi.errors import MimiError, RemoteProtocolError, StorageError
-from mimi.logic.follower import Notify
+from mimi.errors import InternalError, MimiError, RemoteProtocolError, StorageError
+from mimi.logic import follower as follower_logic
+from mimi.logic.follower import MAX_WAITING, Follower, Notify
 
 PROVIDER = "mimi://f.example"
 ROOM = "mimi://h.example/r/notify"
@@ -93,3 +96,134 @@ def test_a_malformed_envelope_is_refused_before_it_is_queued(provider, messages)
     with pytest.raises(MimiError, match="sequences must increase"):
         provider.notify(ROOM, 5, [5], notify(messages, 6, 1).body)
     assert provider.progress(ROOM)[0] == 0
+
+
+# -- refusals: each names its field and changes nothing, in memory or stored ------------
+
+
+def state(provider: ProviderServer) -> tuple[bytes, bytes | None, list[list[tuple[int, bytes]]]]:
+    """The follower in memory, as stored, and every client's inbox."""
+    return provider.follower.export(), provider.inbox.load_logic_state(), [inbox(provider, c) for c in CLIENTS]
+
+
+def all_delivered_once_in_order(provider: ProviderServer, messages: list[bytes]) -> None:
+    """Normal traffic after a refusal: every event reaches every client once, in order."""
+    for first in range(1, 13, 3):
+        provider.notify(ROOM, first - 1, list(range(first, first + 3)), notify(messages, first, 3).body)
+    assert provider.progress(ROOM)[0] == 12
+    for client in CLIENTS:
+        assert inbox(provider, client) == list(zip(range(1, 13), messages))
+
+
+@pytest.mark.parametrize(
+    ("room", "previous", "sequences", "withheld", "reason"),
+    [
+        (ROOM, 0, [10**9], [], "sequences: 1000000000 is over 65536 past the 2 delivered"),
+        (ROOM, 0, [2**64], [], r"sequences must be integers in \[0, 2\*\*63\)"),
+        (ROOM, 0, [2**63], [], "sequences must be integers"),
+        (ROOM, 2, [-1], [], "sequences must be integers"),
+        (ROOM, -1, [3], [], "previous must be integers"),
+        (ROOM, 2**64, [2**64 + 1], [], "previous must be integers"),
+        (ROOM, 2, [3, 3], [], "sequences must increase"),
+        (ROOM, 2, [4, 3], [], "sequences must increase"),
+        (ROOM, 2, [], [], "sequences: 0 messages"),
+        (ROOM, 2, list(range(3, 3 + 4097)), [], "sequences: 4097 messages"),
+        (ROOM, 10**6, [10**6 + 1], [], "previous: 1000000 is over 65536 past the 2 delivered"),
+        ("mimi://h.example/r/unknown", 0, [1], [], "room: no user of this provider"),
+        ("not a room", 0, [1], [], "room: no user of this provider"),
+        (ROOM, 2, [3], ["mimi://h.example/u/hal"], "withheld: 'mimi://h.example/u/hal' is not a user of"),
+        (ROOM, 2, [3], [f"{PROVIDER}/d/c0/phone"], "withheld: .* is not a user of"),
+        (ROOM, 2, [3], [7], "withheld has the wrong type"),
+    ],
+)
+def test_a_refused_notify_names_its_field_and_changes_nothing(  # type: ignore[no-untyped-def]
+    provider, messages, room, previous, sequences, withheld, reason
+) -> None:
+    provider.notify(ROOM, 0, [1, 2], notify(messages, 1, 2).body)
+    before = state(provider)
+    body = notify(messages, 3, 1).body
+    with pytest.raises(RemoteProtocolError, match=reason):
+        provider.notify(room, previous, sequences, body, withheld)
+    assert state(provider) == before
+    assert provider._state() == provider.inbox.load_logic_state()  # memory is what is stored
+    all_delivered_once_in_order(provider, messages)
+
+
+
+def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A bug inside the logic (after it changed the follower), then a commit that
+    fails with something other than a StorageError: each call fails alone, memory
+    stays what is stored, and later calls, for this room and others, work."""
+    provider.notify(ROOM, 0, [1, 2], notify(messages, 1, 2).body)
+    before = state(provider)
+
+    def broken(self: Follower, room: str, room_state: Any, batch: Notify, split: Any) -> list[Any]:
+        room_state.delivered_upto = 10**9  # half done, as a bug would leave it
+        raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    with monkeypatch.context() as m:
+        m.setattr(Follower, "_deliver", broken)
+        with pytest.raises(InternalError, match="OverflowError"):
+            provider.notify(ROOM, 2, [3], notify(messages, 3, 1).body)
+    assert state(provider) == before and provider._state() == provider.inbox.load_logic_state()
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("not a StorageError")
+
+    with monkeypatch.context() as m:
+        m.setattr(provider.inbox, "save_logic_state", refuse)
+        with pytest.raises(RuntimeError, match="not a StorageError"):
+            provider.notify(ROOM, 2, [3], notify(messages, 3, 1).body)
+    assert state(provider) == before and provider._state() == provider.inbox.load_logic_state()
+    own = f"{PROVIDER}/r/own"  # a room this provider is the hub of: taken without a member
+    assert provider.notify(own, 0, [1], notify(messages, 1, 1).body) == 0
+    assert provider.progress(own)[0] == 1
+    all_delivered_once_in_order(provider, messages)
+
+
+def test_a_room_is_taken_once_a_key_package_is_claimed_for_it(messages) -> None:  # type: ignore[no-untyped-def]
+    follower = Follower(PROVIDER)
+    room = "mimi://h.example/r/invited"
+    with pytest.raises(RemoteProtocolError, match="room: no user"):
+        follower.notify(Notify(room, 0, (1,), notify(messages, 1, 1).body))
+    assert room not in follower.rooms
+    follower.expect_welcome(b"ref", CLIENTS[0], room)
+    assert follower.notify(Notify(room, 0, (1,), notify(messages, 1, 1).body)) == []  # no member yet
+    assert follower.delivered_upto(room) == 1
+
+
+def test_batches_running_ahead_are_bounded_and_all_delivered_once_resent(messages) -> None:  # type: ignore[no-untyped-def]
+    """20,000 batches ahead of a missing first event: the first MAX_WAITING wait, the
+    rest are refused as "send again later"; the hub sends them again from its log,
+    and every event is delivered once, in order."""
+    follower = Follower(PROVIDER)
+    follower.subscribe(ROOM, CLIENTS[0])
+    body = notify(messages, 1, 1).body
+    ahead = [Notify(ROOM, s - 1, (s,), body) for s in range(2, 20_002)]
+    refused: list[Notify] = []
+    for batch in ahead:
+        try:
+            assert follower.notify(batch) == []
+        except RemoteProtocolError as err:
+            assert err.code == "tooManyRequests" and "send again later" in str(err)
+            refused.append(batch)
+    assert len(follower.rooms[ROOM].waiting) == MAX_WAITING and len(refused) == 20_000 - MAX_WAITING
+    delivered = follower.notify(Notify(ROOM, 0, (1,), body))
+    for batch in refused:  # resent in order, as the hub's backoff does
+        delivered += follower.notify(batch)
+    assert [d.sequence for d in delivered] == list(range(1, 20_002))
+    assert [d.previous for d in delivered] == list(range(20_001))
+    assert follower.rooms[ROOM].waiting == {}
+
+
+def test_batches_running_ahead_are_bounded_in_bytes(messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    follower = Follower(PROVIDER)
+    follower.subscribe(ROOM, CLIENTS[0])
+    body = notify(messages, 1, 1).body
+    monkeypatch.setattr(follower_logic, "MAX_WAITING_BYTES", 3 * len(body))
+    for s in (3, 4, 5):
+        follower.notify(Notify(ROOM, s - 1, (s,), body))
+    before = follower.export()
+    with pytest.raises(RemoteProtocolError, match="previous: 3 batches wait for 1, over the buffer's bound"):
+        follower.notify(Notify(ROOM, 5, (6,), body))
+    assert follower.export() == before

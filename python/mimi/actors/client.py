@@ -81,6 +81,13 @@ class ClientHost:
         # fsync every delivered batch (most of a loaded client host's time,
         # docs/results.md).
         store = ClientStore(self.data.client(uri), synchronous="NORMAL")
+        try:
+            return self._restore(uri, store)
+        except BaseException:
+            store.close()  # a refused file stays as it was: no connection left to checkpoint it later
+            raise
+
+    def _restore(self, uri: str, store: ClientStore) -> Device:
         provider = ids.provider_of(uri)
         saved = store.load_state()
         if saved is None:
@@ -93,8 +100,10 @@ class ClientHost:
             session = ClientSession(_core.Client.import_state(record["mls"]))
             device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
             device.refused, device.failures = record.get("refused", 0), record.get("failures", 0)  # counted since schema 2
+            joined = record.get("joined", {})  # saved since external joins skip what came before them
             for room, group_id in device.group_ids.items():
-                session.rooms[room] = RoomView(session.client.load_group(group_id), content.RoomHistory(room), record["last"][room])
+                group = session.client.load_group(group_id)
+                session.rooms[room] = RoomView(group, content.RoomHistory(room), record["last"][room], joined.get(room, 0))
             return device
 
         device = store.decoded("client_state", 1, restore, saved)
@@ -118,6 +127,7 @@ class ClientHost:
             "mls": session.client.export_state(),
             "rooms": device.group_ids,
             "last": {room: view.last_sequence for room, view in session.rooms.items()},
+            "joined": {room: view.joined_at for room, view in session.rooms.items() if view.joined_at},
             "refused": device.refused,
             "failures": device.failures,
         }
@@ -170,11 +180,15 @@ class ClientHost:
     # -- room changes ---------------------------------------------------------------------
 
     def _update(self, device: Device, room: str, body: bytes) -> dict[str, Any]:
+        if room in device.session.pending and room not in device.session.joining:
+            # The pending commit is durable before it leaves: a host that dies after the
+            # hub accepted it merges it when it comes back at its sequence.
+            self._save(device)
         raw = names.call_hub(room, "update", device.provider, body, now_ms())
         response = _core.UpdateResponse.decode(raw)
         if room in device.session.pending:
             if response.response_code == "success":
-                device.session.update_accepted(room)
+                device.session.update_accepted(room, response.accepted_timestamp)
             else:
                 device.session.update_refused(room)
         self._save(device)
@@ -250,9 +264,13 @@ class ClientHost:
         reply = names.call_hub(room, "group_info", device.provider, request)
         claimed = open_group_info_response(reply, room, hpke.private, hub_key)
         out = device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
+        # Subscribed before the commit leaves, so that nothing the hub sequences after
+        # it misses this device; what comes before it, the device skips (`joined_at`).
+        provider = names.handle(names.provider(device.provider))
+        since = names.ray_get(provider.subscribe.remote(room, client))
         result = self._update(device, room, commit_bundle(out))
-        if result["code"] == "success":
-            names.ray_get(names.handle(names.provider(device.provider)).subscribe.remote(room, client))
+        if result["code"] != "success":
+            names.ray_get(provider.unsubscribe.remote(room, client, since + 1))
         return result
 
     # -- messages ----------------------------------------------------------------------------
@@ -363,7 +381,7 @@ class ClientHost:
             elif isinstance(event, Refused):
                 device.refused += 1
             elif isinstance(event, Removed):
-                names.handle(names.provider(device.provider)).unsubscribe.remote(room, client)
+                names.handle(names.provider(device.provider)).unsubscribe.remote(room, client, sequence)
         self.on_events(client, room, sequence, events)
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:

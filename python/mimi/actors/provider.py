@@ -15,7 +15,7 @@ import msgpack
 from mimi import _core, ids
 from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
-from mimi.errors import MimiError, StorageError
+from mimi.errors import InternalError, MimiError
 from mimi.logic.follower import Delivery, Follower, Notify, Pushed
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
@@ -57,13 +57,14 @@ class ProviderServer:
     @contextmanager
     def _changing(self) -> Iterator[None]:
         """The block changes the follower logic or the hosts, which are then stored;
-        if the database refuses, both go back to what is stored."""
+        if anything fails (the database refuses, a bug), both go back to what is
+        stored, so later calls find memory and storage equal."""
         with self.lock:
             try:
                 with self.inbox.transaction():
                     yield
                     self.inbox.save_logic_state(self._state())
-            except StorageError:
+            except BaseException:
                 self._load()
                 raise
 
@@ -94,17 +95,21 @@ class ProviderServer:
                 self.key_packages.publish(client, [(_core.key_package_ref(last_resort), last_resort)], last_resort=True)
         return self.key_packages.remaining(client)
 
-    def subscribe(self, room: str, client: str) -> None:
+    def subscribe(self, room: str, client: str) -> int:
+        """`client` gets the room's events from now on; returns the sequence of the
+        last one delivered before (`Follower.subscribe`)."""
         with self._changing():
-            self.follower.subscribe(room, client)
+            return self.follower.subscribe(room, client)
 
-    def unsubscribe(self, room: str, client: str) -> None:
-        """`client` processed the commit that removed it and takes no more of the
-        room's events: what was pushed to it after that commit, it drops unprocessed,
-        so it is no longer counted as owing them (`progress`, `Deployment.settle`)."""
+    def unsubscribe(self, room: str, client: str, at: int) -> None:
+        """`client` processed the commit at sequence `at` that removed it (or its join
+        was refused) and takes no more of the room's events, unless it was subscribed
+        again since (`Follower.unsubscribe`): what was pushed to it after that commit,
+        it drops unprocessed, so it is no longer counted as owing them (`progress`,
+        `Deployment.settle`)."""
         with self._changing():
-            self.follower.unsubscribe(room, client)
-            self.pushed.get(room, {}).pop(client, None)
+            if self.follower.unsubscribe(room, client, at):
+                self.pushed.get(room, {}).pop(client, None)
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
@@ -131,7 +136,7 @@ class ProviderServer:
             with self._changing():
                 for client, kp in claimed:
                     if kp is not None:
-                        self.follower.expect_welcome(kp.ref, client)
+                        self.follower.expect_welcome(kp.ref, client, request.room_id)
             self.claims.record(request.requesting_user, user, sum(1 for _, kp in claimed if kp is not None), now)
         return key_material_response(user, [(client, kp.key_package if kp else None) for client, kp in claimed])
 
@@ -152,9 +157,10 @@ class ProviderServer:
 
     def _notify_batch(self, batch: Sequence[Notify]) -> list[int | MimiError]:
         """Each `/notify` of `batch` in order, in one commit. One that fails (a
-        malformed body, a sequence stored with other bytes) is answered with its
-        error and leaves no trace; the others go on. If the commit fails, the
-        follower goes back to its stored state and every caller gets the error."""
+        refused envelope, a malformed body, a sequence stored with other bytes, or
+        a bug: an InternalError) is answered with its error and leaves no trace;
+        the others go on. If the commit fails, the follower goes back to its stored
+        state and every caller gets the error."""
         answers: list[int | MimiError] = []
         deliveries: list[Delivery] = []
         with self.lock:  # held until pushed: hosts get the batches in commit order
@@ -165,9 +171,9 @@ class ProviderServer:
                         with self.inbox.transaction():  # a savepoint: this notify's rows
                             delivered = self.follower.notify(notify)
                             self._store(notify.room, delivered)
-                    except MimiError as err:
+                    except Exception as err:  # of any kind: the follower as before this notify
                         self.follower = Follower.restore(before)
-                        answers.append(err)
+                        answers.append(err if isinstance(err, MimiError) else InternalError(f"notify for {notify.room}: {err!r}"))
                         continue
                     answers.append(len(delivered))
                     deliveries += delivered

@@ -119,10 +119,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="inject faults into the main phase while it sends: kill-hosts:N client hosts killed at random "
                    "moments and restarted from SQLite (each host, the sender's first, before any twice), kill-hub:N "
                    "room hubs and kill-providers:N providers (the followers) killed the same way, adds:N and "
-                   "removes:N users added to and removed from each room (their commits race), seed:N for the draws; e.g. "
-                   "kill-hosts:4,adds:2,removes:2,seed:1. Lost and duplicated then count what every device shows "
-                   "against the hub's log (exit 1 unless both are 0), and recovery.png plots each killed host's "
-                   "time to catch up")
+                   "removes:N users added to and removed from each room (their commits race), readds:N removed "
+                   "users added again, seed:N for the draws; e.g. kill-hosts:4,adds:2,removes:2,readds:1,seed:1. "
+                   "Lost and duplicated then count what every device shows against the hub's log (exit 1 unless "
+                   "both are 0), and recovery.png plots each killed host's time to catch up")
     p.add_argument("--out", help="output directory (default: a fresh ./loadtest-results/<timestamp>)")
     p.add_argument("--data-dir", help="where the run's SQLite files go, in a fresh directory removed at the end "
                    "(default: the system's temporary directory; /dev/shm takes fsync out of the measurement)")

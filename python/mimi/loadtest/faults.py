@@ -26,13 +26,13 @@ from typing import Any
 # -- what to inject ---------------------------------------------------------------
 
 FAULT_LIMITS = {"kill-hosts": 1000, "kill-hub": 1000, "kill-providers": 1000, "adds": 100, "removes": 100,
-                "seed": 2**32 - 1}
+                "readds": 100, "seed": 2**32 - 1}
 
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """How many kills of client hosts, room hubs and providers, adds and removes a
-    run injects, drawn from `seed`."""
+    """How many kills of client hosts, room hubs and providers, adds, removes and
+    re-adds (of a user removed before) a run injects, drawn from `seed`."""
 
     kill_hosts: int = 3
     kill_hub: int = 0
@@ -40,6 +40,7 @@ class Faults:
     adds: int = 1
     removes: int = 1
     seed: int = 0
+    readds: int = 0
 
     def __post_init__(self) -> None:
         for key, high in FAULT_LIMITS.items():
@@ -49,8 +50,8 @@ class Faults:
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """`kill-hosts:N,kill-hub:N,kill-providers:N,adds:N,removes:N,seed:N`, each
-        part optional (the defaults)."""
+        """`kill-hosts:N,kill-hub:N,kill-providers:N,adds:N,removes:N,readds:N,seed:N`,
+        each part optional (the defaults)."""
         values: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             key, sep, value = part.partition(":")
@@ -114,7 +115,8 @@ def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str
     twice, the sender's host among the first, and so is every room's hub and every
     provider; adds take newcomers in order, each due with a remove while there are
     removes; a remove takes a member of that moment (never one already removed, nor
-    the one added with it); what has no candidate left is not planned."""
+    the one added with it); a re-add takes back a user removed before it (each
+    once); what has no candidate left is not planned."""
     rng = random.Random(faults.seed)
     low, high = WINDOW[0] * duration, WINDOW[1] * duration
 
@@ -141,6 +143,12 @@ def plan(faults: Faults, duration: float, hosts: Sequence[str], sender_host: str
                 user = rng.choice(present)
                 removed.add(user)
                 actions.append(Remove(at, churn.room, user))
+        readdable = [a for a in actions if isinstance(a, Remove) and a.room == churn.room]
+        for _ in range(faults.readds):
+            if not readdable:
+                break
+            removal = readdable.pop(rng.randrange(len(readdable)))
+            adds.append(Add(round(rng.uniform(removal.at, high), 3), churn.room, removal.user))
         actions += adds
     # Drawn last: a plan without server kills is what it was before there were any.
     for role, count, names in (("hub", faults.kill_hub, [c.room for c in rooms]), ("provider", faults.kill_providers, providers)):

@@ -188,6 +188,11 @@ class Injector:
         committer = self._committer(action)
         host = self.deploy.host(committer)
         if isinstance(action, Add):
+            if any(user_of(c) == action.user for c in self._members(action.room)):
+                # A re-add whose removal lost a race and goes again: it waits for that removal.
+                if not self._again(action, now):
+                    self.changes.append({"action": _describe(action), "outcome": "skipped: still a member"})
+                return
             reply = host.add_users.remote(committer, action.room, [action.user])
         elif any(user_of(c) == action.user for c in self._members(action.room)):
             reply = host.remove_user.remote(committer, action.room, action.user)

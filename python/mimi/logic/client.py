@@ -109,6 +109,10 @@ class RoomView:
     group: _core.Group
     history: content.RoomHistory
     last_sequence: int = 0  # the last room sequence this device processed
+    # The hub's timestamp of the commit that made this device a member (0: it created
+    # the group). What the hub sequenced before it is not for this device: an external
+    # joiner is subscribed before its commit leaves, and skips it.
+    joined_at: int = 0
 
 
 # How often one message is encrypted at most. Each epochTooOld answer to it means
@@ -124,7 +128,8 @@ class ClientSession:
     client: _core.Client
     rooms: dict[str, RoomView] = field(default_factory=dict)
     pending: dict[str, _core.CommitOutput] = field(default_factory=dict)  # room -> commit awaiting the hub
-    joining: set[str] = field(default_factory=set)  # rooms joined by an external commit awaiting the hub
+    # Room joined by an external commit awaiting the hub -> the view it replaces (removed), if any.
+    joining: dict[str, RoomView | None] = field(default_factory=dict)
     outbox: dict[bytes, Outgoing] = field(default_factory=dict)  # message ID -> sent, unanswered (in send order)
     sent: dict[bytes, Outgoing] = field(default_factory=dict)  # ciphertext -> sent, until fanned back
     pending_leaves: dict[str, set[str]] = field(default_factory=dict)  # room -> clients whose Remove is cached
@@ -169,29 +174,52 @@ class ClientSession:
         return out
 
     def join_external(self, room: str, group_info: bytes, ratchet_tree: bytes) -> _core.CommitOutput:
+        """An external commit joining `room` (also after this device was removed
+        from it), pending until the hub answers."""
+        old = self.rooms.get(room)
+        if old is not None and old.group.is_active:
+            raise MimiError(f"{self.uri} is a member of {room} already")
         group, out = self.client.join_external(group_info, ratchet_tree)
-        self.rooms[room] = RoomView(group, content.RoomHistory(room))
+        self.rooms[room] = self._member_again(room, group, 0, old)
         self.pending[room] = out
-        self.joining.add(room)
+        self.joining[room] = old
         return out
 
-    def update_accepted(self, room: str) -> EpochChanged:
-        """The hub accepted this client's commit: apply it."""
+    def _member_again(self, room: str, group: _core.Group, sequence: int, old: RoomView | None) -> RoomView:
+        """The view of a room this device joined at `sequence`. A device removed
+        before keeps the history it showed then, and what it processed; what the
+        room said while it was out never reached it (docs/guarantees.md)."""
+        self.pending_leaves.pop(room, None)
+        if old is None:
+            return RoomView(group, content.RoomHistory(room), sequence)
+        return RoomView(group, old.history, max(sequence, old.last_sequence))
+
+    def update_accepted(self, room: str, accepted_timestamp: int | None = None) -> EpochChanged:
+        """The hub accepted this client's commit (at `accepted_timestamp`, where an
+        external join starts): apply it."""
         view = self.rooms[room]
         self.pending.pop(room)
         self.pending_leaves.pop(room, None)
         if room in self.joining:
-            self.joining.discard(room)  # openmls merged the external commit already
+            del self.joining[room]
+            # openmls merged the external commit already; the group enters the device's
+            # state now, in place of one it was removed from.
+            self.client.adopt(view.group)
+            view.joined_at = accepted_timestamp or 0
         else:
             view.group.merge_pending_commit()
         return EpochChanged(room, view.group.epoch, self.uri)
 
     def update_refused(self, room: str) -> None:
-        """The hub refused this client's commit: drop it (an external join's group too)."""
+        """The hub refused this client's commit: drop it (an external join's group too,
+        back to the view it replaced)."""
         self.pending.pop(room)
         if room in self.joining:
-            self.joining.discard(room)
-            del self.rooms[room]
+            old = self.joining.pop(room)
+            if old is None:
+                del self.rooms[room]
+            else:
+                self.rooms[room] = old
         else:
             self.rooms[room].group.clear_pending_commit()
 
@@ -314,13 +342,21 @@ class ClientSession:
     def deliver(self, room: str, sequence: int, fanout: bytes) -> list[Event]:
         """One event of the room, in the hub's order. An event this device cannot
         take is a Refused and changes nothing else."""
+        if room in self.joining:
+            # Its external join awaits the hub's answer: taken again from the inbox after
+            # it, when its own commit comes (`gap`), and skipped if it came before that.
+            return []
         view = self.rooms.get(room)
         if view is None or not view.group.is_active:
+            # Not a member (or no longer): only a Welcome is for it, one later than
+            # what it processed while it was (a removed device added again).
             if view is None:
                 self.unjoined[room] = max(sequence, self.unjoined.get(room, 0))
             try:
                 message = _core.FanoutMessage.decode(fanout)
-                return self._welcome(room, sequence, message) if message.kind == "welcome" and view is None else []
+                if message.kind == "welcome" and (view is None or sequence > view.last_sequence):
+                    return self._welcome(room, sequence, message, view)
+                return []
             except MimiError as err:
                 return [Refused(room, sequence, str(err))]
         if sequence <= view.last_sequence:
@@ -328,6 +364,8 @@ class ClientSession:
         view.last_sequence = sequence
         try:
             message = _core.FanoutMessage.decode(fanout)
+            if message.timestamp < view.joined_at:
+                return []  # sequenced before this device joined: of an epoch it has no secrets of
             if message.kind == "welcome":
                 return []  # a member already
             if message.kind == "application":
@@ -344,13 +382,14 @@ class ClientSession:
         except MimiError as err:
             return [Refused(room, sequence, str(err))]
 
-    def _welcome(self, room: str, sequence: int, message: _core.FanoutMessage) -> list[Event]:
+    def _welcome(self, room: str, sequence: int, message: _core.FanoutMessage, old: RoomView | None) -> list[Event]:
         tree = message.ratchet_tree_option
         if tree is None or tree.ratchet_tree is None:
             return [Refused(room, sequence, "Welcome without a full ratchet tree")]
-        group = self.client.join_welcome(message.message, tree.ratchet_tree)
+        group = self.client.join_welcome(message.message, tree.ratchet_tree)  # in place of a group it was removed from
         self.unjoined.pop(room, None)
-        self.rooms[room] = RoomView(group, content.RoomHistory(room), sequence)
+        self.rooms[room] = view = self._member_again(room, group, sequence, old)
+        view.joined_at = message.timestamp  # its commit's
         return [Joined(room, group.epoch)]
 
     def _application(self, room: str, view: RoomView, sequence: int, message: _core.FanoutMessage) -> list[Event]:

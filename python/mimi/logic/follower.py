@@ -26,6 +26,16 @@ from mimi import _core, ids
 from mimi.codes import MlsMessageKind
 from mimi.errors import DecodeError, RemoteProtocolError
 
+# Bounds on what one `/notify` may ask of a follower; beyond them it is refused and
+# changes nothing. docs/interop.md, "Fanout ordering".
+SEQUENCE_END = 2**63  # room sequences are stored as SQLite integers
+MAX_NOTIFY_MESSAGES = 4_096  # a hub's batch is at most 90 KiB (fanout.MAX_BATCH_BYTES) of FanoutMessages
+MAX_AHEAD = 65_536  # how far past what was delivered a batch may reach
+# Batches buffered ahead of delivery, per room: beyond either, a batch is refused as
+# "busy" and the hub sends it again later from its log.
+MAX_WAITING = 1_024
+MAX_WAITING_BYTES = 16 * 1024 * 1024
+
 
 @dataclass(frozen=True, slots=True)
 class Notify:
@@ -39,7 +49,21 @@ class Notify:
 
     def __post_init__(self) -> None:
         seqs = self.sequences
-        if not seqs or seqs[0] <= self.previous or any(b <= a for a, b in itertools.pairwise(seqs)):
+        for name, ok in (
+            ("room", type(self.room) is str),
+            ("body", type(self.body) is bytes),
+            ("withheld", all(type(u) is str for u in self.withheld)),
+        ):
+            if not ok:
+                raise RemoteProtocolError(f"notify: {name} has the wrong type", "badRequest")
+        if not 0 < len(seqs) <= MAX_NOTIFY_MESSAGES:
+            raise RemoteProtocolError(
+                f"notify for {self.room}: sequences: {len(seqs)} messages, 1 to {MAX_NOTIFY_MESSAGES} per call", "badRequest"
+            )
+        for name, values in (("previous", (self.previous,)), ("sequences", seqs)):
+            if not all(type(v) is int and 0 <= v < SEQUENCE_END for v in values):
+                raise RemoteProtocolError(f"notify for {self.room}: {name} must be integers in [0, 2**63)", "badRequest")
+        if seqs[0] <= self.previous or any(b <= a for a, b in itertools.pairwise(seqs)):
             raise RemoteProtocolError(
                 f"notify for {self.room}: sequences must increase after previous={self.previous}", "badRequest"
             )
@@ -68,7 +92,9 @@ Pushed = tuple[str, str, int, int, bytes]
 @dataclass
 class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
-    members: set[str] = field(default_factory=set)  # local clients receiving this room's events
+    # Local clients receiving this room's events -> where that began: the sequence of
+    # the Welcome that subscribed it, or the last delivered when it subscribed.
+    members: dict[str, int] = field(default_factory=dict)
     waiting: dict[int, Notify] = field(default_factory=dict)  # buffered batches by `previous`
     # The last event delivered to each member: `common` for all but those in `behind`,
     # which got less (an event went to others only) or joined since. Most events go to
@@ -76,10 +102,10 @@ class _Room:
     common: int = 0
     behind: dict[str, int] = field(default_factory=dict)
 
-    def join(self, client: str) -> None:
+    def join(self, client: str, since: int) -> None:
         if client not in self.members:
-            self.members.add(client)
             self.behind[client] = 0
+        self.members[client] = since
 
     def advance(self, to: list[str], sequence: int) -> int | list[int]:
         """Event `sequence` goes to the members `to`: the previous event of each, or
@@ -102,24 +128,38 @@ class Follower:
         self.rooms: dict[str, _Room] = {}
         self.welcome_routes: dict[bytes, str] = {}  # KeyPackageRef -> local client
 
-    def expect_welcome(self, key_package_ref: bytes, client: str) -> None:
-        """A KeyPackage of `client` was handed out: a Welcome to it goes to that client."""
+    def expect_welcome(self, key_package_ref: bytes, client: str, room: str) -> None:
+        """A KeyPackage of `client` was handed out for `room`: a Welcome to it goes to
+        that client, and the room's hub may notify this follower."""
         self.welcome_routes[key_package_ref] = client
+        self.rooms.setdefault(room, _Room())
 
-    def subscribe(self, room: str, client: str) -> None:
-        self.rooms.setdefault(room, _Room()).join(client)
+    def subscribe(self, room: str, client: str) -> int:
+        """`client` gets the room's events from now on; returns the sequence of the
+        last one delivered before (none of them is for it)."""
+        state = self.rooms.setdefault(room, _Room())
+        state.join(client, state.delivered_upto)
+        return state.delivered_upto
 
-    def unsubscribe(self, room: str, client: str) -> None:
+    def unsubscribe(self, room: str, client: str, at: int) -> bool:
+        """`client` takes no more of the room's events from sequence `at` on: the
+        commit that removed it (a refused join: the one after its subscription).
+        A subscription that began at or after `at` is newer and stays: a Welcome
+        that added the client again, or a join subscribed once `at` was delivered,
+        may reach the follower before the removal's unsubscribe. Returns whether
+        the subscription ended."""
         state = self.rooms.get(room)
-        if state is not None:
-            state.members.discard(client)
-            state.behind.pop(client, None)
+        if state is None or state.members.get(client, at) >= at:
+            return False
+        del state.members[client]
+        state.behind.pop(client, None)
+        return True
 
     def export(self) -> bytes:
         rooms = {
             room: [
                 state.delivered_upto,
-                sorted(state.members),
+                state.members,
                 [[n.previous, list(n.sequences), n.body, list(n.withheld)] for n in state.waiting.values()],
                 state.common,
                 state.behind,
@@ -134,14 +174,16 @@ class Follower:
             d = msgpack.unpackb(data)
             follower = cls(d["provider"])
             for room, (upto, members, waiting, common, behind) in d["rooms"].items():
+                if isinstance(members, list):  # saved before subscriptions were dated
+                    members = dict.fromkeys(members, 0)
                 follower.rooms[room] = _Room(
-                    upto, set(members),
+                    upto, dict(members),
                     {p: Notify(room, p, tuple(seqs), body, tuple(withheld)) for p, seqs, body, withheld in waiting},
                     common, dict(behind),
                 )
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
             return follower
-        except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
+        except (ValueError, KeyError, TypeError, RemoteProtocolError, msgpack.UnpackException) as err:
             raise DecodeError(f"follower record: {err}") from err
 
     def rooms_of(self, client: str) -> list[str]:
@@ -155,19 +197,36 @@ class Follower:
     def notify(self, batch: Notify) -> list[Delivery]:
         """Accepts one `/notify` batch; returns what to deliver now, in order.
 
-        A malformed body raises RemoteProtocolError and changes nothing."""
+        A batch this follower may not take (a room none of its users was added to,
+        withheld users of another provider, a malformed body, a reach or a buffer
+        beyond the bounds) raises RemoteProtocolError naming the field, and changes
+        nothing."""
+        state = self.rooms.get(batch.room)
+        # Only the room's hub may notify (the transport will say who calls: until
+        # then, any caller that names a room this follower takes part in is believed).
+        if state is None and not self._is_own(batch.room, ids.UriKind.room):
+            reason = "room: no user of this provider was added to it or holds a KeyPackage claimed for it"
+            raise _refusal(batch.room, reason, "forbidden")
+        if foreign := [u for u in batch.withheld if not self._is_own(u, ids.UriKind.user)]:
+            raise _refusal(batch.room, f"withheld: {foreign[0]!r} is not a user of {self.provider}", "badRequest")
+        delivered = 0 if state is None else state.delivered_upto
+        for name, reach in (("previous", batch.previous), ("sequences", batch.sequences[-1])):
+            if reach > delivered + MAX_AHEAD:
+                raise _refusal(batch.room, f"{name}: {reach} is over {MAX_AHEAD} past the {delivered} delivered", "badRequest")
         try:
             messages = _core.split_notify(batch.body)
         except DecodeError as err:
-            raise RemoteProtocolError(f"notify for {batch.room}: {err}", "badRequest") from err
+            raise _refusal(batch.room, f"body: {err}", "badRequest") from err
         if len(messages) != len(batch.sequences):
-            raise RemoteProtocolError(
-                f"notify for {batch.room}: {len(messages)} messages but {len(batch.sequences)} sequences", "badRequest"
-            )
-        state = self.rooms.setdefault(batch.room, _Room())
-        if batch.sequences[-1] <= state.delivered_upto or batch.previous in state.waiting:
+            raise _refusal(batch.room, f"sequences: {len(messages)} messages but {len(batch.sequences)} sequences", "badRequest")
+        if state is not None and (batch.sequences[-1] <= state.delivered_upto or batch.previous in state.waiting):
             return []  # a duplicate: acknowledged, processed once
+        state = self.rooms.setdefault(batch.room, _Room())  # the hub's own room, first notified
         if batch.previous > state.delivered_upto:
+            full = len(state.waiting) >= MAX_WAITING
+            if full or sum(len(n.body) for n in state.waiting.values()) + len(batch.body) > MAX_WAITING_BYTES:
+                waiting = f"{len(state.waiting)} batches wait for {state.delivered_upto + 1}"
+                raise _refusal(batch.room, f"previous: {waiting}, over the buffer's bound; send again later", "tooManyRequests")
             state.waiting[batch.previous] = batch
             return []
         deliveries = self._deliver(batch.room, state, batch, messages)
@@ -175,6 +234,13 @@ class Follower:
             ready = state.waiting.pop(state.delivered_upto)
             deliveries += self._deliver(batch.room, state, ready, _core.split_notify(ready.body))
         return deliveries
+
+    def _is_own(self, uri: str, kind: ids.UriKind) -> bool:
+        """`uri` is a URI of `kind` of this provider (a room: one it is the hub of)."""
+        try:
+            return ids.parse(uri, kind).domain == ids.domain(self.provider)
+        except DecodeError:
+            return False
 
     def _deliver(self, room: str, state: _Room, batch: Notify, messages: list[tuple[MlsMessageKind, bytes]]) -> list[Delivery]:
         out: list[Delivery] = []
@@ -188,7 +254,7 @@ class Follower:
                 for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
-                        state.join(client)
+                        state.join(client, sequence)
                         members = sorted(state.members)
                         to.append(client)
             elif kind == "application" and withheld:
@@ -202,3 +268,7 @@ class Follower:
                 out.extend([Delivery(c, room, sequence, p, encoded) for c, p in zip(to, previous)])
             state.delivered_upto = sequence
         return out
+
+
+def _refusal(room: str, reason: str, code: str) -> RemoteProtocolError:
+    return RemoteProtocolError(f"notify for {room}: {reason}", code)

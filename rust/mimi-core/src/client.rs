@@ -208,24 +208,42 @@ impl Client {
     }
 
     /// Joins from a Welcome (an MLSMessage) and the ratchet tree it does not carry.
+    /// A group of the same ID this client was removed from gives way (it is
+    /// added again); one it is still a member of refuses the Welcome.
     pub fn join_welcome(&self, welcome: &[u8], ratchet_tree: &[u8]) -> Result<Group, JoinError> {
         let welcome = codec::welcome(welcome)?;
         let tree = decode_tree(ratchet_tree)?;
-        let group = StagedWelcome::new_from_welcome(
-            self.provider.as_ref(),
-            &join_config(),
-            welcome,
-            Some(tree),
-        )
-        .map_err(JoinError::refused("Welcome"))?
-        .into_group(self.provider.as_ref())
-        .map_err(JoinError::refused("Welcome"))?;
+        let staged = StagedWelcome::build_from_welcome(self.provider.as_ref(), &join_config(), welcome)
+            .map_err(JoinError::refused("Welcome"))?
+            .with_ratchet_tree(tree)
+            .replace_old_group() // checked here: only a group this client was removed from
+            .build()
+            .map_err(JoinError::refused("Welcome"))?;
+        self.make_way(staged.group_context().group_id(), "Welcome")?;
+        let group = staged.into_group(self.provider.as_ref()).map_err(JoinError::refused("Welcome"))?;
         Ok(self.wrap(group))
     }
 
+    /// Deletes the stored state of a group of `group_id` this client was removed
+    /// from, so that a new group of that ID starts from nothing; refuses if it is
+    /// still a member.
+    fn make_way(&self, group_id: &GroupId, operation: &'static str) -> Result<(), JoinError> {
+        let storage = self.provider.storage();
+        let stored = MlsGroup::load(storage, group_id).map_err(JoinError::refused(operation))?;
+        match stored {
+            Some(group) if group.is_active() => {
+                Err(JoinError::Refused { operation, source: "this client is a member of that group already".into() })
+            }
+            Some(_) => storage.delete_group(group_id).map_err(|e| InternalError::new("delete a left group", e).into()),
+            None => Ok(()),
+        }
+    }
+
     /// Joins by external commit from a GroupInfo (an MLSMessage) and the ratchet
-    /// tree. Returns the group (already in the new epoch: if the hub rejects the
-    /// commit, drop it) and the commit to submit.
+    /// tree. Returns the group (already in the new epoch) and the commit to
+    /// submit. The group lives in a store of its own until `adopt` takes it in,
+    /// once the hub accepted the commit: a refused join leaves this client's
+    /// store as it was (a group it was removed from included).
     pub fn join_external(
         &self,
         group_info: &[u8],
@@ -233,29 +251,30 @@ impl Client {
     ) -> Result<(Group, CommitOutput), JoinError> {
         let gi = verifiable_group_info(group_info)?;
         let tree = decode_tree(ratchet_tree)?;
+        let provider = Arc::new(Provider::default());
         let (group, bundle) = MlsGroup::external_commit_builder()
             .with_ratchet_tree(tree)
             .with_config(join_config())
-            .build_group(self.provider.as_ref(), gi, self.credential_with_key())
+            .build_group(provider.as_ref(), gi, self.credential_with_key())
             .map_err(JoinError::refused("external commit"))?
             .leaf_node_parameters(
                 LeafNodeParameters::builder()
                     .with_capabilities(capabilities())
                     .build(),
             )
-            .load_psks(self.provider.storage())
+            .load_psks(provider.storage())
             .map_err(JoinError::refused("external commit"))?
             .create_group_info(true)
             .build(
-                self.provider.rand(),
-                self.provider.crypto(),
+                provider.rand(),
+                provider.crypto(),
                 self.signer.as_ref(),
                 |_| true,
             )
             .map_err(JoinError::refused("external commit"))?
-            .finalize(self.provider.as_ref())
+            .finalize(provider.as_ref())
             .map_err(JoinError::refused("external commit"))?;
-        let group = self.wrap(group);
+        let group = Group { provider, signer: Arc::clone(&self.signer), group, pending: None };
         let (commit, _welcome, group_info) = bundle.into_messages();
         let output = CommitOutput {
             commit: to_bytes(&commit)?,
@@ -266,6 +285,22 @@ impl Client {
             ratchet_tree: group.export_ratchet_tree()?,
         };
         Ok((group, output))
+    }
+
+    /// Takes a group joined by external commit into this client's store (the hub
+    /// accepted the commit): a group of the same ID this client was removed from
+    /// gives way. A group of this store already is left as it is.
+    pub fn adopt(&self, group: &mut Group) -> Result<(), JoinError> {
+        if Arc::ptr_eq(&group.provider, &self.provider) {
+            return Ok(());
+        }
+        self.make_way(group.group.group_id(), "external commit")?;
+        self.provider
+            .storage()
+            .absorb(group.provider.storage())
+            .map_err(|e| InternalError::new("adopt an external join", e))?;
+        group.provider = Arc::clone(&self.provider);
+        Ok(())
     }
 
     /// Reloads a group this client is a member of from its store.

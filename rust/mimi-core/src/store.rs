@@ -171,6 +171,45 @@ impl Store {
     }
 }
 
+/// The labels of what is stored per group: each key starts with the group ID.
+const GROUP_LABELS: [Label; 15] = [
+    Label::JoinConfig,
+    Label::OwnLeafNodes,
+    Label::QueuedProposal,
+    Label::ProposalQueueRefs,
+    Label::Tree,
+    Label::InterimTranscriptHash,
+    Label::Context,
+    Label::ConfirmationTag,
+    Label::GroupState,
+    Label::MessageSecrets,
+    Label::ResumptionPskStore,
+    Label::OwnLeafIndex,
+    Label::EpochSecrets,
+    Label::ApplicationExportTree,
+    Label::EpochKeyPairs,
+];
+
+impl Store {
+    /// Deletes every entry of one group's state (every epoch's key pairs and
+    /// queued proposal too, which openmls' own `MlsGroup::delete` leaves), so
+    /// that a new group of the same ID starts from nothing. A key of a group is
+    /// its label, then the group ID's postcard bytes (length first: no other
+    /// ID's bytes start with them), then the rest of a tuple key.
+    pub(crate) fn delete_group(&self, group_id: &impl Serialize) -> StoreResult<()> {
+        let prefixes = GROUP_LABELS.iter().map(|&label| storage_key(label, group_id)).collect::<StoreResult<Vec<_>>>()?;
+        self.entries_mut()?.retain(|key, _| !prefixes.iter().any(|prefix| key.starts_with(prefix)));
+        Ok(())
+    }
+
+    /// Copies every entry of `other` into this store (replacing equal keys).
+    pub(crate) fn absorb(&self, other: &Store) -> StoreResult<()> {
+        let theirs = other.entries()?.clone();
+        self.entries_mut()?.extend(theirs);
+        Ok(())
+    }
+}
+
 #[derive(Debug, TlsSerialize, TlsDeserialize, TlsSize)]
 struct ExportEntry {
     key: VLBytes,
@@ -839,6 +878,21 @@ mod tests {
         assert!(Store::import(b"\x00").is_err());
     }
 
+    fn hub() -> ExternalSenderInfo {
+        ExternalSenderInfo { signature_key: SignatureKeyPair::generate().public(), identity: "mimi://a.example".into() }
+    }
+
+    fn client(device: &str) -> Client {
+        Client::new(&format!("mimi://{device}/phone"), SignatureKeyPair::generate())
+    }
+
+    /// `client` added to the group of `member`, by Welcome.
+    fn added(member: &mut Group, client: &Client) -> Group {
+        let out = member.commit(&client.key_packages(1).unwrap(), &[], &[], false, None).unwrap();
+        member.merge_pending_commit().unwrap();
+        client.join_welcome(out.welcome.as_ref().unwrap(), &out.ratchet_tree).unwrap()
+    }
+
     fn restart(client: &Client, group: &Group) -> (Client, Group) {
         let client = Client::import_state(&client.export_state().unwrap()).unwrap();
         let group = client.load_group(&group.group_id()).unwrap();
@@ -855,17 +909,9 @@ mod tests {
     /// proposal and the commit that covers it (the proposal queue must).
     #[test]
     fn mls_group_through_the_store_and_restarts() {
-        let hub = ExternalSenderInfo {
-            signature_key: SignatureKeyPair::generate().public(),
-            identity: "mimi://a.example".into(),
-        };
-        let alice = Client::new("mimi://a.example/d/alice/phone", SignatureKeyPair::generate());
-        let bob = Client::new("mimi://b.example/d/bob/phone", SignatureKeyPair::generate());
-        let carol = Client::new("mimi://c.example/d/carol/phone", SignatureKeyPair::generate());
-        let mut a = alice.create_group(b"room", &hub, &[]).unwrap();
-        let out = a.commit(&bob.key_packages(1).unwrap(), &[], &[], false, None).unwrap();
-        a.merge_pending_commit().unwrap();
-        let mut b = bob.join_welcome(out.welcome.as_ref().unwrap(), &out.ratchet_tree).unwrap();
+        let (alice, bob, carol) = (client("a.example/d/alice"), client("b.example/d/bob"), client("c.example/d/carol"));
+        let mut a = alice.create_group(b"room", &hub(), &[]).unwrap();
+        let mut b = added(&mut a, &bob);
         assert_eq!(entries_labelled(b.store(), Label::KeyPackage), 0, "the Welcome used up Bob's KeyPackage");
         assert_eq!(delivered(&mut a, &mut b, b"one"), b"one");
 
@@ -899,5 +945,62 @@ mod tests {
         let (_alice, mut a) = restart(&alice, &a);
         assert_eq!(a.epoch(), 2);
         assert_eq!(delivered(&mut c, &mut a, b"six"), b"six");
+    }
+    /// A client removed from a group joins it again, by Welcome and by external
+    /// commit: the old group gives way, with nothing of it left in the store. An
+    /// external join the hub refused leaves the store as it was; a Welcome to a
+    /// group the client is still a member of is refused.
+    #[test]
+    fn a_removed_client_joins_again() {
+        let (alice, bob) = (client("a.example/d/alice"), client("b.example/d/bob"));
+        let mut a = alice.create_group(b"room", &hub(), &[]).unwrap();
+        let mut b = added(&mut a, &bob);
+
+        let join = |client: &Client, member: &Group| {
+            client.join_external(&member.export_group_info().unwrap(), &member.export_ratchet_tree().unwrap()).unwrap()
+        };
+        // An external join the hub refuses, here while Bob is a member: his store is untouched.
+        let before = bob.export_state().unwrap();
+        let (mut refused, _) = join(&bob, &a);
+        assert_eq!(bob.export_state().unwrap(), before);
+        assert!(bob.adopt(&mut refused).is_err(), "a member already");
+
+        let remove = |a: &mut Group, b: &mut Group| {
+            let out = a.commit(&[], &[b.own_leaf_index()], &[], false, None).unwrap();
+            a.merge_pending_commit().unwrap();
+            assert!(b.process(&out.commit, None).unwrap().self_removed);
+            b.merge().unwrap();
+            assert!(!b.is_active());
+        };
+        remove(&mut a, &mut b);
+        let removed = bob.export_state().unwrap();
+        let mut b = added(&mut a, &bob);
+        assert_eq!(delivered(&mut a, &mut b, b"welcome back"), b"welcome back");
+        let (bob, mut b) = restart(&bob, &b);
+        assert_eq!((b.epoch(), b.epoch_authenticator()), (a.epoch(), a.epoch_authenticator()));
+        assert_eq!(delivered(&mut b, &mut a, b"glad to be"), b"glad to be");
+        assert_eq!(entries_labelled(b.store(), Label::EpochKeyPairs), 1, "nothing of the old group's epochs");
+        assert_ne!(bob.export_state().unwrap(), removed);
+
+        // Removed again, Bob joins by external commit: refused once, then accepted.
+        remove(&mut a, &mut b);
+        let removed = bob.export_state().unwrap();
+        let (refused, _) = join(&bob, &a);
+        drop(refused);
+        assert_eq!(bob.export_state().unwrap(), removed, "a refused join leaves no trace");
+        let (mut b, out) = join(&bob, &a);
+        a.process(&out.commit, None).unwrap();
+        a.merge().unwrap();
+        bob.adopt(&mut b).unwrap();
+        let (_bob, mut b) = restart(&bob, &b);
+        assert_eq!(b.epoch_authenticator(), a.epoch_authenticator());
+        assert_eq!(delivered(&mut a, &mut b, b"and again"), b"and again");
+
+        // A Welcome to a group of an ID Carol is a member of is refused.
+        let carol = client("c.example/d/carol");
+        let _own = carol.create_group(b"room", &hub(), &[]).unwrap();
+        let out = a.commit(&carol.key_packages(1).unwrap(), &[], &[], false, None).unwrap();
+        let e = carol.join_welcome(out.welcome.as_ref().unwrap(), &out.ratchet_tree).unwrap_err();
+        assert!(e.to_string().contains("a member of that group already"), "{e}");
     }
 }

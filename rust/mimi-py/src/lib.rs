@@ -411,6 +411,10 @@ impl Client {
         guard(|| self.0.join_external(group_info, ratchet_tree)).map(|(g, c)| (Group(g), c.into()))
     }
 
+    fn adopt(&self, mut group: PyRefMut<'_, Group>) -> PyResult<()> {
+        guard(|| self.0.adopt(&mut group.0))
+    }
+
     fn load_group(&self, group_id: &[u8]) -> PyResult<Group> {
         guard(|| self.0.load_group(group_id)).map(Group)
     }
