@@ -3,7 +3,9 @@ room's events), KeyPackage directory, and the local clients' hosts."""
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from mimi import _core, ids
 from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import InternalError, MimiError
+from mimi.logic.fanout import Backoff
 from mimi.logic.follower import Delivery, Follower, Notify, Pushed
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
@@ -46,6 +49,16 @@ class ProviderServer:
         # A threaded actor: one lock for the logic; concurrent /notify calls share a commit.
         self.lock = threading.RLock()
         self.notifies: GroupCommit[Notify, int | MimiError] = GroupCommit(self._notify_batch)
+        # Pushes are fire-and-forget; one that fails (its host died or was restarting)
+        # is pushed again, so a device behind learns of it without waiting for the
+        # room's next event: per host the newest event of each (client, room) of the
+        # failed pushes (bounded), with backoff. The device fetches the rest from the
+        # inbox (`previous` names the gap).
+        self.unconfirmed: dict[Any, tuple[str, list[Pushed]]] = {}  # push call -> (host, batch)
+        self.repush: dict[str, dict[tuple[str, str], Pushed]] = {}  # host -> (client, room) -> newest failed
+        self.repush_at: dict[str, tuple[int, float]] = {}  # host -> (failures, when to push again)
+        self.backoff, self.rng = Backoff(base=0.05, cap=5.0), random.Random()
+        self.confirming: threading.Thread | None = None
 
     def _load(self) -> None:
         """The follower logic and the hosts as stored (fresh if nothing is)."""
@@ -203,10 +216,63 @@ class ProviderServer:
             if host is not None:
                 per_host[host].append((d.client, d.room, d.sequence, d.previous, d.message))
         for host, batch in per_host.items():
-            names.handle(host).deliver.remote(batch)
+            self._send(host, batch)
             for client, room, sequence, _, _ in batch:
                 self.pushed.setdefault(room, {})[client] = sequence
         self.delivered += len(deliveries)
+
+    def _send(self, host: str, batch: list[Pushed]) -> None:
+        """One push to a host; a push that cannot even be sent fails like one that
+        was lost (called with the lock held)."""
+        import ray
+
+        try:
+            ref = names.handle(host).deliver.remote(batch)
+        except Exception:  # the host is not there (restarting, or gone): push again later
+            self._failed(host, batch)
+            return
+        if isinstance(ref, ray.ObjectRef):
+            self.unconfirmed[ref] = (host, batch)
+            if self.confirming is None:
+                self.confirming = threading.Thread(target=self._confirm_pushes, name="confirm-pushes", daemon=True)
+                self.confirming.start()
+
+    def _failed(self, host: str, batch: list[Pushed]) -> None:
+        newest = self.repush.setdefault(host, {})
+        for pushed in batch:
+            newest[(pushed[0], pushed[1])] = pushed
+        failures = self.repush_at.get(host, (0, 0.0))[0] + 1
+        self.repush_at[host] = (failures, time.monotonic() + self.backoff.delay(failures, self.rng))
+
+    PUSH_CHECK_S = 0.05
+
+    def _confirm_pushes(self) -> None:
+        """Background: which pushes failed, and pushing again what they carried."""
+        import ray
+
+        while True:
+            time.sleep(self.PUSH_CHECK_S)
+            with self.lock:
+                refs = list(self.unconfirmed)
+            ready = ray.wait(refs, num_returns=len(refs), timeout=0)[0] if refs else []
+            outcomes = []
+            for ref in ready:
+                try:
+                    ray.get(ref)
+                    outcomes.append((ref, True))
+                except Exception:  # the host died or restarted with the push: push again
+                    outcomes.append((ref, False))
+            with self.lock:
+                for ref, ok in outcomes:
+                    host, batch = self.unconfirmed.pop(ref)
+                    if ok:
+                        if host not in self.repush:
+                            self.repush_at.pop(host, None)
+                    else:
+                        self._failed(host, batch)
+                now = time.monotonic()
+                for host in [h for h, (_, at) in self.repush_at.items() if at <= now and h in self.repush]:
+                    self._send(host, list(self.repush.pop(host).values()))
 
     def rooms(self, client: str) -> list[str]:
         """The rooms whose events go to `client` (a restarted host may not have saved
