@@ -18,7 +18,7 @@ from mimi import _core, ids
 from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import InternalError, MimiError
-from mimi.logic.fanout import Backoff
+from mimi.logic.fanout import Attempts, Backoff
 from mimi.logic.follower import Delivery, Follower, Notify, Pushed
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
@@ -56,7 +56,7 @@ class ProviderServer:
         # inbox (`previous` names the gap).
         self.unconfirmed: dict[Any, tuple[str, list[Pushed]]] = {}  # push call -> (host, batch)
         self.repush: dict[str, dict[tuple[str, str], Pushed]] = {}  # host -> (client, room) -> newest failed
-        self.repush_at: dict[str, tuple[int, float]] = {}  # host -> (failures, when to push again)
+        self.repush_at: dict[str, Attempts] = {}  # host -> its failed pushes and when to push again
         self.backoff, self.rng = Backoff(base=0.05, cap=5.0), random.Random()
         self.confirming: threading.Thread | None = None
 
@@ -241,8 +241,7 @@ class ProviderServer:
         newest = self.repush.setdefault(host, {})
         for pushed in batch:
             newest[(pushed[0], pushed[1])] = pushed
-        failures = self.repush_at.get(host, (0, 0.0))[0] + 1
-        self.repush_at[host] = (failures, time.monotonic() + self.backoff.delay(failures, self.rng))
+        self.repush_at.setdefault(host, Attempts()).failed(time.monotonic(), self.backoff, self.rng)
 
     PUSH_CHECK_S = 0.05
 
@@ -271,7 +270,7 @@ class ProviderServer:
                     else:
                         self._failed(host, batch)
                 now = time.monotonic()
-                for host in [h for h, (_, at) in self.repush_at.items() if at <= now and h in self.repush]:
+                for host in [h for h, a in self.repush_at.items() if a.next_attempt <= now and h in self.repush]:
                     self._send(host, list(self.repush.pop(host).values()))
 
     def rooms(self, client: str) -> list[str]:

@@ -141,9 +141,24 @@ class _Stream:
 
 
 @dataclass
-class _Destination:
+class Attempts:
+    """One destination's consecutive failed attempts and when to try it again."""
+
     failures: int = 0
     next_attempt: float = 0.0
+
+    def failed(self, now: float, backoff: Backoff, rng: random.Random) -> None:
+        """A failure; the failures of one attempt (until `next_attempt`) count as one."""
+        if now >= self.next_attempt:
+            self.failures += 1
+            self.next_attempt = now + backoff.delay(self.failures, rng)
+
+    def succeeded(self) -> None:
+        self.failures, self.next_attempt = 0, 0.0
+
+
+@dataclass
+class _Destination(Attempts):
     held_events: int = 0  # queued in the batcher
     held_bytes: int = 0
     rooms: dict[str, _Stream] = field(default_factory=dict)
@@ -274,7 +289,7 @@ class Outbox:
             self.send_failed(destination, notify, now)
             return
         state = self._destinations[destination]
-        state.failures, state.next_attempt = 0, 0.0
+        state.succeeded()
         # Batches chain by `previous`; one answered before an earlier one waits in `ahead`.
         stream = state.rooms[notify.room]
         stream.ahead[notify.previous] = (notify.sequences[-1], len(notify.sequences))
@@ -287,10 +302,7 @@ class Outbox:
     def send_failed(self, destination: str, notify: Notify, now: float) -> None:
         """A call that failed, or could not be made: it goes again, in order, after the
         backoff. The calls of one attempt that fail together count as one failure."""
-        state = self._destinations[destination]
-        if now >= state.next_attempt:
-            state.failures += 1
-            state.next_attempt = now + self.backoff.delay(state.failures, self.rng)
+        self._destinations[destination].failed(now, self.backoff, self.rng)
         self.retry.append((destination, notify))
         self.retry.sort(key=lambda r: (r[0], r[1].room, r[1].previous))
 
