@@ -209,10 +209,12 @@ class ClientHost:
             request = key_material_request(device.session, user, room)
             answer = names.call_hub(room, "key_material", device.provider, request)
             response = _core.KeyMaterialResponse.decode(answer.response)
-            if response.user_status not in ("success", "partialSuccess"):
-                return {"code": response.user_status, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
+            served = [c for c in response.clients if c.key_package is not None]
+            if not served:  # by its user code, or a partialSuccess with none served (docs/interop.md)
+                code = "noCompatibleMaterial" if response.user_status == "partialSuccess" else response.user_status
+                return {"code": code, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
             members = {m.identity for m in device.session.rooms[room].group.members()}
-            kps += [c.key_package for c in response.clients if c.key_package is not None and c.client_uri not in members]
+            kps += [c.key_package for c in served if c.key_package is not None and c.client_uri not in members]
         added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
         update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in added))
         out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
