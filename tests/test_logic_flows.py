@@ -7,10 +7,10 @@ import pytest
 
 from mimi import content
 from mimi.components import ComponentId
-from mimi.logic.client import MessageShown, Refused, Removed
-from mimi.logic.fanout import FanoutBatcher
 from mimi.errors import RemoteProtocolError
 from mimi.logic import follower as follower_logic
+from mimi.logic.client import MessageShown, Refused, Removed
+from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.hub import Fanout, HubRoom
 from netsim import ORDINARY_USER, ROOM, SUSPENDED, Net, suspending_roles
 
@@ -236,7 +236,7 @@ def test_a_provider_skipped_for_long_is_kept_alive(monkeypatch: pytest.MonkeyPat
         net.send("A", content.message(content.text_part(f"not for z {i}")))
     if not keep_alive:
         assert z.delivered_upto(ROOM) == start
-        with pytest.raises(RemoteProtocolError, match="sequences: .* is over 4 past the"):
+        with pytest.raises(RemoteProtocolError, match=r"sequences: .* is over 4 past the"):
             net.commit("C", app_data=[])
         return
     assert z.delivered_upto(ROOM) == start + 4  # after 3 skipped in a row, the 4th message reached z
