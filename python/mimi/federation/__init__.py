@@ -1,0 +1,27 @@
+"""Federation between providers over HTTPS with mutual TLS at the draft's paths
+(draft-ietf-mimi-protocol §Transport layer, §Directory; docs/federation.md).
+
+Sans-IO: `directory` (the endpoints' paths, their MIMI URI parameters) and `request`
+(what a request must be before a handler sees it). IO: `server` (asyncio TLS +
+httptools) and `client` (httpx, a static peer table). `tls` makes the contexts and
+reads a certificate's provider domains; `ca` is a throwaway CA for tests and demos."""
+
+from mimi.federation.client import FederationClient, Peer, Retries, Timeouts
+from mimi.federation.directory import WELL_KNOWN, Directory
+from mimi.federation.request import Call, Handler, Reply
+from mimi.federation.server import FederationServer
+from mimi.federation.tls import Credentials
+
+__all__ = [
+    "WELL_KNOWN",
+    "Call",
+    "Credentials",
+    "Directory",
+    "FederationClient",
+    "FederationServer",
+    "Handler",
+    "Peer",
+    "Reply",
+    "Retries",
+    "Timeouts",
+]
