@@ -95,7 +95,7 @@ class CertificateAuthority:
                 x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=not common_name
             )
         certificate = builder.sign(self.key, hashes.SHA256())
-        stem = names[0] if names else (common_name or "leaf")
+        stem = names[0] if names else f"cn-{common_name}"
         cert = directory / f"{stem}.crt"
         key_path = directory / f"{stem}.key"
         cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
@@ -106,4 +106,4 @@ class CertificateAuthority:
         )
         bundle = directory / "ca.pem"
         bundle.write_bytes(self.pem())
-        return Credentials(stem, cert, key_path, bundle)
+        return Credentials(names[0] if names else stem[3:], cert, key_path, bundle)

@@ -64,6 +64,7 @@ class Head:
 
 
 def _one(headers: list[tuple[bytes, bytes]], name: bytes) -> str | Refusal | None:
+    """The value of a header that may appear once, None if it does not."""
     values = [v for n, v in headers if n == name]
     if len(values) > 1:
         return Refusal(400, f"more than one {name.decode()} header")
@@ -73,6 +74,11 @@ def _one(headers: list[tuple[bytes, bytes]], name: bytes) -> str | Refusal | Non
         return values[0].decode("ascii").strip()
     except UnicodeDecodeError:
         return Refusal(400, f"{name.decode()} header is not ASCII")
+
+
+def _required(headers: list[tuple[bytes, bytes]], name: bytes, hint: str = "") -> str | Refusal:
+    value = _one(headers, name)
+    return Refusal(400, f"missing {name.decode().capitalize()} header{hint}") if value is None else value
 
 
 def check_head(
@@ -88,11 +94,9 @@ def check_head(
     the SAN dNSNames of the client certificate the handshake verified; `domain` is
     this provider's."""
     # Host names the target provider; its port is ignored (§Transport layer).
-    host = _one(headers, b"host")
+    host = _required(headers, b"host")
     if isinstance(host, Refusal):
         return host
-    if host is None:
-        return Refusal(400, "missing Host header")
     hostname, colon, port = host.partition(":")
     if colon and not port.isdigit():
         return Refusal(400, f"Host has a port that is not a number: {host!r}")
@@ -100,11 +104,9 @@ def check_head(
         return Refusal(421, f"Host {host!r} is not this provider ({domain})")
 
     # From is `mimi@<source domain>`, and the certificate must authenticate that domain.
-    sender = _one(headers, b"from")
+    sender = _required(headers, b"from", " (mimi@<source provider domain>)")
     if isinstance(sender, Refusal):
         return sender
-    if sender is None:
-        return Refusal(400, "missing From header (mimi@<source provider domain>)")
     local, at, source = sender.partition("@")
     if local != "mimi" or not at or not source:
         return Refusal(400, f"From must be mimi@<source provider domain>, got {sender!r}")
