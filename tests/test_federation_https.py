@@ -134,9 +134,9 @@ def test_connections_are_reused(pki: Pki) -> None:
         b = client(pki.b, peer)
         for i in range(20):
             assert (await b.call("a.example", "notify", {"roomId": ROOM}, b"%d" % i)).status == 201
-        await b.aclose()
         # The directory and 20 calls, over one connection.
-        assert (server.connections, server.requests) == (1, 21)
+        assert (server.connections, server.requests, b.connections_opened("a.example")) == (1, 21, 1)
+        await b.aclose()
 
     assert [c.body for c in serve(pki, test).calls] == [b"%d" % i for i in range(20)]
 

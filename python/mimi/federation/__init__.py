@@ -2,8 +2,8 @@
 (draft-ietf-mimi-protocol §Transport layer, §Directory; docs/federation.md).
 
 Sans-IO: `directory` (the endpoints' paths, their MIMI URI parameters) and `request`
-(what a request must be before a handler sees it). IO: `server` (asyncio TLS +
-httptools) and `client` (httpx, a static peer table). `tls` makes the contexts and
+(what a request must be before a handler sees it). IO: `server` and `client`
+(asyncio TLS and httptools' HTTP/1.1 parser; the client with a static peer table). `tls` makes the contexts and
 reads a certificate's provider domains; `ca` is a throwaway CA for tests and demos."""
 
 from mimi.federation.client import FederationClient, Peer, Retries, Timeouts
