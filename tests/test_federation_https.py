@@ -5,6 +5,7 @@ Every refusal is checked not to reach the handler, so it changes no state."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import random
 import ssl
@@ -23,6 +24,7 @@ from mimi.federation import (
     Directory,
     FederationClient,
     FederationServer,
+    LoopThread,
     Peer,
     Reply,
     Retries,
@@ -332,6 +334,27 @@ def test_pipelined_requests_are_answered_in_order(pki: Pki) -> None:
         assert bodies == [b"ok:%02d" % i for i in range(20)]
 
     serve(pki, test)
+
+
+def test_synchronous_callers_run_server_and_client_on_loop_threads(pki: Pki) -> None:
+    """As a Ray actor would: blocking calls, and futures to wait on together."""
+    recorder = Recorder()
+    server_loop, client_loop = LoopThread("server"), LoopThread("client")
+    try:
+        server = FederationServer(pki.a, {"notify": recorder})
+        port = server_loop.run(server.start(), timeout=10)
+        b = client(pki.b, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle))
+        assert client_loop.run(b.call("a.example", "notify", {"roomId": ROOM}, b"one"), timeout=10).status == 201
+        futures = [client_loop.submit(b.call("a.example", "notify", {"roomId": ROOM}, b"%d" % i)) for i in range(10)]
+        done, pending = concurrent.futures.wait(futures, timeout=10)
+        assert not pending and {f.result().status for f in done} == {201}
+        client_loop.run(b.aclose(), timeout=10)
+        server_loop.run(server.close(), timeout=10)
+    finally:
+        client_loop.close()
+        server_loop.close()
+    assert sorted(c.body for c in recorder.calls) == sorted([b"one", *(b"%d" % i for i in range(10))])
+    assert not client_loop.thread.is_alive() and not server_loop.thread.is_alive()
 
 
 def test_a_directory_may_not_point_elsewhere() -> None:

@@ -4,10 +4,12 @@
 Sans-IO: `directory` (the endpoints' paths, their MIMI URI parameters) and `request`
 (what a request must be before a handler sees it). IO: `server` and `client`
 (asyncio TLS and httptools' HTTP/1.1 parser; the client with a static peer table). `tls` makes the contexts and
-reads a certificate's provider domains; `ca` is a throwaway CA for tests and demos."""
+reads a certificate's provider domains; `loop` runs them on a thread for synchronous
+callers; `ca` is a throwaway CA for tests and demos."""
 
 from mimi.federation.client import FederationClient, Peer, Retries, Timeouts
 from mimi.federation.directory import WELL_KNOWN, Directory
+from mimi.federation.loop import LoopThread
 from mimi.federation.request import Call, Handler, Reply
 from mimi.federation.server import FederationServer
 from mimi.federation.tls import Credentials
@@ -20,6 +22,7 @@ __all__ = [
     "FederationClient",
     "FederationServer",
     "Handler",
+    "LoopThread",
     "Peer",
     "Reply",
     "Retries",
