@@ -1,10 +1,10 @@
 """Provider-to-provider HTTPS with mutual TLS (mimi.federation): one POST round trip
-on a reused connection, and what a full TLS handshake costs beside a kept-alive
-request. The server runs in its own process (as a peer provider would), so the
-client and the server each have a core; its CPU time per request is read from
-/proc and recorded in extra_info (`server_cpu_us`), as is each round's p50.
+on a reused connection, what a full TLS handshake costs beside a kept-alive
+request, and `/notify` from a hub to two followers that only count. Servers run in
+their own processes (as peer providers would); a server's CPU time per request is
+read from /proc and recorded in extra_info (`server_cpu_us`), as is the p50.
 
-Rounds are single calls: the median is the p50 round trip."""
+Round-trip rounds are single calls: the median is the p50 round trip."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,11 +41,10 @@ SERVER = textwrap.dedent(
         return Reply(201)
 
     async def main():
-        d = Path(sys.argv[1])
-        credentials = Credentials("a.example", d / "a.example.crt", d / "a.example.key", d / "ca.pem")
+        d, domain = Path(sys.argv[1]), sys.argv[2]
+        credentials = Credentials(domain, d / f"{domain}.crt", d / f"{domain}.key", d / "ca.pem")
         server = FederationServer(credentials, {"notify": notify})
         print(await server.start(), flush=True)
-        await asyncio.get_running_loop().connect_read_pipe(asyncio.Protocol, sys.stdin)
         await asyncio.Event().wait()
 
     asyncio.run(main())
@@ -55,9 +55,13 @@ SERVER = textwrap.dedent(
 @dataclass
 class Server:
     process: subprocess.Popen[str]
+    domain: str
     port: int
-    b: Credentials
+    caller: Credentials  # whom the benchmark calls as
     ca_bundle: Path
+
+    def peer(self) -> Peer:
+        return Peer(self.domain, f"https://127.0.0.1:{self.port}", self.ca_bundle)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
@@ -65,19 +69,32 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Credentials]]:
     directory = tmp_path_factory.mktemp("pki")
     ca = CertificateAuthority.create()
-    a, b = ca.issue(["a.example"], directory), ca.issue(["b.example"], directory)
+    return directory, {d: ca.issue([d], directory) for d in ("a.example", "b.example", "c.example")}
+
+
+@contextmanager
+def spawn(pki: tuple[Path, dict[str, Credentials]], domain: str, client: str) -> Iterator[Server]:
+    """A server for `domain` in its own process, and `client`'s credentials to call it."""
+    directory, credentials = pki
     process = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(directory)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SERVER, str(directory), domain], stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None
-        yield Server(process, int(process.stdout.readline()), b, a.ca_bundle)
+        port = int(process.stdout.readline())
+        yield Server(process, domain, port, credentials[client], credentials[domain].ca_bundle)
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(pki: tuple[Path, dict[str, Credentials]]) -> Iterator[Server]:
+    with spawn(pki, "a.example", "b.example") as server:
+        yield server
 
 
 def record(benchmark: Any, server: Server, cpu_before: float, requests: int) -> None:
@@ -89,7 +106,7 @@ def record(benchmark: Any, server: Server, cpu_before: float, requests: int) -> 
 def test_post_on_a_reused_connection(benchmark: Any, server: Server) -> None:
     """FederationClient.call: directory cached, one kept-alive connection."""
     loop = asyncio.new_event_loop()
-    client = FederationClient(server.b, {"a.example": Peer("a.example", f"https://127.0.0.1:{server.port}", server.ca_bundle)})
+    client = FederationClient(server.caller, {server.domain: server.peer()})
     assert loop.run_until_complete(client.call("a.example", "notify", {"roomId": ROOM}, BODY)).status == 201
     cpu = server.cpu_seconds()
 
@@ -118,7 +135,7 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 def test_kept_alive_request(benchmark: Any, server: Server) -> None:
     """The same request with a bare client (asyncio streams): the server's own cost."""
     loop = asyncio.new_event_loop()
-    context = client_context(server.b, server.ca_bundle)
+    context = client_context(server.caller, server.ca_bundle)
     reader, writer = loop.run_until_complete(
         asyncio.open_connection("127.0.0.1", server.port, ssl=context, server_hostname="a.example")
     )
@@ -134,7 +151,7 @@ def test_full_mtls_handshake_and_request(benchmark: Any, server: Server) -> None
     """A new connection per request: a full TLS 1.3 handshake with both certificates
     (no session resumption), the request, the close."""
     loop = asyncio.new_event_loop()
-    context = client_context(server.b, server.ca_bundle)
+    context = client_context(server.caller, server.ca_bundle)
     assert context.minimum_version is ssl.TLSVersion.TLSv1_3
 
     async def connect_and_exchange() -> None:
@@ -147,3 +164,40 @@ def test_full_mtls_handshake_and_request(benchmark: Any, server: Server) -> None
     benchmark.pedantic(lambda: loop.run_until_complete(connect_and_exchange()), rounds=rounds, warmup_rounds=20)
     record(benchmark, server, cpu, rounds + 20)
     loop.close()
+
+
+NOTIFY_BODY = os.urandom(90 << 10)  # 90 FanoutMessages of 1 KiB, as the hub batches them
+MESSAGES_PER_BODY = 90
+BODIES = 200  # per follower per round
+WINDOW = 4  # calls in flight per follower
+
+
+@pytest.mark.benchmark(group="https-notify")
+def test_notify_to_two_followers(benchmark: Any, pki: tuple[Path, dict[str, Credentials]]) -> None:
+    """The hub's `/notify` to 2 followers that only count: 90 KiB bodies, `WINDOW`
+    calls in flight per follower, kept-alive connections. `deliveries_per_s` counts
+    FanoutMessages delivered (90 per body, per follower)."""
+    with spawn(pki, "b.example", "a.example") as b, spawn(pki, "c.example", "a.example") as c:
+        loop = asyncio.new_event_loop()
+        peers = {b.domain: b.peer(), c.domain: c.peer()}
+        hub = FederationClient(b.caller, peers, connections_per_peer=WINDOW)
+
+        async def to(domain: str) -> None:
+            async def sender(count: int) -> None:
+                for _ in range(count):
+                    reply = await hub.call(domain, "notify", {"roomId": ROOM}, NOTIFY_BODY)
+                    assert reply.status == 201
+
+            await asyncio.gather(*(sender(BODIES // WINDOW) for _ in range(WINDOW)))
+
+        async def round_() -> None:
+            await asyncio.gather(to("b.example"), to("c.example"))
+
+        loop.run_until_complete(round_())  # directories, connections
+        benchmark.pedantic(lambda: loop.run_until_complete(round_()), rounds=5, iterations=1)
+        deliveries = 2 * BODIES * MESSAGES_PER_BODY
+        benchmark.extra_info["deliveries_per_s"] = round(deliveries / benchmark.stats.stats.mean)
+        benchmark.extra_info["requests_per_s"] = round(2 * BODIES / benchmark.stats.stats.mean)
+        benchmark.extra_info["connections_opened"] = sum(hub.connections_opened(d) for d in peers)
+        loop.run_until_complete(hub.aclose())
+        loop.close()
