@@ -207,6 +207,33 @@ def test_a_refused_request_names_what_is_wrong_and_reaches_no_handler(
     assert serve(pki, test, max_body=1024).calls == []
 
 
+def test_a_peer_that_expects_100_continue_gets_it_before_sending_the_body(pki: Pki) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        port = int(peer.base_url.rpartition(":")[2])
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_context(pki.b, peer.ca_bundle), server_hostname="a.example"
+        )
+        request = post(NOTIFY, body=b"later", extra="expect: 100-continue\r\n")
+        writer.write(request[: -len(b"later")])
+        assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"later")
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 201 ")
+        writer.close()
+
+    assert [c.body for c in serve(pki, test).calls] == [b"later"]
+
+
+def test_only_protocol_headers_are_sent_by_the_client(pki: Pki) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        b = client(pki.b, peer)
+        for name, value in (("Host", "z.example"), ("MIMI-X\r\nHost", "z"), ("MIMI-X", "a\r\nfrom: mimi@z.example")):
+            with pytest.raises(ValueError, match="not a MIMI-"):
+                await b.call("a.example", "notify", {"roomId": ROOM}, b"x", headers={name: value})
+        await b.aclose()
+
+    assert serve(pki, test).calls == []
+
+
 def test_the_common_name_is_never_a_providers_identity(pki: Pki) -> None:
     async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
         assert await raw(peer, pki.cn_only, post(NOTIFY)) == (

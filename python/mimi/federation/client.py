@@ -28,7 +28,7 @@ import httptools
 
 from mimi.errors import PeerUnavailable
 from mimi.federation.directory import WELL_KNOWN, Directory
-from mimi.federation.request import Reply
+from mimi.federation.request import EXTENSION_PREFIX, Reply
 from mimi.federation.tls import Credentials, client_context
 from mimi.logic.fanout import Backoff
 
@@ -184,8 +184,10 @@ class _Pool:
 
 
 def _header(name: str, value: str) -> str:
-    if any(c in name + value for c in "\r\n\0") or not name or ":" in name:
-        raise ValueError(f"not a header: {name!r}: {value!r}")
+    """A protocol header (`MIMI-*`: what the server hands to handlers); the framing's
+    are this module's."""
+    if not name.lower().startswith(EXTENSION_PREFIX) or ":" in name or any(c in name + value for c in "\r\n\0"):
+        raise ValueError(f"not a MIMI-* header: {name!r}: {value!r}")
     return f"{name}: {value}\r\n"
 
 

@@ -159,8 +159,11 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError:
-            assert isinstance(self.head, Refusal)
-            self._refuse(self.head)
+            if isinstance(self.head, Refusal):
+                self._refuse(self.head)
+            else:
+                log.exception("parsing a request failed")
+                self._refuse(Refusal(500, "internal error"))
         except httptools.HttpParserUpgrade:
             self._refuse(Refusal(400, "protocol upgrades are not accepted"))
         except httptools.HttpParserError as e:
@@ -191,6 +194,10 @@ class _Connection(asyncio.Protocol):
             )
         if isinstance(self.head, Refusal):
             raise _Refused
+        if any(name == b"expect" and value.lower() == b"100-continue" for name, value in self.headers):
+            # The head passed: the peer may send the body (RFC 9110 §10.1.1).
+            assert self.transport is not None
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
