@@ -19,6 +19,7 @@ from mimi.actors.provider import ProviderServer
 from mimi.errors import InternalError, MimiError, RemoteProtocolError, StorageError
 from mimi.logic import follower as follower_logic
 from mimi.logic.follower import MAX_WAITING, Follower, Notify
+from mimi.storage.follower import FollowerState
 
 PROVIDER = "mimi://f.example"
 ROOM = "mimi://h.example/r/notify"
@@ -101,7 +102,7 @@ def test_a_malformed_envelope_is_refused_before_it_is_queued(provider, messages)
 # -- refusals: each names its field and changes nothing, in memory or stored ------------
 
 
-def state(provider: ProviderServer) -> tuple[bytes, bytes | None, list[list[tuple[int, bytes]]]]:
+def state(provider: ProviderServer) -> tuple[bytes, FollowerState | None, list[list[tuple[int, bytes]]]]:
     """The follower in memory, as stored, and every client's inbox."""
     return provider.follower.export(), provider.inbox.load_logic_state(), [inbox(provider, c) for c in CLIENTS]
 

@@ -24,6 +24,7 @@ from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import StorageError
 from mimi.logic.client import ClientSession
+from mimi.logic.follower import Rows
 from mimi.policy.presets import PRESETS
 from mimi.storage import (
     ClientStore,
@@ -68,7 +69,9 @@ def load_hub(path: Path) -> None:
 def fill_follower(path: Path) -> None:
     with FollowerStore(path) as follower:
         with follower.transaction():
-            follower.save_logic_state(b"logic")
+            follower.save_logic_state(b"logic", Rows(
+                [(ROOM, EVENTS, EVENTS)], [(ROOM, c, 0, None) for c in CLIENTS], [(ROOM, EVENTS + 1, b"batch")], [(b"ref", CLIENTS[0])]
+            ))
             follower.follow_room(ROOM)
         for first in range(1, EVENTS + 1, 100):
             follower.receive(ROOM, [Delivery(s, body(s), CLIENTS) for s in range(first, first + 100)])
@@ -264,6 +267,10 @@ DELETED = [
     ("follower", load_follower, "DELETE FROM follower_events WHERE sequence = 300", "event 300 of .* inbox is missing"),
     ("follower", load_follower, f"DELETE FROM follower_events WHERE sequence = {EVENTS}", f"event {EVENTS}, delivered, is missing"),
     ("follower", load_follower, "DELETE FROM follower_rooms", "has rows in follower_events but none here"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms", "follower_logic_rooms: damaged: .* has rows in follower_members"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms; DELETE FROM follower_members", "has rows in follower_waiting but none here"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms; DELETE FROM follower_members; DELETE FROM follower_waiting",
+     "has rows in follower_rooms but none here"),
     ("client", load_client, "DELETE FROM client_state", "the MLS state is missing"),
 ]
 # KeyPackages: a deleted row cannot be told from one never published (and a claimed one
@@ -276,7 +283,7 @@ def test_deleted_rows_are_refused_not_read_as_less(
 ) -> None:
     path = tmp_path / "db.sqlite3"
     next(k for k in KINDS if k.name == name).fill(path)
-    edit(path, (sql, ()))
+    edit(path, *((statement, ()) for statement in sql.split("; ")))
     refused(path, lambda: load(path), match)
 
 

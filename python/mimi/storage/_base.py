@@ -39,6 +39,7 @@ a second line behind the checks each store makes on its arguments.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import stat
@@ -49,7 +50,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NoReturn, Self, TypeVar
+from typing import Any, Literal, NoReturn, Protocol, Self, TypeVar
 
 from mimi.errors import StorageError
 
@@ -108,6 +109,23 @@ def check_many(name: str, values: object) -> None:
 def check_limit(limit: object) -> int:
     """A page size for reads: positive, so a caller never loads a whole log by accident."""
     return check_int("limit", limit, 1)
+
+
+class Sequenced(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+R = TypeVar("R", bound=Sequenced)
+
+
+def paged(read: Callable[[int, int], Sequence[R]], after: int, page: int) -> Iterator[R]:
+    """Every row `read(after, limit)` pages through, in sequence order: memory is
+    bounded by a page, not by the log (no read is capped at some row count)."""
+    check_limit(page)
+    while rows := read(after, page):
+        yield from rows
+        after = rows[-1].sequence
 
 
 class SqliteStore:
@@ -191,7 +209,11 @@ class SqliteStore:
                 f"to {schema.version}"
             )
         with self._errors("open"):
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            found = set(self._db.execute("SELECT type, name FROM sqlite_master"))
+            if version == schema.version and (lost := sorted(_objects(schema.ddl) - found)):
+                # The schema spans pages past the first: one damaged loses definitions.
+                raise StorageError(f"{self.path}: damaged: the schema lost {lost[0][0]} {lost[0][1]}")
+            tables = {name for kind, name in found if kind == "table"}
             for table in self.checked:
                 if table not in tables:
                     if version == schema.version:
@@ -494,6 +516,18 @@ def _create(path: Path, schema: Schema) -> None:
     finally:
         with suppress(OSError):
             made.unlink()
+
+
+@functools.cache
+def _objects(ddl: str) -> frozenset[tuple[str, str]]:
+    """(type, name) of every table and index `ddl` makes, SQLite's own among them."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for statement in _statements(ddl):
+            db.execute(statement)
+        return frozenset(db.execute("SELECT type, name FROM sqlite_master"))
+    finally:
+        db.close()
 
 
 def _statements(ddl: str) -> list[str]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Iterator, Sequence
+from functools import partial
+from typing import NamedTuple, Protocol
 
 from mimi.storage._base import (
     SqliteStore,
@@ -14,6 +15,7 @@ from mimi.storage._base import (
     check_text,
     check_tuple,
     fail,
+    paged,
 )
 from mimi.storage.schema import SERVER
 
@@ -33,6 +35,38 @@ class InboxEvent(NamedTuple):
     body: bytes
 
 
+class FollowerRows(Protocol):
+    """The follower logic's state as rows (`mimi.logic.follower.Rows`): those to store,
+    and the keys of those gone."""
+
+    @property
+    def rooms(self) -> Sequence[tuple[str, int, int]]: ...  # (room, delivered_upto, common)
+    @property
+    def members(self) -> Sequence[tuple[str, str, int, int | None]]: ...  # (room, client, since, behind)
+    @property
+    def waiting(self) -> Sequence[tuple[str, int, bytes]]: ...  # (room, previous, batch)
+    @property
+    def routes(self) -> Sequence[tuple[bytes, str]]: ...  # (KeyPackageRef, client)
+    @property
+    def gone_members(self) -> Sequence[tuple[str, str]]: ...
+    @property
+    def gone_waiting(self) -> Sequence[tuple[str, int]]: ...
+    @property
+    def gone_routes(self) -> Sequence[bytes]: ...
+
+
+class FollowerState(NamedTuple):
+    """Every row of the follower logic's state and the local clients' hosts, as
+    stored (`FollowerStore.load_logic_state`)."""
+
+    record: bytes  # the follower's own record (its provider)
+    rooms: list[tuple[str, int, int]]
+    members: list[tuple[str, str, int, int | None]]
+    waiting: list[tuple[str, int, bytes]]
+    routes: list[tuple[bytes, str]]
+    hosts: list[tuple[str, str]]
+
+
 class FollowerStore(SqliteStore):
     """Durable state of the rooms this server follows.
 
@@ -46,23 +80,68 @@ class FollowerStore(SqliteStore):
     """
 
     schema = SERVER
-    checked = ("follower_rooms", "follower_logic")
+    # Loaded whole when a provider starts: the follower logic's state, a row per room,
+    # per subscribed client of a room, per buffered batch and per Welcome route.
+    checked = (
+        "follower_rooms", "follower_logic", "follower_logic_rooms", "follower_members",
+        "follower_waiting", "follower_routes", "follower_hosts",
+    )
+    LOGIC_TABLES = ("follower_members", "follower_waiting", "follower_rooms")  # each keyed by room first
 
-    def save_logic_state(self, state: bytes) -> None:
-        """The follower logic's own state (ordering, local members, Welcome routes)."""
-        check_bytes("state", state)
+    def save_logic_state(self, record: bytes, rows: FollowerRows) -> None:
+        """The follower logic's own record and its changed rows (ordering, local members,
+        buffered batches, Welcome routes): a write per row changed, none per room
+        unchanged. The record is written with the first room followed."""
+        check_bytes("record", record)
+        rooms = [(check_text("room_id", r), check_int("delivered_upto", u), check_int("common", c)) for r, u, c in rows.rooms]
+        members = [
+            (check_text("room_id", r), check_text("client", c), check_int("since", s), None if b is None else check_int("behind", b))
+            for r, c, s, b in rows.members
+        ]
+        waiting = [(check_text("room_id", r), check_int("previous", p), check_bytes("batch", b)) for r, p, b in rows.waiting]
+        routes = [(check_bytes("ref", ref), check_text("client", c)) for ref, c in rows.routes]
         with self.transaction():
-            self._db.execute("INSERT OR REPLACE INTO follower_logic (id, state) VALUES (1, ?)", (state,))
+            db = self._db
+            db.execute("INSERT OR REPLACE INTO follower_logic (id, state) VALUES (1, ?)", (record,))
+            db.executemany("INSERT OR REPLACE INTO follower_logic_rooms VALUES (?, ?, ?)", rooms)
+            db.executemany("INSERT OR REPLACE INTO follower_members VALUES (?, ?, ?, ?)", members)
+            db.executemany("DELETE FROM follower_members WHERE room_id = ? AND client = ?", rows.gone_members)
+            db.executemany("INSERT OR REPLACE INTO follower_waiting VALUES (?, ?, ?)", waiting)
+            db.executemany("DELETE FROM follower_waiting WHERE room_id = ? AND previous = ?", rows.gone_waiting)
+            db.executemany("INSERT OR REPLACE INTO follower_routes VALUES (?, ?)", routes)
+            db.executemany("DELETE FROM follower_routes WHERE ref = ?", [(r,) for r in rows.gone_routes])
 
-    def load_logic_state(self) -> bytes | None:
-        """The follower logic's state; None before the first `save_logic_state`, which
-        comes with the first room followed (one missing later is damage, refused)."""
-        (state, following), = self._read(
-            "SELECT (SELECT state FROM follower_logic WHERE id = 1), EXISTS (SELECT 1 FROM follower_rooms)"
+    def save_host(self, client: str, host: str) -> None:
+        """The name of the actor hosting a local client."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO follower_hosts VALUES (?, ?)", (check_text("client", client), check_text("host", host))
+            )
+
+    def load_logic_state(self) -> FollowerState | None:
+        """Every row of the follower logic's state and the hosts; None before the first
+        `save_logic_state`, which comes with the first room followed (a record missing
+        beside rooms, or rows of a room without its own row, is damage, refused)."""
+        (record, following), = self._read(
+            "SELECT (SELECT state FROM follower_logic WHERE id = 1), "
+            "EXISTS (SELECT 1 FROM follower_rooms) OR EXISTS (SELECT 1 FROM follower_logic_rooms)"
         )
-        if state is None and following:
+        if record is None and following:
             self.damaged("follower_logic", "the follower's state is missing, and it follows rooms")
-        return None if state is None else self._blob("follower_logic", 1, state)
+        for table in self.LOGIC_TABLES:
+            self._orphans(table, "follower_logic_rooms")
+        if record is None:
+            return None
+        return FollowerState(
+            self._blob("follower_logic", 1, record),
+            self._read("SELECT room_id, delivered_upto, common FROM follower_logic_rooms ORDER BY room_id"),
+            self._read("SELECT room_id, client, since, behind FROM follower_members ORDER BY room_id, client"),
+            [(r, p, self._blob("follower_waiting", (r, p), b)) for r, p, b in self._read(
+                "SELECT room_id, previous, batch FROM follower_waiting ORDER BY room_id, previous")],
+            [(self._blob("follower_routes", ref, ref), c) for ref, c in self._read(
+                "SELECT ref, client FROM follower_routes ORDER BY ref")],
+            self._read("SELECT client, host FROM follower_hosts ORDER BY client"),
+        )
 
     def follow_room(self, room_id: str, after: int = 0) -> int:
         """Start following a room whose events after sequence `after` will come.
@@ -158,6 +237,11 @@ class FollowerStore(SqliteStore):
             if body is None:
                 self.damaged("follower_events", f"room {room_id!r}: event {sequence} of {client}'s inbox is missing")
         return [InboxEvent(*row) for row in rows]
+
+    def inbox(self, client: str, room_id: str, after: int, page: int = 1_000) -> Iterator[InboxEvent]:
+        """Every one of the client's events in the room with sequence > `after`, in
+        order, read `page` at a time (memory bounded by a page, not by the inbox)."""
+        return paged(partial(self.fetch_inbox, client, room_id), after, page)
 
     def _upto(self, room_id: str) -> tuple[int, int]:
         """(start, delivered_upto) of a followed room, whose events up to delivered_upto

@@ -31,11 +31,42 @@ HUB_CURSORS = """CREATE TABLE hub_cursors (
         last INTEGER NOT NULL CHECK (last >= acknowledged),
         PRIMARY KEY (room_id, destination)
     ) STRICT, WITHOUT ROWID"""
+# The follower logic's state, a row per room, per subscribed client of a room, per
+# buffered batch and per Welcome route, and the local clients' hosts: a /notify writes
+# the rows of its room, not the whole state (`FollowerStore.save_logic_state`).
+FOLLOWER_LOGIC_ROWS = """
+    CREATE TABLE follower_logic_rooms (
+        room_id TEXT PRIMARY KEY,
+        delivered_upto INTEGER NOT NULL CHECK (delivered_upto >= 0),
+        common INTEGER NOT NULL CHECK (common >= 0)
+    ) STRICT;
+    CREATE TABLE follower_members (
+        room_id TEXT NOT NULL,
+        client TEXT NOT NULL,
+        since INTEGER NOT NULL CHECK (since >= 0),
+        behind INTEGER CHECK (behind >= 0),
+        PRIMARY KEY (room_id, client)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE follower_waiting (
+        room_id TEXT NOT NULL,
+        previous INTEGER NOT NULL CHECK (previous >= 0),
+        batch BLOB NOT NULL,
+        PRIMARY KEY (room_id, previous)
+    ) STRICT;
+    CREATE TABLE follower_routes (
+        ref BLOB PRIMARY KEY,
+        client TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE follower_hosts (
+        client TEXT PRIMARY KEY,
+        host TEXT NOT NULL
+    ) STRICT;
+"""
 
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=4,
+    version=5,
     ddl=f"""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
@@ -72,6 +103,7 @@ SERVER = Schema(
         id INTEGER PRIMARY KEY CHECK (id = 1),
         state BLOB NOT NULL
     ) STRICT;
+    {FOLLOWER_LOGIC_ROWS}
     CREATE TABLE follower_inbox (
         client TEXT NOT NULL,
         room_id TEXT NOT NULL,
@@ -107,6 +139,9 @@ SERVER = Schema(
         UPDATE hub_rooms SET indexed_upto = sequence;
         {HUB_ANSWERS};
         """,
+        # 5: the follower logic's state in rows (was one record, rewritten whole by every
+        # /notify); a provider finds the record of before and writes its rows, once.
+        5: FOLLOWER_LOGIC_ROWS,
     },
 )
 
