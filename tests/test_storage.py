@@ -623,3 +623,18 @@ def test_a_bad_checkpoint_interval_is_refused_before_anything_is_written(tmp_pat
     with pytest.raises(StorageError, match="checkpoint_every must be None or seconds"):
         HubStore(path, checkpoint_every=bad)  # type: ignore[arg-type]
     assert not path.exists()
+
+
+def test_inboxes_and_histories_are_read_in_pages(server: Path) -> None:
+    """Reads page through everything, `page` rows a read, whatever the length."""
+    with FollowerStore(server) as follower:
+        follower.follow_room(ROOM)
+        follower.receive(ROOM, deliveries(1, 7) + deliveries(8, 2, (BOB,)))
+        assert list(follower.inbox(BOB, ROOM, 0, page=2)) == inbox(1, 9)
+        assert list(follower.inbox(ALICE, ROOM, 3, page=2)) == inbox(4, 4)
+        with pytest.raises(StorageError, match="limit must be an int >= 1"):
+            next(follower.inbox(ALICE, ROOM, 0, page=0))
+    with ClientStore(server.parent / "client.sqlite3") as client:
+        entries = [HistoryEntry(s, s, ALICE, bytes([s])) for s in range(1, 8)]
+        client.add_messages(ROOM, entries)
+        assert list(client.history(ROOM, page=3)) == entries

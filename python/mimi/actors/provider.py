@@ -20,7 +20,7 @@ from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import InternalError, MimiError
 from mimi.logic.fanout import Attempts, Backoff
-from mimi.logic.follower import INBOX_PAGE, Delivery, Follower, Notify, Pushed, unpack_waiting
+from mimi.logic.follower import INBOX_PAGE, SEQUENCE_END, Delivery, Follower, Notify, Pushed, unpack_waiting
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
     ClaimLimit,
@@ -307,17 +307,37 @@ class ProviderServer:
         """Up to `limit` of the room's events in `client`'s inbox after room sequence
         `after`, as they were pushed, for a client host that lost pushes (it restarted
         meanwhile) or must catch up with the room before it sends again; it asks again
-        after the last one until it gets fewer. Read a page at a time."""
+        after the last one until it gets fewer. Read a page at a time, from where
+        `after` is (found in O(log n) reads), not from the inbox's start."""
+        upto = self._stored_upto(client, room, after)
+        last = self.inbox.last_in_inbox(client, room, upto)
+        previous = self._stored(room, last)[0] if last else 0
         out: list[Pushed] = []
-        previous = 0
-        for event in self.inbox.inbox(client, room, 0, INBOX_PAGE):
-            sequence, message = self.inbox.decoded("follower_events", (room, event.sequence), _read_event, event.body)
-            if sequence > after:
-                out.append((client, room, sequence, previous, message))
-                if len(out) == limit:
-                    break
+        for event in self.inbox.inbox(client, room, upto, INBOX_PAGE):
+            sequence, message = self._stored(room, event.sequence, event.body)
+            out.append((client, room, sequence, previous, message))
+            if len(out) == limit:
+                break
             previous = sequence
         return out
+
+    def _stored_upto(self, client: str, room: str, after: int) -> int:
+        """The last of the room's stored events (numbered contiguously, `_store`) up to
+        the client's last whose room sequence is at most `after`: a binary search, as
+        room sequences increase with the numbers."""
+        low, high = 0, self.inbox.last_in_inbox(client, room, SEQUENCE_END - 1)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._stored(room, middle)[0] <= after:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    def _stored(self, room: str, stored: int, body: bytes | None = None) -> tuple[int, bytes]:
+        """(room sequence, FanoutMessage) of the room's stored event number `stored`."""
+        record = self.inbox.event(room, stored) if body is None else body
+        return self.inbox.decoded("follower_events", (room, stored), _read_event, record)
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
         """(room sequence delivered in order, last sequence pushed to each local client

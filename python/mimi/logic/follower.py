@@ -315,6 +315,9 @@ class Follower:
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
         except (ValueError, KeyError, TypeError, RemoteProtocolError, msgpack.UnpackException) as err:
             raise DecodeError(f"follower record: {err}") from err
+        for state in follower.rooms.values():
+            state.changed_members.update(state.members)
+            state.changed_waiting.update(state.waiting)
         follower.changed.update(follower.rooms)
         follower.changed_routes.update(follower.welcome_routes)
         return follower

@@ -23,7 +23,8 @@ New or damaged. Only an absent file is new: it is made whole beside its path
 (schema and all) and linked in place, so every file at a store's path was a
 complete mimi database once. A file that is present but empty, truncated,
 not SQLite, read-only (it, its ``-wal`` or its ``-shm``: SQLite maps the
-``-shm``), or whose tables a store loads at start fail ``PRAGMA quick_check``,
+``-shm``), whose schema lost a table or index (the schema spans pages past the
+first), or whose tables a store loads at start fail ``PRAGMA quick_check``,
 is refused with `StorageError`: never started afresh, which would, say, mint a
 hub a new external-sender key. The check on open is bounded by what a store
 loads at start (`SqliteStore.checked`), not by the length of its logs: a full
@@ -209,15 +210,13 @@ class SqliteStore:
                 f"to {schema.version}"
             )
         with self._errors("open"):
-            found = set(self._db.execute("SELECT type, name FROM sqlite_master"))
-            if version == schema.version and (lost := sorted(_objects(schema.ddl) - found)):
-                # The schema spans pages past the first: one damaged loses definitions.
-                raise StorageError(f"{self.path}: damaged: the schema lost {lost[0][0]} {lost[0][1]}")
-            tables = {name for kind, name in found if kind == "table"}
+            objects = set(self._db.execute("SELECT type, name FROM sqlite_master"))
+            if version == schema.version and (lost := sorted(_objects(schema.ddl) - objects)):
+                # The schema spans pages past the first: a damaged one loses definitions.
+                raise StorageError(f"{self.path}: {lost[0][1]} is damaged: the {lost[0][0]} is missing")
+            tables = {name for kind, name in objects if kind == "table"}
             for table in self.checked:
                 if table not in tables:
-                    if version == schema.version:
-                        raise StorageError(f"{self.path}: {table} is damaged: the table is missing")
                     continue  # a file of an older version: its migration makes the table
                 found = [row[0] for row in self._db.execute(f"PRAGMA quick_check({table})")]
                 if found != ["ok"]:

@@ -238,6 +238,32 @@ class FollowerStore(SqliteStore):
                 self.damaged("follower_events", f"room {room_id!r}: event {sequence} of {client}'s inbox is missing")
         return [InboxEvent(*row) for row in rows]
 
+    def event(self, room_id: str, sequence: int) -> bytes:
+        """The body of a stored event up to `delivered_upto` (a missing one is damage)."""
+        check_text("room_id", room_id)
+        check_int("sequence", sequence, 1)
+        found = self._read(
+            "SELECT e.body FROM follower_rooms AS r LEFT JOIN follower_events AS e "
+            "ON e.room_id = r.room_id AND e.sequence = ? WHERE r.room_id = ? AND ? <= r.delivered_upto",
+            (sequence, room_id, sequence),
+        )
+        if not found:
+            fail(f"{self.path}: room {room_id!r}: no event {sequence} delivered")
+        if found[0][0] is None:
+            self.damaged("follower_events", f"room {room_id!r}: event {sequence}, delivered, is missing")
+        return self._blob("follower_events", (room_id, sequence), found[0][0])
+
+    def last_in_inbox(self, client: str, room_id: str, upto: int) -> int:
+        """The sequence of the client's last event in the room at or before `upto` (0: none)."""
+        check_text("client", client)
+        check_text("room_id", room_id)
+        check_int("upto", upto)
+        (found,), = self._read(
+            "SELECT max(sequence) FROM follower_inbox WHERE client = ? AND room_id = ? AND sequence <= ?",
+            (client, room_id, upto),
+        )
+        return found or 0
+
     def inbox(self, client: str, room_id: str, after: int, page: int = 1_000) -> Iterator[InboxEvent]:
         """Every one of the client's events in the room with sequence > `after`, in
         order, read `page` at a time (memory bounded by a page, not by the inbox)."""
