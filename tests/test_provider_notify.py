@@ -296,16 +296,23 @@ def test_a_follower_stored_whole_by_schema_4_is_loaded_and_stored_as_rows(tmp_pa
     db = sqlite3.connect(path)
     db.executescript(server_ddl(4) + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = 4;")
     record = msgpack.packb({"follower": follower.export(), "hosts": {CLIENTS[0]: "host"}})
+    gone = f"{PROVIDER}/d/gone/phone"  # got event 1 and left
     with db:
         db.execute("INSERT INTO follower_logic VALUES (1, ?)", (record,))
+        # The inbox of schema 4: a row per client and event.
+        db.execute("INSERT INTO follower_rooms VALUES (?, 0, 2)", (ROOM,))
+        db.executemany("INSERT INTO follower_events VALUES (?, ?, ?)", [(ROOM, s, msgpack.packb([s, messages[s - 1]])) for s in (1, 2)])
+        db.executemany("INSERT INTO follower_inbox VALUES (?, ?, ?)", [(c, ROOM, s) for c in CLIENTS for s in (1, 2)] + [(gone, ROOM, 1)])
     db.close()
     server = ProviderServer(PROVIDER, str(tmp_path))
     assert server.follower.export() == follower.export() and server.hosts == {CLIENTS[0]: "host"}
     assert server._state() == server.inbox.load_logic_state()  # written as rows, once
     assert msgpack.unpackb(server.inbox.load_logic_state().record) == {"provider": PROVIDER}
-    # It goes on: the gap filled, the buffered batch delivered.
+    assert inbox(server, CLIENTS[2]) == list(zip((1, 2), messages)) and inbox(server, gone) == [(1, messages[0])]
+    # It goes on: the gap filled, the buffered batch delivered, to the subscribed clients only.
     assert server.notify(ROOM, 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)
     assert server.progress(ROOM)[0] == 4
+    assert inbox(server, CLIENTS[2]) == list(zip(range(1, 5), messages)) and inbox(server, gone) == [(1, messages[0])]
 
 
 # -- reads in pages --------------------------------------------------------------------

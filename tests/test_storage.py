@@ -29,7 +29,18 @@ from mimi.storage import (
     LogEvent,
     SentMessage,
 )
-from mimi.storage.schema import CLIENT, FOLLOWER_LOGIC_ROWS, HUB_ANSWERS, HUB_CURSORS, HUB_INDEXED, HUB_LOG_END, SERVER
+from mimi.storage.schema import (
+    CLIENT,
+    FOLLOWER_AUDIENCE,
+    FOLLOWER_CURSORS,
+    FOLLOWER_LOGIC_ROWS,
+    FOLLOWER_PENDING,
+    HUB_ANSWERS,
+    HUB_CURSORS,
+    HUB_INDEXED,
+    HUB_LOG_END,
+    SERVER,
+)
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -437,14 +448,23 @@ def test_a_file_that_is_not_ours_is_refused_untouched(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+V4_INBOX = """CREATE TABLE follower_inbox (
+        client TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        PRIMARY KEY (client, room_id, sequence)
+    ) STRICT, WITHOUT ROWID;"""
+
+
 def server_ddl(version: int) -> str:
     """The server schema as a file of `version` holds it."""
     v4_columns = f",\n        {HUB_LOG_END},\n        {HUB_INDEXED}"
     assert v4_columns in SERVER.ddl and f"{HUB_ANSWERS};" in SERVER.ddl and f"{HUB_CURSORS};" in SERVER.ddl
-    assert FOLLOWER_LOGIC_ROWS in SERVER.ddl
+    audience = f"        {FOLLOWER_AUDIENCE},\n        {FOLLOWER_PENDING},\n"
+    assert FOLLOWER_LOGIC_ROWS in SERVER.ddl and audience in SERVER.ddl and f"{FOLLOWER_CURSORS};" in SERVER.ddl
     ddl = SERVER.ddl
-    if version < 5:  # the follower logic's state in one record, not in rows
-        ddl = ddl.replace(FOLLOWER_LOGIC_ROWS, "")
+    if version < 5:  # the follower logic's state in one record, and a row per client and event of its inbox
+        ddl = ddl.replace(FOLLOWER_LOGIC_ROWS, "").replace(audience, "").replace(f"{FOLLOWER_CURSORS};", V4_INBOX)
     if version < 4:  # no last sequence of each room, no answers given
         ddl = ddl.replace(v4_columns, "").replace(f"{HUB_ANSWERS};", "")
     if version < 3:  # no followers' cursors
@@ -638,3 +658,26 @@ def test_inboxes_and_histories_are_read_in_pages(server: Path) -> None:
         entries = [HistoryEntry(s, s, ALICE, bytes([s])) for s in range(1, 8)]
         client.add_messages(ROOM, entries)
         assert list(client.history(ROOM, page=3)) == entries
+
+
+def test_an_inbox_is_a_cursor_per_client_and_room(follower: FollowerStore) -> None:
+    """Each event is stored once; who got it is kept only when not every client
+    receiving the room did; a client that left gets nothing more until an event
+    is for it again."""
+    follower.follow_room(ROOM)
+    carol = "mimi://b.example/d/carol/tv"
+    follower.receive(ROOM, deliveries(1, 2) + deliveries(3, 1, (ALICE,)) + deliveries(4, 1, (ALICE, BOB, carol)))
+    follower.leave(ROOM, BOB)
+    follower.receive(ROOM, deliveries(5, 1, (ALICE, carol)) + deliveries(6, 1, (carol,)))
+    assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(1, 5)
+    assert follower.fetch_inbox(BOB, ROOM, 0, 10) == [*inbox(1, 2), *inbox(4, 1)]
+    assert follower.fetch_inbox(carol, ROOM, 0, 10) == inbox(4, 3)
+    assert follower.last_in_inbox(BOB, ROOM, 6) == 4 and follower.last_in_inbox(ALICE, ROOM, 6) == 5
+    follower.receive(ROOM, deliveries(7, 1, (BOB,)))  # for BOB again: another cursor opens there
+    assert follower.fetch_inbox(BOB, ROOM, 4, 10) == inbox(7, 1)
+    assert follower.fetch_inbox(BOB, ROOM, 0, 10) == [*inbox(1, 2), *inbox(4, 1), *inbox(7, 1)]  # both kept
+    assert follower.fetch_inbox(BOB, ROOM, 0, 3) == [*inbox(1, 2), *inbox(4, 1)]
+    assert follower.last_in_inbox(BOB, ROOM, 6) == 4 and follower.last_in_inbox(BOB, ROOM, 9) == 7
+    rows = sqlite3.connect(follower.path).execute("SELECT count(*), count(audience) FROM follower_events").fetchone()
+    cursors = sqlite3.connect(follower.path).execute("SELECT count(*) FROM follower_cursors").fetchone()
+    assert rows == (7, 3) and cursors == (4,)  # 7 events, 4 of them to every client receiving; 4 cursors

@@ -80,6 +80,7 @@ def fill_follower(path: Path) -> None:
 def load_follower(path: Path) -> None:
     with FollowerStore(path) as follower:
         follower.load_logic_state()
+        follower.check_logic_rows()
         for room in follower.rooms():
             follower.delivered_upto(room)
             for client in CLIENTS:
@@ -201,9 +202,9 @@ def test_a_damaged_page_is_refused(kind: tuple[Kind, Path]) -> None:
 def test_a_page_that_lost_cells_is_refused_not_read_as_fewer_rows(tmp_path: Path, name: str) -> None:
     """Damage SQLite cannot see when it reads the page: a b-tree page whose cell count
     is halved. The stores' checks find it (sequence continuity, `quick_check` of what a
-    store loads whole). Not yet for the follower: its inbox has a row per client and
-    event, and a lost one is found only by a full `quick_check` (too slow to run at
-    each start on a server's file)."""
+    store loads whole). Not yet for the follower: its inboxes' cursors (a row per client
+    and room) are read per client, not at start, and a lost one is found only by a
+    full `quick_check` (too slow to run at each start on a server's file)."""
     k = next(k for k in KINDS if k.name == name)
     whole = tmp_path / "whole.sqlite3"
     k.fill(whole)
@@ -399,10 +400,14 @@ def test_a_follower_refuses_damaged_records(provider_dir: Path, sql: str, match:
     refused(path, lambda: ProviderServer(PROVIDER, str(provider_dir)), match)
 
 
-@pytest.mark.parametrize("damage", [b"\xc1", msgpack.packb(["2", b"m"]), msgpack.packb([2])])
-def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, damage: bytes) -> None:
+@pytest.mark.parametrize(
+    ("column", "damage"),
+    [("body", b"\xc1"), ("body", msgpack.packb(["2", b"m"])), ("body", msgpack.packb([2]))]
+    + [("audience", audience) for audience in ('["only"', '["some", []]', '["skip", [1]]')],
+)
+def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, column: str, damage: bytes | str) -> None:
     path = DataDir(provider_dir).server(PROVIDER)
-    edit(path, ("UPDATE follower_events SET body = ? WHERE sequence = 2", (damage,)))
+    edit(path, (f"UPDATE follower_events SET {column} = ? WHERE sequence = 2", (damage,)))
     server = ProviderServer(PROVIDER, str(provider_dir))
     refused(path, lambda: server.missed(CLIENTS[0], ROOM, 0), f"follower_events \\('{ROOM}', 2\\): damaged record")
     stop(server)

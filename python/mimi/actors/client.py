@@ -363,8 +363,8 @@ class ClientHost:
         """The device's events of `room` after sequence `after`, from its provider's inbox."""
         client = device.session.uri
         provider = names.handle(names.provider(device.provider))
-        while True:  # a page a call
-            page = names.ray_get(provider.missed.remote(client, room, after, INBOX_PAGE))
+        while True:  # a page (INBOX_PAGE events) a call
+            page = names.ray_get(provider.missed.remote(client, room, after))
             for _, _, sequence, _, fanout in page:
                 self._process(device, client, room, sequence, fanout)
             if len(page) < INBOX_PAGE:

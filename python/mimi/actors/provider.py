@@ -75,8 +75,11 @@ class ProviderServer:
                 self.inbox.save_logic_state(self._record(), self.follower.changes())
                 for client, host in self.hosts.items():
                     self.inbox.save_host(client, host)
+                for room, state in self.follower.rooms.items():  # their inboxes, closed by the migration
+                    self.inbox.reopen(room, sorted(state.members))
             self.follower.saved()
             return
+        self.inbox.check_logic_rows()
         waiting = [
             self.inbox.decoded("follower_waiting", (room, previous), partial(unpack_waiting, room, previous), batch)
             for room, previous, batch in saved.waiting
@@ -146,6 +149,7 @@ class ProviderServer:
         `Deployment.settle`)."""
         with self._changing():
             if self.follower.unsubscribe(room, client, at):
+                self.inbox.leave(room, client)
                 self.pushed.get(room, {}).pop(client, None)
 
     # -- /keyMaterial (target side) ------------------------------------------------

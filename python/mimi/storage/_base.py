@@ -308,16 +308,18 @@ class SqliteStore:
                 raise
 
     def _insert_once(
-        self, table: str, keys: tuple[str, ...], values: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+        self, table: str, keys: tuple[str, ...], values: tuple[str, ...], rows: Sequence[tuple[Any, ...]],
+        extra: tuple[str, ...] = (),
     ) -> int:
-        """Insert `rows` (key columns, then value columns), each key at most once.
+        """Insert `rows` (key columns, then value columns, then `extra` columns), each
+        key at most once.
 
         A row whose key is stored already with the same values is a duplicate,
-        accepted and not stored again; one with other values raises
-        StorageError. Returns how many rows were new. Call inside
-        `transaction()`, so a refused batch changes nothing.
+        accepted and not stored again (its `extra` columns are not compared); one
+        with other values raises StorageError. Returns how many rows were new.
+        Call inside `transaction()`, so a refused batch changes nothing.
         """
-        columns = keys + values
+        columns = keys + values + extra
         cursor = self._db.executemany(
             f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})",
@@ -331,7 +333,7 @@ class SqliteStore:
             )
             for row in rows:
                 stored = self._db.execute(select, row[: len(keys)]).fetchone()
-                if stored != row[len(keys) :]:
+                if stored != row[len(keys) : len(keys) + len(values)]:
                     key = ", ".join(f"{k}={v!r:.60}" for k, v in zip(keys, row))
                     fail(f"{self.path}: {table}: {key} is stored already with other content")
         return inserted

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from functools import partial
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from mimi.storage._base import (
     SqliteStore,
@@ -33,6 +34,28 @@ class InboxEvent(NamedTuple):
 
     sequence: int
     body: bytes
+
+
+_PAGE = 1_000  # rows a read of the events in `_deliver` and `last_in_inbox`
+
+
+def _clients(clients: object) -> list[str]:
+    if not isinstance(clients, list) or not all(isinstance(c, str) for c in clients):
+        raise TypeError("clients must be a list of str")
+    return clients
+
+
+def _pending(pending: str) -> list[str]:
+    """The recipients of an event stored beyond a gap (JSON)."""
+    return _clients(json.loads(pending))
+
+
+def _audience(audience: str) -> tuple[str, frozenset[str]]:
+    """Who of the room's receiving clients an event went to: ["only", clients] or ["skip", clients] (JSON)."""
+    kind, clients = json.loads(audience)
+    if kind not in ("only", "skip"):
+        raise ValueError(f"audience kind {kind!r}")
+    return kind, frozenset(_clients(clients))
 
 
 class FollowerRows(Protocol):
@@ -118,18 +141,23 @@ class FollowerStore(SqliteStore):
                 "INSERT OR REPLACE INTO follower_hosts VALUES (?, ?)", (check_text("client", client), check_text("host", host))
             )
 
+    def check_logic_rows(self) -> None:
+        """Refuse rows of the follower's state (members, buffered batches) or of an inbox
+        for a room that has no row: its row was lost. (A record of schema 4, which held
+        the state whole, has no rows until its owner writes them.)"""
+        for table in self.LOGIC_TABLES:
+            self._orphans(table, "follower_logic_rooms")
+
     def load_logic_state(self) -> FollowerState | None:
         """Every row of the follower logic's state and the hosts; None before the first
         `save_logic_state`, which comes with the first room followed (a record missing
-        beside rooms, or rows of a room without its own row, is damage, refused)."""
+        beside rooms is damage, refused; rows lost, see `check_logic_rows`)."""
         (record, following), = self._read(
             "SELECT (SELECT state FROM follower_logic WHERE id = 1), "
             "EXISTS (SELECT 1 FROM follower_rooms) OR EXISTS (SELECT 1 FROM follower_logic_rooms)"
         )
         if record is None and following:
             self.damaged("follower_logic", "the follower's state is missing, and it follows rooms")
-        for table in self.LOGIC_TABLES:
-            self._orphans(table, "follower_logic_rooms")
         if record is None:
             return None
         return FollowerState(
@@ -174,27 +202,28 @@ class FollowerStore(SqliteStore):
     def receive(self, room_id: str, events: Sequence[Delivery]) -> int:
         """Store events of one room from its hub in one commit; returns `delivered_upto`.
 
-        Repeats of stored events are accepted (their recipients are added); a
-        different body for a stored sequence refuses the whole batch.
+        Each event is stored once, with who of the room's clients got it: nothing
+        when every client receiving the room's events did (most events), else
+        those skipped or those it went to, whichever is fewer; and each client
+        has a cursor row in the room, where its inbox began (and ended, if it
+        left; one more each time it is added again). A repeat of a stored event is accepted and changes nothing (its
+        recipients are those stored); a different body for a stored sequence
+        refuses the whole batch. Events beyond a gap keep their recipients until
+        the gap fills.
         """
         check_text("room_id", room_id)
         check_many("events", events)
         with self.transaction():
             start, upto = self._upto(room_id)
             rows = []
-            inbox: list[tuple[str, str, int]] = []
             for event in events:
                 sequence, body, recipients = check_tuple("event", event, 3)
                 if type(sequence) is not int or sequence <= start:
                     fail(f"room {room_id!r}: sequence {sequence!r} is not after the start {start}")
-                rows.append((room_id, sequence, check_bytes("body", body)))
                 check_many("recipients", recipients)
-                inbox.extend((check_text("recipient", c), room_id, sequence) for c in recipients)
-            self._insert_once("follower_events", ("room_id", "sequence"), ("body",), rows)
-            self._db.executemany(
-                "INSERT OR IGNORE INTO follower_inbox (client, room_id, sequence) VALUES (?, ?, ?)",
-                inbox,
-            )
+                clients = sorted({check_text("recipient", c) for c in recipients})
+                rows.append((room_id, sequence, check_bytes("body", body), json.dumps(clients)))
+            self._insert_once("follower_events", ("room_id", "sequence"), ("body",), rows, extra=("pending",))
             # The end of the run of consecutive sequences that starts at upto + 1.
             found = self._db.execute(
                 "SELECT min(sequence) FROM follower_events AS e "
@@ -204,11 +233,63 @@ class FollowerStore(SqliteStore):
                 (room_id, upto),
             ).fetchone()[0]
             if found is not None:
+                self._deliver(room_id, upto, found)
                 upto = found
                 self._db.execute(
                     "UPDATE follower_rooms SET delivered_upto = ? WHERE room_id = ?", (upto, room_id)
                 )
         return upto
+
+    def _deliver(self, room_id: str, upto: int, to: int) -> None:
+        """Events upto+1..to, now consecutive, into the inboxes: each event's audience
+        against the clients whose inbox is open, and the cursors of those new to it."""
+        receiving = {c for (c,) in self._db.execute(
+            "SELECT client FROM follower_cursors WHERE room_id = ? AND closed IS NULL", (room_id,))}
+        while upto < to:
+            page = self._db.execute(
+                "SELECT sequence, pending FROM follower_events WHERE room_id = ? AND sequence > ? AND sequence <= ? "
+                "ORDER BY sequence LIMIT ?", (room_id, upto, to, _PAGE),
+            ).fetchall()
+            audiences, joined = [], []
+            for sequence, pending in page:
+                clients = set(self.decoded("follower_events", (room_id, sequence), _pending, pending))
+                joined += [(room_id, c, sequence - 1) for c in sorted(clients - receiving)]
+                receiving |= clients
+                skipped = receiving - clients
+                audience = None if not skipped else json.dumps(
+                    ["skip", sorted(skipped)] if len(skipped) <= len(clients) else ["only", sorted(clients)]
+                )
+                audiences.append((audience, room_id, sequence))
+            self._db.executemany(
+                "INSERT INTO follower_cursors (room_id, client, opened, closed) VALUES (?, ?, ?, NULL)", joined
+            )
+            self._db.executemany(
+                "UPDATE follower_events SET audience = ?, pending = NULL WHERE room_id = ? AND sequence = ?", audiences
+            )
+            upto = page[-1][0]
+
+    def leave(self, room_id: str, client: str) -> None:
+        """The client's inbox of the room closes after what was delivered so far (a
+        later event for it opens another cursor, from that event on)."""
+        check_text("room_id", room_id)
+        check_text("client", client)
+        with self.transaction():
+            self._db.execute(
+                "UPDATE follower_cursors SET closed = (SELECT delivered_upto FROM follower_rooms WHERE room_id = ?1) "
+                "WHERE room_id = ?1 AND client = ?2 AND closed IS NULL",
+                (room_id, client),
+            )
+
+    def reopen(self, room_id: str, clients: Sequence[str]) -> None:
+        """The clients still receive the room's events: their inboxes, closed by the
+        migration to schema 5 at their last event (one cursor each), are open again."""
+        check_text("room_id", room_id)
+        check_many("clients", clients)
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE follower_cursors SET closed = NULL WHERE room_id = ? AND client = ?",
+                [(room_id, check_text("client", c)) for c in clients],
+            )
 
     def buffered_sequences(self, room_id: str) -> list[int]:
         """Sequences stored beyond the first gap, waiting for the missing events."""
@@ -221,22 +302,23 @@ class FollowerStore(SqliteStore):
         return [r[0] for r in rows]
 
     def fetch_inbox(self, client: str, room_id: str, after: int, limit: int) -> list[InboxEvent]:
-        """Up to `limit` of the client's events in the room with sequence > `after`, in order."""
+        """Up to `limit` of the client's events in the room with sequence > `after`, in
+        order: the room's events within the client's cursors whose audience holds it,
+        read `limit` rows at a time."""
         check_text("client", client)
-        check_text("room_id", room_id)
         check_int("after", after)
-        rows = self._read(
-            "SELECT i.sequence, e.body FROM follower_inbox AS i "
-            "JOIN follower_rooms AS r ON r.room_id = i.room_id "
-            "LEFT JOIN follower_events AS e ON e.room_id = i.room_id AND e.sequence = i.sequence "
-            "WHERE i.client = ? AND i.room_id = ? AND i.sequence > ? "
-            "AND i.sequence <= r.delivered_upto ORDER BY i.sequence LIMIT ?",
-            (client, room_id, after, check_limit(limit)),
-        )
-        for sequence, body in rows:
-            if body is None:
-                self.damaged("follower_events", f"room {room_id!r}: event {sequence} of {client}'s inbox is missing")
-        return [InboxEvent(*row) for row in rows]
+        check_limit(limit)
+        out: list[InboxEvent] = []
+        for opened, last in self._spans(client, room_id):
+            after = max(after, opened)
+            while len(out) < limit and after < last:
+                for sequence, body, audience in self._events(room_id, client, after, last + 1, limit, False):
+                    if self._for(client, room_id, sequence, audience):
+                        out.append(InboxEvent(sequence, self._blob("follower_events", (room_id, sequence), body)))
+                        if len(out) == limit:
+                            return out
+                    after = sequence
+        return out
 
     def event(self, room_id: str, sequence: int) -> bytes:
         """The body of a stored event up to `delivered_upto` (a missing one is damage)."""
@@ -254,15 +336,50 @@ class FollowerStore(SqliteStore):
         return self._blob("follower_events", (room_id, sequence), found[0][0])
 
     def last_in_inbox(self, client: str, room_id: str, upto: int) -> int:
-        """The sequence of the client's last event in the room at or before `upto` (0: none)."""
+        """The sequence of the client's last event in the room at or before `upto` (0:
+        none), read backwards a page at a time."""
         check_text("client", client)
-        check_text("room_id", room_id)
         check_int("upto", upto)
-        (found,), = self._read(
-            "SELECT max(sequence) FROM follower_inbox WHERE client = ? AND room_id = ? AND sequence <= ?",
-            (client, room_id, upto),
+        for opened, last in reversed(self._spans(client, room_id)):
+            before = min(upto, last) + 1
+            while before > opened + 1:
+                page = self._events(room_id, client, opened, before, _PAGE, True)
+                for sequence, _, audience in page:
+                    if self._for(client, room_id, sequence, audience):
+                        return int(sequence)
+                before = page[-1][0]
+        return 0
+
+    def _spans(self, client: str, room_id: str) -> list[tuple[int, int]]:
+        """The client's cursors in the room, in order: (after which its inbox opened,
+        where it closed or what is delivered). A few: one per time it was added."""
+        check_text("room_id", room_id)
+        return self._read(
+            "SELECT c.opened, min(coalesce(c.closed, r.delivered_upto), r.delivered_upto) FROM follower_cursors AS c "
+            "JOIN follower_rooms AS r USING (room_id) WHERE c.room_id = ? AND c.client = ? ORDER BY c.opened",
+            (room_id, client),
         )
-        return found or 0
+
+    def _events(self, room_id: str, client: str, low: int, high: int, limit: int, descending: bool) -> list[Any]:
+        """Up to `limit` of the room's events with low < sequence < high, going up or
+        down: they are consecutive, so a missing one is found (damage)."""
+        rows = self._read(
+            "SELECT sequence, body, audience FROM follower_events WHERE room_id = ? AND sequence > ? AND sequence < ? "
+            f"ORDER BY sequence {'DESC' if descending else 'ASC'} LIMIT ?",
+            (room_id, low, high, limit),
+        )
+        first, step = (high - 1, -1) if descending else (low + 1, 1)
+        for i in range(min(limit, high - low - 1)):
+            if i >= len(rows) or rows[i][0] != first + i * step:
+                self.damaged("follower_events", f"room {room_id!r}: event {first + i * step} of {client}'s inbox is missing")
+        return rows
+
+    def _for(self, client: str, room_id: str, sequence: int, audience: str | None) -> bool:
+        """Whether the event went to `client`, one of the room's clients receiving then."""
+        if audience is None:
+            return True
+        kind, clients = self.decoded("follower_events", (room_id, sequence), _audience, audience)
+        return (client in clients) == (kind == "only")
 
     def inbox(self, client: str, room_id: str, after: int, page: int = 1_000) -> Iterator[InboxEvent]:
         """Every one of the client's events in the room with sequence > `after`, in

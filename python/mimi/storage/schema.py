@@ -62,6 +62,23 @@ FOLLOWER_LOGIC_ROWS = """
         host TEXT NOT NULL
     ) STRICT;
 """
+# Each event a follower stores once, with who got it (`FollowerStore.receive`): NULL when
+# every client receiving the room's events did, else JSON ["only", clients] or ["skip",
+# clients]; and, while it waits beyond a gap, its recipients (JSON).
+FOLLOWER_AUDIENCE = "audience TEXT"
+FOLLOWER_PENDING = "pending TEXT"
+# A client's inbox of a room: the room's events after `opened`, up to `closed` if it left
+# (a row each time it was added).
+FOLLOWER_CURSORS = """CREATE TABLE follower_cursors (
+        room_id TEXT NOT NULL,
+        client TEXT NOT NULL,
+        opened INTEGER NOT NULL CHECK (opened >= 0),
+        closed INTEGER CHECK (closed >= opened),
+        PRIMARY KEY (room_id, client, opened)
+    ) STRICT, WITHOUT ROWID"""
+_FOLLOWER_RECIPIENTS = """(SELECT json_group_array(i.client) FROM follower_inbox AS i
+            WHERE i.room_id = follower_events.room_id AND i.sequence = follower_events.sequence)"""
+_FOLLOWER_UPTO = "(SELECT r.delivered_upto FROM follower_rooms AS r WHERE r.room_id = follower_events.room_id)"
 
 SERVER = Schema(
     name="server",
@@ -97,6 +114,8 @@ SERVER = Schema(
         room_id TEXT NOT NULL,
         sequence INTEGER NOT NULL CHECK (sequence > 0),
         body BLOB NOT NULL,
+        {FOLLOWER_AUDIENCE},
+        {FOLLOWER_PENDING},
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
     CREATE TABLE follower_logic (
@@ -104,12 +123,7 @@ SERVER = Schema(
         state BLOB NOT NULL
     ) STRICT;
     {FOLLOWER_LOGIC_ROWS}
-    CREATE TABLE follower_inbox (
-        client TEXT NOT NULL,
-        room_id TEXT NOT NULL,
-        sequence INTEGER NOT NULL,
-        PRIMARY KEY (client, room_id, sequence)
-    ) STRICT, WITHOUT ROWID;
+    {FOLLOWER_CURSORS};
 
     CREATE TABLE key_packages (
         ref BLOB PRIMARY KEY,
@@ -141,7 +155,22 @@ SERVER = Schema(
         """,
         # 5: the follower logic's state in rows (was one record, rewritten whole by every
         # /notify); a provider finds the record of before and writes its rows, once.
-        5: FOLLOWER_LOGIC_ROWS,
+        # Inboxes: a cursor per client and room, not a row per client and event; each
+        # event delivered names its recipients, each client's inbox closes at its last
+        # event (a provider opens those of its subscribed clients again, once).
+        5: f"""
+        {FOLLOWER_LOGIC_ROWS}
+        ALTER TABLE follower_events ADD COLUMN {FOLLOWER_AUDIENCE};
+        ALTER TABLE follower_events ADD COLUMN {FOLLOWER_PENDING};
+        UPDATE follower_events SET audience = '["only",' || {_FOLLOWER_RECIPIENTS} || ']'
+            WHERE sequence <= {_FOLLOWER_UPTO};
+        UPDATE follower_events SET pending = {_FOLLOWER_RECIPIENTS} WHERE sequence > {_FOLLOWER_UPTO};
+        {FOLLOWER_CURSORS};
+        INSERT INTO follower_cursors (room_id, client, opened, closed)
+            SELECT i.room_id, i.client, min(i.sequence) - 1, max(i.sequence) FROM follower_inbox AS i
+            JOIN follower_rooms AS r USING (room_id) WHERE i.sequence <= r.delivered_upto GROUP BY i.room_id, i.client;
+        DROP TABLE follower_inbox;
+        """,
     },
 )
 
