@@ -95,7 +95,8 @@ class FollowerStore(SqliteStore):
 
     Each event a hub sends is stored once per room (dedupe by sequence: a
     byte-identical repeat is accepted and ignored, another body for a stored
-    sequence is refused) with one inbox entry per recipient client. Events
+    sequence is refused) with who got it, and each client has a cursor per
+    room (`receive`), not a row per event. Events
     may arrive out of order; `delivered_upto(room)` is the highest sequence up
     to which every event is stored, and only those reach `fetch_inbox`. Events
     beyond a gap are kept (`buffered_sequences`) and become visible when the
@@ -109,7 +110,8 @@ class FollowerStore(SqliteStore):
         "follower_rooms", "follower_logic", "follower_logic_rooms", "follower_members",
         "follower_waiting", "follower_routes", "follower_hosts",
     )
-    LOGIC_TABLES = ("follower_members", "follower_waiting", "follower_rooms")  # each keyed by room first
+    # Rows of a room, each table keyed by room first, that need the room's own row.
+    ROOM_ROWS = ("follower_members", "follower_waiting", "follower_rooms", "follower_cursors")
 
     def save_logic_state(self, record: bytes, rows: FollowerRows) -> None:
         """The follower logic's own record and its changed rows (ordering, local members,
@@ -145,7 +147,7 @@ class FollowerStore(SqliteStore):
         """Refuse rows of the follower's state (members, buffered batches) or of an inbox
         for a room that has no row: its row was lost. (A record of schema 4, which held
         the state whole, has no rows until its owner writes them.)"""
-        for table in self.LOGIC_TABLES:
+        for table in self.ROOM_ROWS:
             self._orphans(table, "follower_logic_rooms")
 
     def load_logic_state(self) -> FollowerState | None:
