@@ -96,7 +96,7 @@ Pushed = tuple[str, str, int, int, bytes]
 # the rows it changed, so its cost does not grow with the number of rooms followed.
 RoomRow = tuple[str, int, int]  # (room, delivered_upto, common)
 MemberRow = tuple[str, str, int, int | None]  # (room, client, since, last delivered if not `common`)
-WaitingRow = tuple[str, int, bytes]  # (room, previous, the batch: `Notify.encode_waiting`)
+WaitingRow = tuple[str, int, bytes]  # (room, previous, the batch as `unpack_waiting` reads it)
 RouteRow = tuple[bytes, str]  # (KeyPackageRef, client)
 
 
@@ -223,25 +223,25 @@ class Follower:
 
     def rows(self) -> Rows:
         """Every row of the follower's state, sorted (what a full load reads back)."""
-        return self._rows(sorted(self.rooms), None, sorted(self.welcome_routes))
+        return self._rows(sorted(self.rooms), False, sorted(self.welcome_routes))
 
     def changes(self) -> Rows:
         """The rows changed since the last `saved`, and the keys of those gone: what
         one `/notify` changed is its room's rows, whatever the number of rooms."""
-        return self._rows(sorted(self.changed), self.changed, sorted(self.changed_routes))
+        return self._rows(sorted(self.changed), True, sorted(self.changed_routes))
 
-    def _rows(self, rooms: list[str], only_changed: set[str] | None, refs: list[bytes]) -> Rows:
+    def _rows(self, rooms: list[str], changed_only: bool, refs: list[bytes]) -> Rows:
         out = Rows([], [], [], [])
         for room in rooms:
             state = self.rooms[room]
             out.rooms.append((room, state.delivered_upto, state.common))
-            clients = sorted(state.members if only_changed is None else state.changed_members)
+            clients = sorted(state.changed_members if changed_only else state.members)
             for client in clients:
                 if client in state.members:
                     out.members.append((room, client, state.members[client], state.behind.get(client)))
                 else:
                     out.gone_members.append((room, client))
-            for previous in sorted(state.waiting if only_changed is None else state.changed_waiting):
+            for previous in sorted(state.changed_waiting if changed_only else state.waiting):
                 if previous in state.waiting:
                     out.waiting.append((room, previous, _pack_waiting(state.waiting[previous])))
                 else:
