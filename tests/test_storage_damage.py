@@ -24,6 +24,7 @@ from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import StorageError
 from mimi.logic.client import ClientSession
+from mimi.logic.follower import Rows
 from mimi.policy.presets import PRESETS
 from mimi.storage import (
     ClientStore,
@@ -68,7 +69,9 @@ def load_hub(path: Path) -> None:
 def fill_follower(path: Path) -> None:
     with FollowerStore(path) as follower:
         with follower.transaction():
-            follower.save_logic_state(b"logic")
+            follower.save_logic_state(b"logic", Rows(
+                [(ROOM, EVENTS, EVENTS)], [(ROOM, c, 0, None) for c in CLIENTS], [(ROOM, EVENTS + 1, b"batch")], [(b"ref", CLIENTS[0])]
+            ))
             follower.follow_room(ROOM)
         for first in range(1, EVENTS + 1, 100):
             follower.receive(ROOM, [Delivery(s, body(s), CLIENTS) for s in range(first, first + 100)])
@@ -77,6 +80,7 @@ def fill_follower(path: Path) -> None:
 def load_follower(path: Path) -> None:
     with FollowerStore(path) as follower:
         follower.load_logic_state()
+        follower.check_logic_rows()
         for room in follower.rooms():
             follower.delivered_upto(room)
             for client in CLIENTS:
@@ -198,9 +202,9 @@ def test_a_damaged_page_is_refused(kind: tuple[Kind, Path]) -> None:
 def test_a_page_that_lost_cells_is_refused_not_read_as_fewer_rows(tmp_path: Path, name: str) -> None:
     """Damage SQLite cannot see when it reads the page: a b-tree page whose cell count
     is halved. The stores' checks find it (sequence continuity, `quick_check` of what a
-    store loads whole). Not yet for the follower: its inbox has a row per client and
-    event, and a lost one is found only by a full `quick_check` (too slow to run at
-    each start on a server's file)."""
+    store loads whole). Not yet for the follower: its inboxes' cursors (a row per client
+    and room) are read per client, not at start, and a lost one is found only by a
+    full `quick_check` (too slow to run at each start on a server's file)."""
     k = next(k for k in KINDS if k.name == name)
     whole = tmp_path / "whole.sqlite3"
     k.fill(whole)
@@ -264,6 +268,10 @@ DELETED = [
     ("follower", load_follower, "DELETE FROM follower_events WHERE sequence = 300", "event 300 of .* inbox is missing"),
     ("follower", load_follower, f"DELETE FROM follower_events WHERE sequence = {EVENTS}", f"event {EVENTS}, delivered, is missing"),
     ("follower", load_follower, "DELETE FROM follower_rooms", "has rows in follower_events but none here"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms", "follower_logic_rooms: damaged: .* has rows in follower_members"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms; DELETE FROM follower_members", "has rows in follower_waiting but none here"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms; DELETE FROM follower_members; DELETE FROM follower_waiting",
+     "has rows in follower_rooms but none here"),
     ("client", load_client, "DELETE FROM client_state", "the MLS state is missing"),
 ]
 # KeyPackages: a deleted row cannot be told from one never published (and a claimed one
@@ -276,7 +284,7 @@ def test_deleted_rows_are_refused_not_read_as_less(
 ) -> None:
     path = tmp_path / "db.sqlite3"
     next(k for k in KINDS if k.name == name).fill(path)
-    edit(path, (sql, ()))
+    edit(path, *((statement, ()) for statement in sql.split("; ")))
     refused(path, lambda: load(path), match)
 
 
@@ -392,10 +400,14 @@ def test_a_follower_refuses_damaged_records(provider_dir: Path, sql: str, match:
     refused(path, lambda: ProviderServer(PROVIDER, str(provider_dir)), match)
 
 
-@pytest.mark.parametrize("damage", [b"\xc1", msgpack.packb(["2", b"m"]), msgpack.packb([2])])
-def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, damage: bytes) -> None:
+@pytest.mark.parametrize(
+    ("column", "damage"),
+    [("body", b"\xc1"), ("body", msgpack.packb(["2", b"m"])), ("body", msgpack.packb([2]))]
+    + [("audience", audience) for audience in ('["only"', '["some", []]', '["skip", [1]]')],
+)
+def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, column: str, damage: bytes | str) -> None:
     path = DataDir(provider_dir).server(PROVIDER)
-    edit(path, ("UPDATE follower_events SET body = ? WHERE sequence = 2", (damage,)))
+    edit(path, (f"UPDATE follower_events SET {column} = ? WHERE sequence = 2", (damage,)))
     server = ProviderServer(PROVIDER, str(provider_dir))
     refused(path, lambda: server.missed(CLIENTS[0], ROOM, 0), f"follower_events \\('{ROOM}', 2\\): damaged record")
     stop(server)

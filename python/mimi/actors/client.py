@@ -29,7 +29,7 @@ from mimi.logic.client import (
     commit_bundle,
     proposal_bundle,
 )
-from mimi.logic.follower import Pushed
+from mimi.logic.follower import INBOX_PAGE, Pushed
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy.presets import ORDINARY_USER, PRESETS
 from mimi.room import RoomState
@@ -110,10 +110,11 @@ class ClientHost:
         for sent in store.sent():
             device.session.restore_sent(Outgoing(sent.room_id, sent.message_id, sent.content, sent.ciphertext, sent.attempts), sent.answered)
         for room, view in device.session.rooms.items():
-            for entry in store.messages(room, 0, 1_000_000):
-                if entry.sequence <= view.last_sequence:  # later ones come again from the provider
-                    receive = partial(view.history.receive_bytes, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
-                    store.decoded("client_history", (room, entry.sequence), receive, entry.content)
+            for entry in store.history(room):
+                if entry.sequence > view.last_sequence:  # later ones come again from the provider
+                    break
+                receive = partial(view.history.receive_bytes, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
+                store.decoded("client_history", (room, entry.sequence), receive, entry.content)
         return device
 
     def _save(self, device: Device) -> None:
@@ -364,8 +365,13 @@ class ClientHost:
         """The device's events of `room` after sequence `after`, from its provider's inbox."""
         client = device.session.uri
         provider = names.handle(names.provider(device.provider))
-        for _, _, sequence, _, fanout in names.ray_get(provider.missed.remote(client, room, after)):
-            self._process(device, client, room, sequence, fanout)
+        while True:  # a page (INBOX_PAGE events) a call
+            page = names.ray_get(provider.missed.remote(client, room, after))
+            for _, _, sequence, _, fanout in page:
+                self._process(device, client, room, sequence, fanout)
+            if len(page) < INBOX_PAGE:
+                return
+            after = page[-1][2]
 
     def _process(self, device: Device, client: str, room: str, sequence: int, fanout: bytes) -> None:
         """One event for one device. It fails alone: a Refused, counted, and the
