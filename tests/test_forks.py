@@ -165,6 +165,24 @@ def test_a_leave_with_a_bad_membership_tag_cannot_block_the_room() -> None:
     assert_agree(net)
 
 
+def test_an_external_commit_while_a_leave_is_pending_carries_the_remove_to_the_next_epoch() -> None:
+    """An external commit cannot cover the hub's Remove (RFC 9420 §12.4.3.2): the hub
+    takes it and issues the Remove again, so neither the join nor the leave waits."""
+    net = room_with_everyone()
+    assert net.hub is not None
+    assert net.leave("F").response_code == "success"
+    net.device("A2", "mimi://x.example/d/alice/tablet")
+    assert net.join_external("A2").response_code == "success"
+    leaf = net.sessions["F"].rooms[ROOM].group.own_leaf_index
+    assert set(net.hub.pending_removals) == {leaf}
+    assert net.sessions["C"].pending_leaves[ROOM] == {USERS["F"]}
+    ok = net.remove_user("A2", "mimi://z.example/u/evelyn", [])
+    assert ok.response_code == "success", ok.error_description
+    assert not net.sessions["F"].rooms[ROOM].group.is_active
+    assert not [e for _, e in net.events if isinstance(e, Refused)]  # type: ignore[misc]
+    assert_agree(net)
+
+
 def test_the_remove_fanned_out_is_the_hubs_and_a_retry_is_answered_as_before() -> None:
     net = room_with_everyone()
     assert net.hub is not None

@@ -195,7 +195,7 @@ class HubRoom:
         epoch = self.view.epoch
         try:
             if bundle.kind == "commit":
-                response, events = self._commit(provider, bundle, now)
+                response, events = self._commit(provider, bundle, now, hub_key)
             else:
                 response, events = self._proposals(provider, bundle, now, hub_key)
             if events and self.view.epoch == epoch:
@@ -239,11 +239,16 @@ class HubRoom:
             return _success(min(self.pending_removals[leaf][1] for leaf in leaving)), []
         if hub_key is None:
             return _refuse("notAllowed", "this hub issues no Remove proposals"), []
-        # The view caches each proposal as it goes: keep its state to undo a partial bundle.
-        before = self.view.export_state() if len(new) > 1 else None
+        return _success(now), [self._issue_removes({leaf: (client, now) for leaf, client in new.items()}, hub_key, now)]
+
+    def _issue_removes(self, leaves: Mapping[int, tuple[str, int]], hub_key: _core.SignatureKeyPair, now: int) -> Fanout:
+        """The hub's own Remove proposals of `leaves` (leaf -> (client, accepted time of
+        the request)), cached for the next commit, all or none; their fanout event."""
+        # The view caches each proposal as it goes: keep its state to undo a partial set.
+        before = self.view.export_state() if len(leaves) > 1 else None
         removes = []
         try:
-            for leaf in new:
+            for leaf in leaves:
                 removes.append(self.view.propose_remove(leaf, hub_key))
                 self.view.process(removes[-1])
                 self.view.merge()
@@ -252,9 +257,9 @@ class HubRoom:
             if before is not None:
                 self.view = _core.HubView.import_state(before)
             raise
-        self.pending_removals.update((leaf, (client, now)) for leaf, client in new.items())
+        self.pending_removals.update(leaves)
         fanout = _core.FanoutMessage(now, removes[0], proposals=removes[1:]).encode()
-        return _success(now), [self._stamp(now, self.providers(), fanout)]
+        return self._stamp(now, self.providers(), fanout)
 
     def _leave(self, provider: str, request: bytes) -> tuple[int, str]:
         """Validates one leave request (a proposal, which must be its sender's own
@@ -270,7 +275,9 @@ class HubRoom:
             raise RefusedProposal(decision.reason)
         return own_leaf, sender
 
-    def _commit(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
+    def _commit(
+        self, provider: str, bundle: _core.HandshakeBundle, now: int, hub_key: _core.SignatureKeyPair | None
+    ) -> tuple[bytes, list[Fanout]]:
         option = bundle.group_info_option
         if option is None or option.group_info is None:
             return _refuse("invalidProposal", "a commit needs the full GroupInfo of its new epoch"), []
@@ -291,7 +298,10 @@ class HubRoom:
         sender = self._sender(provider, got)
         removed = {r.leaf_index for r in got.removed}
         uncovered = sorted(set(self.pending_removals) - removed)
-        if uncovered:
+        # An external commit cannot cover proposals (RFC 9420 §12.4.3.2): the hub issues
+        # its Removes again in the epoch the commit starts, for the next commit to cover.
+        carried = got.external_join is not None and hub_key is not None
+        if uncovered and not carried:
             self.view.discard()
             clients = ", ".join(self.pending_removals[leaf][0] for leaf in uncovered)
             return _refuse("notAllowed", f"the commit must cover the pending Remove of {clients}"), []
@@ -301,10 +311,14 @@ class HubRoom:
             self.view.discard()
             return _refuse(decision.code, decision.reason), []
         self.view.merge()
+        again = {leaf: self.pending_removals[leaf] for leaf in uncovered}
         self.pending_removals.clear()
         events = [self._stamp(now, destinations_before | self.providers(), _core.FanoutMessage(now, bundle.proposal_or_commit).encode())]
         if bundle.welcome is not None:
             events.append(self._welcome(now, welcome_message(bundle.welcome), got))
+        if again:
+            assert hub_key is not None  # `carried`
+            events.append(self._issue_removes(again, hub_key, now))
         return _success(now), events
 
     def _welcome(self, now: int, welcome: bytes, got: _core.Processed) -> Fanout:
