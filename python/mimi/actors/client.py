@@ -18,6 +18,7 @@ from mimi import _core, content, ids
 from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.errors import MimiError
 from mimi.logic.client import (
+    REJOIN_ATTEMPTS,
     ClientSession,
     EpochTooOld,
     Event,
@@ -261,12 +262,7 @@ class ClientHost:
 
     def join_external(self, client: str, room: str) -> dict[str, Any]:
         device = self._device(client)
-        hub_key, _ = names.call_hub(room, "hub_sender")
-        hpke = _core.HpkeKeyPair.generate()
-        request = group_info_request(device.session.client, hpke.public)
-        reply = names.call_hub(room, "group_info", device.provider, request)
-        claimed = open_group_info_response(reply, room, hpke.private, hub_key)
-        out = device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
+        out = self._external_commit(device, room)
         # Subscribed before the commit leaves, so that nothing the hub sequences after
         # it misses this device; what comes before it, the device skips (`joined_at`).
         provider = names.handle(names.provider(device.provider))
@@ -275,6 +271,24 @@ class ClientHost:
         if result["code"] != "success":
             names.ray_get(provider.unsubscribe.remote(room, client, since + 1))
         return result
+
+    def _external_commit(self, device: Device, room: str) -> _core.CommitOutput:
+        """An external commit into `room` from the GroupInfo the hub gives this device."""
+        hub_key, _ = names.call_hub(room, "hub_sender")
+        hpke = _core.HpkeKeyPair.generate()
+        request = group_info_request(device.session.client, hpke.public)
+        reply = names.call_hub(room, "group_info", device.provider, request)
+        claimed = open_group_info_response(reply, room, hpke.private, hub_key)
+        return device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
+
+    def _rejoin(self, device: Device) -> None:
+        """Rejoins the rooms whose group diverged from the hub's (subscribed already);
+        a commit that came first (wrongEpoch) is tried again at once, any other
+        refusal with the next delivery."""
+        for room in list(device.session.diverged):
+            for _ in range(REJOIN_ATTEMPTS):
+                if self._update(device, room, commit_bundle(self._external_commit(device, room)))["code"] != "wrongEpoch":
+                    break
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -355,6 +369,7 @@ class ClientHost:
                 self._repair(device, room, gap.after)
             self._process(device, client, room, sequence, fanout)
         for device in touched.values():
+            self._rejoin(device)
             if time.monotonic() - device.saved_at >= self.SAVE_INTERVAL:
                 self._save(device)
             else:

@@ -28,11 +28,9 @@ from mimi import _core, ids
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import MimiError, StorageError
 from mimi.logic.fanout import LOG_PAGE, Backoff, Cursor, FanoutBatcher, Lag, Outbox
-from mimi.logic.group_info import answer_group_info_request
+from mimi.logic.group_info import answer_group_info_request, may_join_externally
 from mimi.logic.hub import Fanout, HubRoom, Lookup
 from mimi.logic.key_material import KeyMaterialAnswer, hub_refusal
-from mimi.policy import authorize_update
-from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
 from mimi.transport import Transport
 from mimi.transport.ray import RayTransport
@@ -184,13 +182,9 @@ class RoomHub:
             hub_room = self.rooms.get(room)
             state = hub_room.state if hub_room is not None else None
 
-            def authorize(client: str) -> bool:
-                assert state is not None
-                change = ProposedChange((), is_commit=True, external_joiner=client)
-                return authorize_update(state, Actor(client), change).allowed
-
             return answer_group_info_request(
-                body, room, None if hub_room is None else hub_room.view, self._hub_key(), self.hub, [], authorize,
+                body, room, None if hub_room is None else hub_room.view, self._hub_key(), self.hub, [],
+                partial(may_join_externally, state),
                 provider=provider,
             )
 
@@ -222,7 +216,7 @@ class RoomHub:
             hub_room = self._room(room)
             epoch = hub_room.view.epoch
             with self._durable([room]):
-                response, events = hub_room.update(provider, body, now, self._lookup(room))
+                response, events = hub_room.update(provider, body, now, self._lookup(room), self._hub_key())
                 if events:
                     with self.store.transaction():
                         self.store.save_state(room, hub_room.export())
