@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import msgpack
 
 from mimi import _core, ids
-from mimi.codes import UpdateResponseCode
+from mimi.codes import MlsMessageKind, UpdateResponseCode
 from mimi.errors import DecodeError, InvalidSignature, MlsError, WrongEpoch
 from mimi.logic.framing import group_info_message, welcome_message
 from mimi.logic.room import app_data_resolver, proposed_change
@@ -354,17 +354,19 @@ class HubRoom:
             self.remember(key, response)
         self.unindexed.clear()
 
-    def answered_in_log(self, fanout_message: bytes) -> None:
+    def answered_in_log(self, fanout_message: bytes) -> MlsMessageKind:
         """After a restart: a logged message of this epoch the caller had not indexed
-        was accepted, and answered as `submit_many` or `update` answers."""
+        was accepted, and answered as `submit_many` or `update` answers. Returns its
+        kind (a commit or Welcome is no answer: a commit ends the epoch's answers)."""
         message = _core.FanoutMessage.decode(fanout_message)
         if message.kind == "application":
             response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
         elif message.kind == "proposal":
             response = _success(message.timestamp)
         else:
-            return  # a Welcome is no answer; a commit ended the epoch before
+            return message.kind
         self.unindexed[_digest(message.message)] = response
+        return message.kind
 
     # -- helpers ----------------------------------------------------------------
 
