@@ -291,8 +291,14 @@ class RoomHub:
                 self._fan_out(events)
             return answers
 
+    # The most events one `events` call returns: a caller reads a long log page by page.
+    EVENTS_PAGE = 4096
+
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
-        """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
+        """A page of the room's durable log: up to `limit` (at most EVENTS_PAGE) events
+        after `after`, as (sequence, destinations, FanoutMessage); an empty page is the end."""
+        if type(limit) is not int or not 0 < limit <= self.EVENTS_PAGE:
+            raise MimiError(f"limit must be 1 to {self.EVENTS_PAGE} events a page, got {limit!r}")
         return [(e.sequence, *self._record(room, e)[:2]) for e in self.store.events_since(room, after, limit)]
 
     def progress(self, room: str) -> dict[str, int]:
