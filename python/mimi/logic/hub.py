@@ -359,14 +359,15 @@ class HubRoom:
         was accepted, and answered as `submit_many` or `update` answers. Returns its
         kind (a commit or Welcome is no answer: a commit ends the epoch's answers)."""
         message = _core.FanoutMessage.decode(fanout_message)
-        if message.kind == "application":
+        kind = message.kind
+        if kind == "application":
             response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
-        elif message.kind == "proposal":
+        elif kind == "proposal":
             response = _success(message.timestamp)
         else:
-            return message.kind
+            return kind
         self.unindexed[_digest(message.message)] = response
-        return message.kind
+        return kind
 
     # -- helpers ----------------------------------------------------------------
 
