@@ -18,7 +18,7 @@ from mimi.actors.hub import RoomHub
 from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
 from mimi.logic.hub import HubRoom
 from mimi.storage import HubStore
-from netsim import HUB, Wire, hosted_room
+from netsim import HUB, Wire, hosted_room, hub_log
 
 ROOM = f"{HUB}/r/replays"
 PROVIDER = "mimi://x.example"
@@ -29,11 +29,7 @@ def send(sender: ClientSession, count: int, text: str = "m") -> list[bytes]:
 
 
 def logged(hub: RoomHub) -> list[int]:
-    """The sequences of the room's whole log, read page by page."""
-    sequences: list[int] = []
-    while page := hub.events(ROOM, sequences[-1] if sequences else 0, RoomHub.EVENTS_PAGE):
-        sequences += [sequence for sequence, _, _ in page]
-    return sequences
+    return [sequence for sequence, _, _ in hub_log(hub, ROOM)]
 
 
 def settled(hub: RoomHub) -> None:
