@@ -300,6 +300,14 @@ class Wire:
         return [], handles
 
 
+def hub_log(hub: RoomHub, room: str) -> list[tuple[int, list[str], bytes]]:
+    """The room's whole log at the hub, read page by page (`RoomHub.events`)."""
+    log: list[tuple[int, list[str], bytes]] = []
+    while page := hub.events(room, log[-1][0] if log else 0, RoomHub.EVENTS_PAGE):
+        log += page
+    return log
+
+
 def hosted_room(directory: Path, room: str) -> tuple[RoomHub, ClientSession, Wire]:
     """A `RoomHub` (without Ray, its data in `directory`) hosting `room`, created by
     carol@y; alice@x is added and joined, so she can submit. Returns (hub, alice, wire)."""

@@ -264,3 +264,20 @@ def test_a_room_saved_before_hub_issued_removes_is_restored() -> None:
     record["removals"] = [[leaf, client] for leaf, (client, _) in record["removals"]]
     restored = HubRoom.restore(msgpack.packb(record))
     assert restored.pending_removals == {int(leaf): (client, record["clock"]) for leaf, client in record["removals"]}
+
+
+def test_a_hub_restarted_after_issuing_a_remove_restores_and_the_leave_completes(tmp_path: Path, monkeypatch: Any) -> None:
+    """The hub's own Remove is logged with the room state that holds it pending: a hub
+    restarted right after restores (its state agrees with its log) and the next commit
+    still has to cover it."""
+    c = deploy(tmp_path, monkeypatch)
+    gus = CLIENTS["gus"]
+    assert c.host(gus).leave(gus, HOSTED_ROOM)["code"] == "success"
+    c.drain()
+    c.room_hub(HOSTED_ROOM, "mimi://h.example")  # the hub process dies and starts again from its files
+    hal = CLIENTS["hal"]
+    assert c.host(hal).commit_pending(hal, HOSTED_ROOM)["code"] == "success"
+    c.drain()
+    assert c.host(gus).view(gus, HOSTED_ROOM)["member"] is False
+    assert "mimi://f.example/u/gus" not in c.host(hal).view(hal, HOSTED_ROOM)["participants"]
+    assert c.host(hal).view(hal, HOSTED_ROOM)["epoch_authenticator"] == c.host(CLIENTS["fay"]).view(CLIENTS["fay"], HOSTED_ROOM)["epoch_authenticator"]

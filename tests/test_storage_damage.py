@@ -23,7 +23,7 @@ from mimi.actors.client import ClientHost, Device
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import StorageError
-from mimi.logic.client import ClientSession
+from mimi.logic.client import ClientSession, proposal_bundle
 from mimi.logic.follower import Rows
 from mimi.policy.presets import PRESETS
 from mimi.storage import (
@@ -321,12 +321,28 @@ def hub_dir(tmp_path: Path) -> Path:
         ("UPDATE hub_cursors SET last = last + 1", "hub_cursors: damaged: .* pending in \\(\\d+, 5\\], the log ends at 4"),
         ("UPDATE hub_cursors SET pending = pending + 1", "hub_cursors: damaged: .* pending in \\(\\d+, 4\\], the log ends at 4"),
         (f"UPDATE hub_cursors SET room_id = '{ROOM}/lost'", "has rows in hub_cursors but none here"),
+        # The room's snapshot (state and answers indexed) is saved with the log rows it covers.
+        ("UPDATE hub_rooms SET indexed_upto = 5", f"hub_rooms: damaged: room '{ROOM}': answers indexed up to 5, the log ends at 4"),
+        ("UPDATE hub_rooms SET indexed_upto = 0", f"room '{ROOM}': a commit logged at 1, after the answers indexed up to 0"),
     ],
 )
 def test_a_hub_refuses_damaged_records(hub_dir: Path, sql: str, match: str) -> None:
     path = DataDir(hub_dir).server(HUB)
     edit(path, (sql, ()))
     refused(path, lambda: RoomHub(HUB, str(hub_dir), Wire()), match)
+
+
+def test_a_room_state_older_than_its_log_is_refused(tmp_path: Path) -> None:
+    """The room's state is saved with each handshake it logs: one from before a logged
+    proposal (a lost write, a backup of the row) is refused, not replayed over."""
+    hub, sender, _ = hosted_room(tmp_path, ROOM)
+    before = hub.store.load_state(ROOM)
+    leave = hub.update(ROOM, "mimi://x.example", proposal_bundle(sender.propose_leave(ROOM)), 5)
+    assert _core.UpdateResponse.decode(leave).response_code == "success"
+    hub.store.close()
+    path = DataDir(tmp_path).server(HUB)
+    edit(path, ("UPDATE hub_rooms SET state = ?", (before,)))
+    refused(path, lambda: RoomHub(HUB, str(tmp_path), Wire()), f"room '{ROOM}': the state saved at 2 is older than the proposal logged at 3")
 
 
 def retyped(path: Path, table: str, sql: str) -> None:

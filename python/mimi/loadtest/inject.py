@@ -19,6 +19,7 @@ from typing import Any
 
 from mimi import _core
 from mimi.actors.deploy import Deployment
+from mimi.actors.hub import RoomHub
 from mimi.ids import user_of
 from mimi.loadtest.faults import Action, Add, Audit, Kill, KillServer, Logged, Recovery, Remove, Snapshot, audit
 from mimi.loadtest.fleet import RECORD
@@ -126,10 +127,12 @@ class Injector:
         import ray
 
         snapshots = [*self.snapshots[room], self.snapshot(room)]
-        log = []
-        for sequence, _, body in ray.get(self.deploy.hubs[room].events.remote(room, 0, 10_000_000), timeout=60):
-            message = _core.FanoutMessage.decode(body)
-            log.append(Logged(sequence, message.kind, message.timestamp))
+        log: list[Logged] = []
+        hub = self.deploy.hubs[room]
+        while page := ray.get(hub.events.remote(room, log[-1].sequence if log else 0, RoomHub.EVENTS_PAGE), timeout=60):
+            for sequence, _, body in page:
+                message = _core.FanoutMessage.decode(body)
+                log.append(Logged(sequence, message.kind, message.timestamp))
         views = [view for host in self.hosted for view in ray.get(self.deploy.hosts[host].shown.remote(room), timeout=60)]
         return audit(log, snapshots, views)
 

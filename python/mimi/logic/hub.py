@@ -20,7 +20,7 @@ from typing import Any
 import msgpack
 
 from mimi import _core, ids
-from mimi.codes import UpdateResponseCode
+from mimi.codes import MlsMessageKind, UpdateResponseCode
 from mimi.errors import DecodeError, InvalidSignature, MimiError, MlsError, WrongEpoch
 from mimi.logic.follower import MAX_AHEAD
 from mimi.logic.framing import group_info_message, welcome_message
@@ -417,17 +417,20 @@ class HubRoom:
             self.remember(key, response)
         self.unindexed.clear()
 
-    def answered_in_log(self, fanout_message: bytes) -> None:
+    def answered_in_log(self, fanout_message: bytes) -> MlsMessageKind:
         """After a restart: a logged message of this epoch the caller had not indexed
-        was accepted, and answered as `submit_many` or `update` answers."""
+        was accepted, and answered as `submit_many` or `update` answers. Returns its
+        kind (a commit or Welcome is no answer: a commit ends the epoch's answers)."""
         message = _core.FanoutMessage.decode(fanout_message)
-        if message.kind == "application":
+        kind = message.kind
+        if kind == "application":
             response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
-        elif message.kind == "proposal":
+        elif kind == "proposal":
             response = _success(message.timestamp)
         else:
-            return  # a Welcome is no answer; a commit ended the epoch before
+            return kind
         self.unindexed[_digest(message.message)] = response
+        return kind
 
     # -- helpers ----------------------------------------------------------------
 
