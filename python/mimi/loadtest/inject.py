@@ -194,25 +194,34 @@ class Injector:
             if any(user_of(c) == action.user for c in self._members(action.room)):
                 # A re-add whose removal lost a race and goes again: it waits for that removal
                 # (bounded by the removal's own retries, so this wait is not one of its own).
-                if self._removal_planned(action):
-                    self.retried.setdefault(_race(action), 0)  # `finish` waits for it as for a retry
-                    self.pending.append(replace(action, at=round(now + RETRY_S, 3)))
+                if self._planned(Remove, action):
+                    self._wait(action, now)
                 elif not self._again(action, now):
                     self.changes.append({"action": _describe(action), "outcome": "skipped: still a member"})
                 return
             reply = host.add_users.remote(committer, action.room, [action.user])
         elif any(user_of(c) == action.user for c in self._members(action.room)):
             reply = host.remove_user.remote(committer, action.room, action.user)
+        elif self._planned(Add, action):
+            self._wait(action, now)  # the removal of a user whose add lost a race and goes again
+            return
         else:
             self.changes.append({"action": _describe(action), "outcome": "skipped: not a member"})
             return
         self.raced += bool(self.flights)
         self.flights.append(_InFlight(action, committer, reply, now))
 
-    def _removal_planned(self, add: Add) -> bool:
-        """The user of `add` has a removal in the room still to start or in flight."""
+    def _wait(self, action: Add | Remove, now: float) -> None:
+        """Plans `action` again RETRY_S from `now`, not as one of its retries: it waits
+        for another change of its user, bounded by that change's retries."""
+        self.retried.setdefault(_race(action), 0)  # `finish` waits for it as for a retry
+        self.pending.append(replace(action, at=round(now + RETRY_S, 3)))
+
+    def _planned(self, kind: type[Add | Remove], change: Add | Remove) -> bool:
+        """The user of `change` has a change of `kind` in the room still to start or in
+        flight (an add or removal that lost a race and goes again)."""
         def same(a: Add | Remove) -> bool:
-            return isinstance(a, Remove) and (a.room, a.user) == (add.room, add.user)
+            return isinstance(a, kind) and (a.room, a.user) == (change.room, change.user)
 
         return any(same(a) for a in self.pending) or any(same(f.action) for f in self.flights)
 
