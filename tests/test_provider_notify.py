@@ -19,9 +19,11 @@ from mimi.actors.provider import ProviderServer
 from mimi.errors import InternalError, MimiError, RemoteProtocolError, StorageError
 from mimi.logic import follower as follower_logic
 from mimi.logic.follower import MAX_WAITING, Follower, Notify
+from netsim import token
 
 PROVIDER = "mimi://f.example"
 ROOM = "mimi://h.example/r/notify"
+HUB = "mimi://h.example"
 CLIENTS = [f"{PROVIDER}/d/c{i}/phone" for i in range(3)]
 
 
@@ -37,7 +39,7 @@ def messages() -> list[bytes]:
 def provider(tmp_path: Path) -> Iterator[ProviderServer]:
     server = ProviderServer(PROVIDER, str(tmp_path))
     for client in CLIENTS:
-        server.subscribe(ROOM, client)
+        server.subscribe(ROOM, client, token(server, client))
     yield server
 
 
@@ -48,13 +50,13 @@ def notify(messages: list[bytes], first: int, count: int) -> Notify:
 
 
 def inbox(provider: ProviderServer, client: str) -> list[tuple[int, bytes]]:
-    return [(sequence, message) for _, _, sequence, _, message in provider.missed(client, ROOM, 0)]
+    return [(sequence, message) for _, _, sequence, _, message in provider.missed(client, token(provider, client), ROOM, 0)]
 
 
 def test_concurrent_notifies_in_any_order_are_stored_in_the_hubs_order(provider, messages) -> None:  # type: ignore[no-untyped-def]
     calls = [notify(messages, first, 2) for first in range(1, 13, 2)]
     with ThreadPoolExecutor(6) as pool:
-        counts = list(pool.map(lambda n: provider.notify(n.room, n.previous, list(n.sequences), n.body), reversed(calls)))
+        counts = list(pool.map(lambda n: provider.notify(n.room, HUB, n.previous, list(n.sequences), n.body), reversed(calls)))
     assert sum(counts) == 12 * len(CLIENTS)  # each call answers what it delivered, buffered ones 0
     assert provider.progress(ROOM)[0] == 12
     for client in CLIENTS:
@@ -84,17 +86,17 @@ def test_a_refused_commit_acknowledges_nothing(provider, messages, monkeypatch) 
     with monkeypatch.context() as m:
         m.setattr(provider.inbox, "save_logic_state", refuse)
         with pytest.raises(StorageError, match="disk is full"):
-            provider.notify(ROOM, 2, [3, 4], notify(messages, 3, 2).body)
+            provider.notify(ROOM, HUB, 2, [3, 4], notify(messages, 3, 2).body)
     assert provider.progress(ROOM)[0] == 2
     assert [s for s, _ in inbox(provider, CLIENTS[0])] == [1, 2]
     # The hub sends it again: taken now.
-    assert provider.notify(ROOM, 2, [3, 4], notify(messages, 3, 2).body) == 2 * len(CLIENTS)
+    assert provider.notify(ROOM, HUB, 2, [3, 4], notify(messages, 3, 2).body) == 2 * len(CLIENTS)
     assert [s for s, _ in inbox(provider, CLIENTS[0])] == [1, 2, 3, 4]
 
 
 def test_a_malformed_envelope_is_refused_before_it_is_queued(provider, messages) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MimiError, match="sequences must increase"):
-        provider.notify(ROOM, 5, [5], notify(messages, 6, 1).body)
+        provider.notify(ROOM, HUB, 5, [5], notify(messages, 6, 1).body)
     assert provider.progress(ROOM)[0] == 0
 
 
@@ -109,7 +111,7 @@ def state(provider: ProviderServer) -> tuple[bytes, bytes | None, list[list[tupl
 def all_delivered_once_in_order(provider: ProviderServer, messages: list[bytes]) -> None:
     """Normal traffic after a refusal: every event reaches every client once, in order."""
     for first in range(1, 13, 3):
-        provider.notify(ROOM, first - 1, list(range(first, first + 3)), notify(messages, first, 3).body)
+        provider.notify(ROOM, HUB, first - 1, list(range(first, first + 3)), notify(messages, first, 3).body)
     assert provider.progress(ROOM)[0] == 12
     for client in CLIENTS:
         assert inbox(provider, client) == list(zip(range(1, 13), messages))
@@ -139,11 +141,11 @@ def all_delivered_once_in_order(provider: ProviderServer, messages: list[bytes])
 def test_a_refused_notify_names_its_field_and_changes_nothing(  # type: ignore[no-untyped-def]
     provider, messages, room, previous, sequences, withheld, reason
 ) -> None:
-    provider.notify(ROOM, 0, [1, 2], notify(messages, 1, 2).body)
+    provider.notify(ROOM, HUB, 0, [1, 2], notify(messages, 1, 2).body)
     before = state(provider)
     body = notify(messages, 3, 1).body
     with pytest.raises(RemoteProtocolError, match=reason):
-        provider.notify(room, previous, sequences, body, withheld)
+        provider.notify(room, HUB, previous, sequences, body, withheld)
     assert state(provider) == before
     assert provider._state() == provider.inbox.load_logic_state()  # memory is what is stored
     all_delivered_once_in_order(provider, messages)
@@ -154,7 +156,7 @@ def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monke
     """A bug inside the logic (after it changed the follower), then a commit that
     fails with something other than a StorageError: each call fails alone, memory
     stays what is stored, and later calls, for this room and others, work."""
-    provider.notify(ROOM, 0, [1, 2], notify(messages, 1, 2).body)
+    provider.notify(ROOM, HUB, 0, [1, 2], notify(messages, 1, 2).body)
     before = state(provider)
 
     def broken(self: Follower, room: str, room_state: Any, batch: Notify, split: Any) -> list[Any]:
@@ -164,7 +166,7 @@ def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monke
     with monkeypatch.context() as m:
         m.setattr(Follower, "_deliver", broken)
         with pytest.raises(InternalError, match="OverflowError"):
-            provider.notify(ROOM, 2, [3], notify(messages, 3, 1).body)
+            provider.notify(ROOM, HUB, 2, [3], notify(messages, 3, 1).body)
     assert state(provider) == before and provider._state() == provider.inbox.load_logic_state()
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -173,10 +175,10 @@ def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monke
     with monkeypatch.context() as m:
         m.setattr(provider.inbox, "save_logic_state", refuse)
         with pytest.raises(RuntimeError, match="not a StorageError"):
-            provider.notify(ROOM, 2, [3], notify(messages, 3, 1).body)
+            provider.notify(ROOM, HUB, 2, [3], notify(messages, 3, 1).body)
     assert state(provider) == before and provider._state() == provider.inbox.load_logic_state()
     own = f"{PROVIDER}/r/own"  # a room this provider is the hub of: taken without a member
-    assert provider.notify(own, 0, [1], notify(messages, 1, 1).body) == 0
+    assert provider.notify(own, PROVIDER, 0, [1], notify(messages, 1, 1).body) == 0
     assert provider.progress(own)[0] == 1
     all_delivered_once_in_order(provider, messages)
 
