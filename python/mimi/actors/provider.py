@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from mimi.transport import Transport, names
 from mimi.transport.ray import RayTransport
 
 # What a local client may ask of a room's hub through its provider (`hub_call`): the
-# transport's methods, the provider the caller they see.
+# transport's methods that go to a hub, which sees this provider as their caller.
 HUB_ENDPOINTS = frozenset({"update", "submit_messages", "group_info", "key_material", "reserve", "create_room", "hub_sender"})
 
 
@@ -50,6 +51,9 @@ class ProviderServer:
         # gives it (a provider without one is reachable by no client).
         self.secret = secret if secret is not None else os.urandom(32)
         self.transport: Transport = transport or RayTransport(provider)
+        # Per room, the `/submitMessage` bodies of concurrent local calls go to the hub in
+        # one call, in the order they came: the hub logs them in one commit.
+        self.submits: dict[str, GroupCommit[list[bytes], list[bytes]]] = {}
         # Per requesting and target user, in memory: a restart forgets the window.
         self.claims = ClaimLimiter(claim_limit)
         self.path = DataDir(Path(data_dir)).server(provider)
@@ -151,7 +155,27 @@ class ProviderServer:
         check_device(self.secret, self.provider, client, token)
         if endpoint not in HUB_ENDPOINTS:
             raise MimiError(f"{endpoint!r} is not an endpoint of a hub")
+        if endpoint == "submit_messages":
+            (bodies,) = args
+            return self._submits(room).call(bodies)
         return getattr(self.transport, endpoint)(room, *args).result()
+
+    def _submits(self, room: str) -> GroupCommit[list[bytes], list[bytes]]:
+        with self.lock:
+            forwarder = self.submits.get(room)
+            if forwarder is None:
+                forwarder = self.submits[room] = GroupCommit(partial(self._forward_submits, room))
+            return forwarder
+
+    def _forward_submits(self, room: str, calls: Sequence[list[bytes]]) -> list[list[bytes]]:
+        """The bodies of concurrent local calls, in one `/submitMessage` call to the
+        room's hub; each call's answers."""
+        answers = self.transport.submit_messages(room, [body for bodies in calls for body in bodies]).result()
+        out, start = [], 0
+        for bodies in calls:
+            out.append(answers[start : start + len(bodies)])
+            start += len(bodies)
+        return out
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
