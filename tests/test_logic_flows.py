@@ -7,9 +7,11 @@ import pytest
 
 from mimi import content
 from mimi.components import ComponentId
+from mimi.errors import RemoteProtocolError
+from mimi.logic import follower as follower_logic
 from mimi.logic.client import MessageShown, Refused, Removed
 from mimi.logic.fanout import FanoutBatcher
-from mimi.logic.hub import Fanout
+from mimi.logic.hub import Fanout, HubRoom
 from netsim import ORDINARY_USER, ROOM, SUSPENDED, Net, suspending_roles
 
 USERS = {
@@ -219,6 +221,44 @@ def test_a_provider_whose_users_are_all_suspended_gets_handshakes_only() -> None
     assert_agree(net)
 
 
+@pytest.mark.parametrize("keep_alive", [True, False])
+def test_a_provider_skipped_for_long_is_kept_alive(monkeypatch: pytest.MonkeyPatch, keep_alive: bool) -> None:
+    """A follower refuses a /notify reaching more than MAX_AHEAD past what it delivered;
+    the hub sends a provider it skipped for KEEP_ALIVE events in a row (every user
+    of it withheld) the next one anyway, so its next handshake is taken. Small bounds stand in for 65,536."""
+    monkeypatch.setattr(follower_logic, "MAX_AHEAD", 4)
+    monkeypatch.setattr(HubRoom, "KEEP_ALIVE", 3 if keep_alive else 10**9)
+    net = room_that_suspends()
+    z = net.followers["mimi://z.example"]
+    assert net.set_roles("C", {"mimi://z.example/u/diana": SUSPENDED, "mimi://z.example/u/evelyn": SUSPENDED}).response_code == "success"
+    start = z.delivered_upto(ROOM)
+    for i in range(7):
+        net.send("A", content.message(content.text_part(f"not for z {i}")))
+    if not keep_alive:
+        assert z.delivered_upto(ROOM) == start
+        with pytest.raises(RemoteProtocolError, match=r"sequences: .* is over 4 past the"):
+            net.commit("C", app_data=[])
+        return
+    assert z.delivered_upto(ROOM) == start + 4  # after 3 skipped in a row, the 4th message reached z
+    assert net.commit("C", app_data=[]).response_code == "success"
+    assert z.delivered_upto(ROOM) == start + 8
+    assert texts_of(net, "E") == texts_of(net, "F") == []  # z's users read none of them
+    assert_agree(net)
+
+
+def test_a_restored_hub_room_sends_its_next_skipping_event_everywhere() -> None:
+    net = room_that_suspends()
+    z = net.followers["mimi://z.example"]
+    assert net.set_roles("C", {"mimi://z.example/u/diana": SUSPENDED, "mimi://z.example/u/evelyn": SUSPENDED}).response_code == "success"
+    assert net.hub is not None
+    net.hub = HubRoom.restore(net.hub.export())  # the runs of skipped events are not saved
+    before = z.delivered_upto(ROOM)
+    net.send("A", content.message(content.text_part("first after the restart")))
+    net.send("A", content.message(content.text_part("second")))
+    assert z.delivered_upto(ROOM) == before + 1
+    assert texts_of(net, "E") == []
+
+
 def test_batches_split_where_the_withheld_users_change() -> None:
     bob, diana = "mimi://x.example/u/bob", "mimi://z.example/u/diana"
     x, z = "mimi://x.example", "mimi://z.example"
@@ -287,12 +327,12 @@ def test_a_bundle_of_proposals_is_cached_all_or_none() -> None:
 
     leave = net.sessions["A"].propose_leave(ROOM)
     change = net.sessions["A"].rooms[ROOM].group.propose_app_data(0x0023, b"\x00")  # not a leave
-    raw, fanout = net.hub.update("mimi://x.example", proposal_bundle(leave, [change]), net.tick())
+    raw, fanout = net.hub.update("mimi://x.example", proposal_bundle(leave, [change]), net.tick(), hub_key=net.hub_key)
     assert _core.UpdateResponse.decode(raw).response_code == "notAllowed"
     assert fanout == [] and net.hub.pending_removals == {}
     assert len(net.hub.view.cached_proposals().removed) == 0
     # The leave alone goes through.
-    raw, _ = net.hub.update("mimi://x.example", proposal_bundle(leave), net.tick())
+    raw, _ = net.hub.update("mimi://x.example", proposal_bundle(leave), net.tick(), hub_key=net.hub_key)
     assert _core.UpdateResponse.decode(raw).response_code == "success"
     assert len(net.hub.view.cached_proposals().removed) == 1
 
@@ -400,3 +440,33 @@ def test_an_empty_batch_changes_nothing() -> None:
     before = net.hub.export()
     assert net.hub.submit_many("mimi://x.example", [], net.tick()) == ([], [])
     assert net.hub.export() == before
+
+
+@pytest.mark.parametrize(
+    ("option", "code"),
+    [
+        (("httpsUri", None, "https://x.example/tree", b"sig"), "invalidProposal"),
+        (("outOfBand", None, None, b"sig"), "invalidProposal"),
+        (("distributionService",), "success"),
+    ],
+)
+def test_a_commit_names_a_ratchet_tree_option_the_hub_can_use(option: tuple, code: str) -> None:  # type: ignore[type-arg]
+    """draft-ietf-mimi-protocol §Update Room State: the hub builds the tree from the
+    handshakes and fetches nothing, so a tree it would have to fetch is refused, with why."""
+    from mimi import _core
+    from mimi.logic.client import commit_bundle
+
+    net = room_with_everyone()
+    assert net.hub is not None
+    body = _core.HandshakeBundle.decode(commit_bundle(net.sessions["A"].commit(ROOM, force_path=True)))
+    bundle = _core.HandshakeBundle(
+        body.proposal_or_commit, group_info_option=body.group_info_option, ratchet_tree_option=_core.RatchetTreeOption(*option)
+    )
+    epoch = net.hub.view.epoch
+    response = net.update("A", bundle.encode())
+    assert response.response_code == code, response.error_description
+    if code == "success":
+        assert net.hub.view.epoch == epoch + 1
+        assert_agree(net)
+    else:
+        assert f"ratchetTreeOption {option[0]}" in response.error_description and net.hub.view.epoch == epoch
