@@ -44,6 +44,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ import pytest
 
 from mimi import _core, content, ids
 from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
+from mimi.logic import room_changes
 from mimi.logic.client import ClientSession, MessageShown, commit_bundle
 from mimi.logic.fanout import MAX_BATCH_BYTES, FanoutBatcher
 from mimi.logic.follower import Follower
@@ -482,22 +484,37 @@ def wait_until(done: Callable[[], bool], failure: str, seconds: float = 300) -> 
         time.sleep(0.005)
 
 
-def create_room(ray: Any, hub: Any, room: str, sender: ClientSession) -> None:
-    """`sender` (a driver-side device) creates `room` on the RoomHub `hub`."""
-    hub_key, hub_uri = ray.get(hub.reserve.remote(room))
+@dataclass
+class Via:
+    """A driver-side device's calls to a room's hub, through its provider as a
+    ClientHost makes them (`mimi.actors.client.hub_call`)."""
+
+    provider: Any
+    client: str
+    token: bytes
+
+    def remote(self, endpoint: str, room: str, *args: Any) -> Any:
+        from mimi.actors.client import hub_call
+
+        return hub_call(self.provider, self.client, self.token, endpoint, room, *args)
+
+
+def via(d: Any, sender: ClientSession) -> Via:
+    return Via(d.providers[ids.provider_of(sender.uri)], sender.uri, d.token(sender.uri))
+
+
+def create_room(ray: Any, hub: Via, room: str, sender: ClientSession) -> None:
+    """`sender` (a driver-side device) creates `room` on its hub."""
+    hub_key, hub_uri = ray.get(hub.remote("reserve", room))
     state = PRESETS["cooperative"].new_room(sender.user, room, room_name="bench", hub=hub_uri, members=[sender.uri])
     group = sender.create_room(room, room.encode(), hub_key, hub_uri, state)
-    ray.get(hub.create_room.remote(room, group.export_group_info(), group.export_ratchet_tree()))
+    ray.get(hub.remote("create_room", room, group.export_group_info(), group.export_ratchet_tree()))
 
 
-def add_members(ray: Any, hub: Any, room: str, sender: ClientSession, kps: list[bytes], users: list[str]) -> None:
+def add_members(ray: Any, hub: Via, room: str, sender: ClientSession, kps: list[bytes], users: list[str]) -> None:
     """`sender` adds `users` with their KeyPackages `kps` in one commit."""
-    from mimi.actors.client import now_ms
-
-    hub_uri = ray.get(hub.ping.remote())
-    update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in users))
-    out = sender.commit(room, kps, app_data=[(ComponentId.participant_list, update.encode())])
-    raw = ray.get(hub.update.remote(room, hub_uri, commit_bundle(out), now_ms()))
+    out = room_changes.add_users(sender, room, users, kps)
+    raw = ray.get(hub.remote("update", room, commit_bundle(out)))
     assert _core.UpdateResponse.decode(raw).response_code == "success"
     sender.update_accepted(room)
 
@@ -515,7 +532,6 @@ class EndToEnd:
 
 @pytest.fixture(scope="module")
 def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EndToEnd]:
-    from mimi.actors.client import key_material_request
     from mimi.actors.deploy import Deployment
 
     ray = ray_cluster
@@ -523,7 +539,7 @@ def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> It
     d = Deployment(str(tmp_path_factory.mktemp("e2e")))
     for uri in (E2E_HUB, *E2E_FOLLOWERS):
         d.provider(uri)
-    hub = d.room_hub(E2E_ROOM, E2E_HUB)
+    d.room_hub(E2E_ROOM, E2E_HUB)
     devices = []
     for k, follower in enumerate(E2E_FOLLOWERS):
         hosted = [f"{follower}/d/m{j}/phone" for j in range(E2E_DEVICES)]
@@ -531,12 +547,13 @@ def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         devices += hosted
     ray.get([d.host(c).publish_key_packages.remote(c, 1) for c in devices])
     sender = ClientSession(_core.Client(f"{E2E_HUB}/d/sender/phone"))
+    hub = via(d, sender)
     create_room(ray, hub, E2E_ROOM, sender)
     users = [ids.user_of(c) for c in devices]
     kps = []
     for user in users:
-        request = key_material_request(sender, user, E2E_ROOM)
-        answer = ray.get(hub.key_material.remote(E2E_ROOM, E2E_HUB, request))
+        request = room_changes.key_material_request(sender, user, E2E_ROOM)
+        answer = ray.get(hub.remote("key_material", E2E_ROOM, request))
         kps += [c.key_package for c in _core.KeyMaterialResponse.decode(answer.response).clients if c.key_package is not None]
     add_members(ray, hub, E2E_ROOM, sender, kps, users)
     d.settle(E2E_ROOM, timeout=120)
@@ -546,14 +563,13 @@ def end_to_end(ray_cluster: Any, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.mark.benchmark(group="fanout-ray-end-to-end")
 def test_ray_end_to_end(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  # type: ignore[no-untyped-def]
-    """Submit → hub (validate, log, batch) → 3 followers (/notify, inbox) → 2 ClientHosts
-    (decrypt, store) of 10 devices each, until every device has every message."""
-    from mimi.actors.client import now_ms
-
+    """Submit → the sender's provider → hub (validate, log, batch) → 3 followers
+    (/notify, inbox) → 2 ClientHosts (decrypt, store) of 10 devices each, until every
+    device has every message."""
     ray = ray_cluster
     e = end_to_end
     d = e.deployment
-    hub = d.hubs[E2E_ROOM]
+    hub = via(d, e.sender)
     hosts = list(d.hosts.values())
 
     def fresh() -> tuple[tuple[list[bytes]], dict[str, Any]]:
@@ -562,12 +578,12 @@ def test_ray_end_to_end(benchmark, ray_cluster, end_to_end: EndToEnd) -> None:  
     def run(bodies: list[bytes]) -> None:
         in_flight: list[Any] = []
         for body in bodies:
-            in_flight.append(hub.submit.remote(E2E_ROOM, E2E_HUB, body, now_ms()))
+            in_flight.append(hub.remote("submit_messages", E2E_ROOM, [body]))
             if len(in_flight) >= E2E_WINDOW:
                 ready, in_flight = ray.wait(in_flight, num_returns=1)
                 ray.get(ready)
         ray.get(in_flight)
-        last = max(ray.get(hub.progress.remote(E2E_ROOM)).values())
+        last = max(ray.get(d.hubs[E2E_ROOM].progress.remote(E2E_ROOM)).values())
 
         def done() -> bool:
             processed: dict[str, int] = {}
@@ -613,35 +629,41 @@ def test_ray_hub_to_followers(benchmark, ray_cluster, end_to_end: EndToEnd, wind
     room's other members exist as KeyPackages of the followers' providers; each
     follower stores every message for 10 subscribed clients that have no host, so
     no decryption competes for the 2 cores. `window`: `/notify` calls in flight per
-    follower (the hub's `Outbox`), side by side."""
-    from mimi.actors.client import now_ms
+    follower (the hub's `Outbox`), side by side. The sender's provider calls the hub
+    through its transport (the bench speaks as h.example, no device hop)."""
+    from mimi.transport.ray import RayTransport
 
     ray = ray_cluster
     d = end_to_end.deployment
     room = f"{FANOUT_ROOM}-{window}"
-    hub = d.room_hub(room, E2E_HUB, window=window)
+    d.room_hub(room, E2E_HUB, window=window)
     sender = ClientSession(_core.Client(f"{E2E_HUB}/d/fanout-sender/phone"))
+    hub, transport = via(d, sender), RayTransport(E2E_HUB)
     members = [f"{f}/d/kp/phone" for f in E2E_FOLLOWERS]
     key_packages = [_core.Client(m).key_packages(1)[0] for m in members]
     create_room(ray, hub, room, sender)
     add_members(ray, hub, room, sender, key_packages, [ids.user_of(m) for m in members])
     for follower in E2E_FOLLOWERS:
         for j in range(FANOUT_SUBSCRIBERS):
-            ray.get(d.providers[follower].subscribe.remote(room, f"{follower}/d/s{j}/phone"))
+            subscriber = f"{follower}/d/s{j}/phone"
+            ray.get(d.providers[follower].subscribe.remote(room, subscriber, d.token(subscriber)))
     destinations = [E2E_HUB, *E2E_FOLLOWERS]
 
     def fresh() -> tuple[tuple[list[bytes]], dict[str, Any]]:
         return ([sender.send(room, text_message())[0] for _ in range(FANOUT_MESSAGES)],), {}
 
     def run(bodies: list[bytes]) -> None:
-        in_flight: list[Any] = []
+        in_flight: list[Future[list[bytes]]] = []
         for start in range(0, len(bodies), FANOUT_CALL):
-            in_flight.append(hub.submit_many.remote(room, E2E_HUB, bodies[start : start + FANOUT_CALL], now_ms()))
+            in_flight.append(transport.submit_messages(room, bodies[start : start + FANOUT_CALL]))
             if len(in_flight) >= FANOUT_WINDOW:
-                ready, in_flight = ray.wait(in_flight, num_returns=1)
-                ray.get(ready)
-        ray.get(in_flight)
-        last = ray.get(hub.progress.remote(room))
+                ready, pending = wait(in_flight, return_when=FIRST_COMPLETED)
+                for answer in ready:
+                    answer.result()
+                in_flight = list(pending)
+        for answer in in_flight:
+            answer.result()
+        last = ray.get(d.hubs[room].progress.remote(room))
 
         def done() -> bool:
             delivered = ray.get([d.providers[p].progress.remote(room) for p in destinations])

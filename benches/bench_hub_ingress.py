@@ -19,10 +19,10 @@ import pytest
 
 from mimi import _core, content
 from mimi.actors.hub import RoomHub, log
-from mimi.components import ComponentId, ParticipantListUpdate, UserRolePair
 from mimi.logic.client import ClientSession, commit_bundle
 from mimi.logic.hub import Fanout, HubRoom
-from mimi.policy.presets import ORDINARY_USER, PRESETS
+from mimi.logic.room_changes import add_users
+from mimi.policy.presets import PRESETS
 from mimi.storage import SERVER_CHECKPOINT_EVERY, HubStore
 
 ROOM = "mimi://y.example/r/ingress"
@@ -38,8 +38,7 @@ def room() -> tuple[HubRoom, list[bytes]]:
     state = PRESETS["cooperative"].new_room(creator.user, ROOM, hub="mimi://y.example", members=[creator.uri])
     group = creator.create_room(ROOM, b"ingress", _core.SignatureKeyPair.generate().public, "mimi://y.example", state)
     hub = HubRoom.create(ROOM, "mimi://y.example", group.export_group_info(), group.export_ratchet_tree())
-    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, ORDINARY_USER),))
-    out = creator.commit(ROOM, sender.client.key_packages(1), app_data=[(ComponentId.participant_list, update.encode())])
+    out = add_users(creator, ROOM, [sender.user], sender.client.key_packages(1))
     response, _ = hub.update("mimi://y.example", commit_bundle(out), 1)
     assert _core.UpdateResponse.decode(response).response_code == "success"
     creator.update_accepted(ROOM)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,7 +23,6 @@ from mimi.actors.hub import RoomHub
 from mimi.components import (
     NO_ROLE,
     Capability,
-    ComponentId,
     ParticipantListUpdate,
     Role,
     RoleData,
@@ -36,6 +36,7 @@ from mimi.logic.fanout import FanoutBatcher
 from mimi.logic.follower import Delivery, Follower, Notify
 from mimi.logic.hub import Fanout, HubRoom
 from mimi.logic.key_material import KeyMaterialAnswer
+from mimi.logic.room_changes import add_users, participants
 from mimi.policy.presets import ORDINARY_USER, PRESETS, strictly_administered
 
 ROOM = "mimi://y.example/r/clubhouse"
@@ -126,12 +127,9 @@ class Net:
         out = self.sessions[name].commit(ROOM, kps, removes, app_data)
         return self.update(name, commit_bundle(out))
 
-    def participants(self, update: ParticipantListUpdate) -> tuple[int, bytes]:
-        return (ComponentId.participant_list, update.encode())
-
     def add_users(self, name: str, clients: list[str], users: list[str]) -> _core.UpdateResponse:
         update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in users))
-        return self.commit(name, adds=clients, app_data=[self.participants(update)])
+        return self.commit(name, adds=clients, app_data=[participants(update)])
 
     def index_of(self, user: str) -> int:
         assert self.hub is not None
@@ -139,14 +137,14 @@ class Net:
 
     def set_roles(self, name: str, roles: dict[str, int]) -> _core.UpdateResponse:
         pairs = tuple(UserindexRolePair(self.index_of(user), role) for user, role in roles.items())
-        return self.commit(name, app_data=[self.participants(ParticipantListUpdate(changed_role_participants=pairs))])
+        return self.commit(name, app_data=[participants(ParticipantListUpdate(changed_role_participants=pairs))])
 
     def ban(self, name: str, user: str) -> _core.UpdateResponse:
         return self.set_roles(name, {user: 1})
 
     def remove_user(self, name: str, user: str, leaves: list[int]) -> _core.UpdateResponse:
         update = ParticipantListUpdate(removed_indices=(self.index_of(user),))
-        return self.commit(name, removes=leaves, app_data=[self.participants(update)])
+        return self.commit(name, removes=leaves, app_data=[participants(update)])
 
     def leave(self, name: str) -> _core.UpdateResponse:
         return self.update(name, proposal_bundle(self.sessions[name].propose_leave(ROOM)))
@@ -278,26 +276,36 @@ class Net:
         return {n: s for n, s in self.sessions.items() if ROOM in s.rooms and s.rooms[ROOM].group.is_active}
 
 
+def token(server: Any, client: str) -> bytes:
+    """`client`'s token at its provider `server` (a ProviderServer), as the deployment gives it."""
+    from mimi.logic.access import device_token
+
+    return device_token(server.secret, client)
+
+
+def answered(value: Any) -> Future[Any]:
+    """A transport's answer that is already in."""
+    future: Future[Any] = Future()
+    future.set_result(value)
+    return future
+
+
 class Wire:
     """A RoomHub transport for tests without Ray: records every `/notify` call and
     answers it at once as delivered (`answers=True`), or never."""
+
+    domain = HUB
 
     def __init__(self, answers: bool = True) -> None:
         self.answers = answers
         self.sent: list[tuple[str, Notify]] = []
 
-    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
+    def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
         raise AssertionError("not used")
 
-    def notify(self, follower: str, batch: Notify) -> Any:
+    def notify(self, follower: str, batch: Notify) -> Future[int]:
         self.sent.append((follower, batch))
-        return len(self.sent)
-
-    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
-        if self.answers:
-            return [(h, True) for h in handles], []
-        time.sleep(wait)
-        return [], handles
+        return answered(0) if self.answers else Future()
 
 
 def hub_log(hub: RoomHub, room: str) -> list[tuple[int, list[str], bytes]]:
@@ -319,8 +327,7 @@ def hosted_room(directory: Path, room: str) -> tuple[RoomHub, ClientSession, Wir
     state = PRESETS["cooperative"].new_room(creator.user, room, hub=HUB, members=[creator.uri])
     group = creator.create_room(room, room.encode(), key, HUB, state)
     hub.create_room(room, group.export_group_info(), group.export_ratchet_tree())
-    update = ParticipantListUpdate(added_participants=(UserRolePair(sender.user, ORDINARY_USER),))
-    out = creator.commit(room, sender.client.key_packages(1), app_data=[(ComponentId.participant_list, update.encode())])
+    out = add_users(creator, room, [sender.user], sender.client.key_packages(1))
     assert _core.UpdateResponse.decode(hub.update(room, HUB, commit_bundle(out), 1)).response_code == "success"
     assert out.welcome is not None
     sender.rooms[room] = RoomView(sender.client.join_welcome(out.welcome, out.ratchet_tree), content.RoomHistory(room))
@@ -350,6 +357,9 @@ class _Method:
         self.cluster.calls.append(call)
         return call
 
+    def options(self, **_: Any) -> _Method:
+        return self
+
 
 class _Handle:
     def __init__(self, cluster: Cluster, target: str) -> None:
@@ -359,9 +369,46 @@ class _Handle:
         return _Method(self.cluster, self.target, method)
 
 
+class SimTransport:
+    """The transport of one server of a `Cluster`, speaking as `domain`: each call
+    goes through the cluster's hooks (`call_hub`, `key_material`, `notify`), which
+    tests patch to record or reorder them."""
+
+    def __init__(self, cluster: Cluster, domain: str) -> None:
+        self.cluster, self.domain = cluster, domain
+
+    def update(self, room: str, body: bytes) -> Future[bytes]:
+        return answered(self.cluster.call_hub(room, "update", self.domain, body, time.time_ns() // 1_000_000))
+
+    def submit_messages(self, room: str, bodies: list[bytes]) -> Future[list[bytes]]:
+        return answered(self.cluster.call_hub(room, "submit_many", self.domain, bodies, time.time_ns() // 1_000_000))
+
+    def group_info(self, room: str, body: bytes) -> Future[bytes]:
+        return answered(self.cluster.call_hub(room, "group_info", self.domain, body))
+
+    def key_material(self, room: str, body: bytes) -> Future[KeyMaterialAnswer]:
+        return answered(self.cluster.call_hub(room, "key_material", self.domain, body))
+
+    def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
+        return answered(self.cluster.key_material(self.domain, target_provider, body))
+
+    def notify(self, follower: str, batch: Notify) -> Future[int]:
+        return self.cluster.notify(self.domain, follower, batch)
+
+    def reserve(self, room: str) -> Future[tuple[bytes, str]]:
+        return answered(self.cluster.call_hub(room, "reserve"))
+
+    def create_room(self, room: str, group_info: bytes, ratchet_tree: bytes) -> Future[None]:
+        return answered(self.cluster.call_hub(room, "create_room", group_info, ratchet_tree))
+
+    def hub_sender(self, room: str) -> Future[tuple[bytes, str]]:
+        return answered(self.cluster.call_hub(room, "hub_sender"))
+
+
 class Cluster:
     """The runtime's actors (RoomHub, ProviderServer, ClientHost) in this process,
-    found by name as `mimi.transport.names` finds them (`install` patches it). A call
+    found by name as `mimi.transport.names` finds them (`install` patches it); the
+    servers call each other through their `SimTransport`s. A call
     whose answer is awaited (`ray_get`) runs at once; a call nobody waits for (a
     provider's push to a client host) waits in `calls` until `step` runs it, in order
     per actor, and is lost if that actor restarts. `/notify` calls wait in `wire`
@@ -373,27 +420,39 @@ class Cluster:
         self.rng = rng
         self.actors: dict[str, Any] = {}
         self.calls: list[_Call] = []
-        self.wire: list[tuple[str, Notify]] = []
+        self.wire: list[tuple[str, str, Notify]] = []  # (calling hub, follower, batch)
         self.hosted: dict[str, list[str]] = {}  # host name -> its clients
         self.crash: tuple[str, str] | None = None  # (hub method, "before" or "after")
 
     def install(self, monkeypatch: Any) -> None:
         from mimi.transport import names
 
-        monkeypatch.setattr(names, "handle", lambda name: _Handle(self, name))
+        monkeypatch.setattr(names, "handle", self.handle)
         monkeypatch.setattr(names, "ray_get", self.ray_get)
-        monkeypatch.setattr(names, "call_hub", self.call_hub)
         # While a host waits, the network goes on: the /notify calls on the wire arrive.
         clock = SimpleNamespace(sleep=lambda _: self.deliver_wire(), monotonic=time.monotonic, time_ns=time.time_ns)
         monkeypatch.setattr("mimi.actors.client.time", clock)
 
     # -- names ---------------------------------------------------------------------
 
+    def handle(self, name: str) -> _Handle:
+        """An actor by name, as `names.handle` finds it; never a hub: clients reach
+        hubs only through their provider's transport (tests/test_boundary.py)."""
+        from mimi.transport import names
+
+        if name.startswith(names.hub("")):
+            raise AssertionError(f"{name} was looked up by name: a hub is reached only through a transport")
+        return _Handle(self, name)
+
     def ray_get(self, call: _Call) -> Any:
         self.calls.remove(call)
         return call.run(self)
 
+    # -- the servers' transports ------------------------------------------------------
+
     def call_hub(self, room: str, method: str, *args: Any) -> Any:
+        """A provider's call to the room's hub (after the room, the caller if the
+        endpoint takes one)."""
         from mimi.transport import names
 
         crash = self.crash if self.crash is not None and self.crash[0] == method else None
@@ -406,19 +465,14 @@ class Cluster:
             raise Crash(f"after {method}")
         return answer
 
-    # -- the RoomHub's transport ----------------------------------------------------------
-
     def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
         from mimi.transport import names
 
         return self.actors[names.provider(target_provider)].key_material(caller, body)  # type: ignore[no-any-return]
 
-    def notify(self, follower: str, batch: Notify) -> Any:
-        self.wire.append((follower, batch))
-        return object()
-
-    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
-        return [(h, True) for h in handles], []
+    def notify(self, caller: str, follower: str, batch: Notify) -> Future[int]:
+        self.wire.append((caller, follower, batch))
+        return answered(0)
 
     # -- deployment --------------------------------------------------------------------
 
@@ -426,14 +480,14 @@ class Cluster:
         from mimi.actors.provider import ProviderServer
         from mimi.transport import names
 
-        self.actors[names.provider(uri)] = ProviderServer(uri, self.data_dir)
+        self.actors[names.provider(uri)] = ProviderServer(uri, self.data_dir, transport=SimTransport(self, uri))
 
     def room_hub(self, room: str, hub: str) -> Any:
         from mimi.actors.hub import RoomHub
         from mimi.transport import names
 
         # A window no test fills: every /notify goes on the wire when the hub fans out.
-        self.actors[names.hub(room)] = actor = RoomHub(hub, self.data_dir, self, window=1_000_000)
+        self.actors[names.hub(room)] = actor = RoomHub(hub, self.data_dir, SimTransport(self, hub), window=1_000_000)
         return actor
 
     def clients(self, host: str, clients: list[str]) -> None:
@@ -441,7 +495,8 @@ class Cluster:
         from mimi.transport import names
 
         self.hosted[host] = clients
-        self.actors[names.clients(host)] = ClientHost(names.clients(host), clients, self.data_dir)
+        tokens = {c: token(self.actors[names.provider(provider_of(c))], c) for c in clients}
+        self.actors[names.clients(host)] = ClientHost(names.clients(host), tokens, self.data_dir)
 
     def host(self, client: str) -> Any:
         from mimi.transport import names
@@ -466,8 +521,8 @@ class Cluster:
     def notify_one(self) -> None:
         from mimi.transport import names
 
-        follower, n = self.wire.pop(self.rng.randrange(len(self.wire)))
-        self.actors[names.provider(follower)].notify(n.room, n.previous, list(n.sequences), n.body, list(n.withheld))
+        caller, follower, n = self.wire.pop(self.rng.randrange(len(self.wire)))
+        self.actors[names.provider(follower)].notify(n.room, caller, n.previous, list(n.sequences), n.body, list(n.withheld))
 
     def deliver_wire(self) -> None:
         while self.wire:

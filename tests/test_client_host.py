@@ -223,10 +223,10 @@ def test_a_removed_device_added_again_shows_its_old_and_new_messages_also_after_
     provider = c.actors[names.provider("mimi://f.example")]
     missed = provider.missed
 
-    def fetching(client: str, room: str, after: int) -> Any:
+    def fetching(client: str, token: bytes, room: str, after: int) -> Any:
         if client == CLIENTS["gus"]:
             fetched.append(after)
-        return missed(client, room, after)
+        return missed(client, token, room, after)
 
     monkeypatch.setattr(provider, "missed", fetching)
     shown: dict[str, list[str]] = {"gus": [], "others": []}
@@ -259,7 +259,7 @@ def test_an_external_join_racing_a_stream_shows_every_message_after_its_commit_o
     hal = c.host(CLIENTS["hal"])
     for i in range(3):
         hal.send(CLIENTS["hal"], ROOM, message(f"early {i}"))
-    call_hub = names.call_hub
+    call_hub = c.call_hub
 
     def racing(room: str, method: str, *args: Any) -> Any:
         if method != "update" or args[0] != "mimi://f.example":
@@ -272,7 +272,7 @@ def test_an_external_join_racing_a_stream_shows_every_message_after_its_commit_o
         return answer
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(names, "call_hub", racing)
+        m.setattr(c, "call_hub", racing)
         assert c.host(tablet).join_external(tablet, ROOM)["code"] == "success"
     c.deliver_wire()
     c.restart("tablet")  # the pushes to it are lost: the inbox has them

@@ -65,16 +65,16 @@ def run_room(c: Cluster, monkeypatch: Any) -> Traffic:
     """The room's life after `deploy`, each call recorded: messages from two
     providers, a commit, an add (its /keyMaterial), a GroupInfo request."""
     t = Traffic()
-    call_hub, notify, key_material, run = names.call_hub, c.notify, c.key_material, netsim._Call.run
+    call_hub, notify, key_material, run = c.call_hub, c.notify, c.key_material, netsim._Call.run
 
     def recorded_hub(room: str, method: str, *args: Any) -> Any:
         t.hub.setdefault(method, []).append((room, *args))
         return call_hub(room, method, *args)
 
-    def recorded_notify(follower: str, batch: Notify) -> Any:
+    def recorded_notify(caller: str, follower: str, batch: Notify) -> Any:
         if follower == FOLLOWER:
             t.notifies.append(batch)
-        return notify(follower, batch)
+        return notify(caller, follower, batch)
 
     def recorded_key_material(caller: str, target: str, body: bytes) -> Any:
         if target == FOLLOWER:
@@ -87,7 +87,7 @@ def run_room(c: Cluster, monkeypatch: Any) -> Traffic:
         return run(call, cluster)
 
     with monkeypatch.context() as m:
-        m.setattr(names, "call_hub", recorded_hub)
+        m.setattr(c, "call_hub", recorded_hub)
         m.setattr(c, "notify", recorded_notify)
         m.setattr(c, "key_material", recorded_key_material)
         m.setattr(netsim._Call, "run", recorded_run)
@@ -359,7 +359,7 @@ def test_follower_refuses_without_a_trace(room: tuple[Cluster, Traffic]) -> None
         what = f"#{i} envelope {envelope} ({previous}, {sequences}) {how}"
         # Under the room's own past envelope even an accepted call is a repeat: it changes nothing.
         refused = (lambda _: True) if envelope in ("own", "reversed") else (lambda _: False)
-        fuzz.call(what, snapshot, refused, server.notify, r, previous, sequences, body, n.withheld)
+        fuzz.call(what, snapshot, refused, server.notify, r, HUB, previous, sequences, body, n.withheld)
     print(fuzz)
     assert fuzz.outcomes.get("RemoteProtocolError", 0), fuzz.outcomes
     still_works(c, "follower fuzz")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,15 @@ class Links(Wire):
         super().__init__()
         self.down, self.gone = down or set(), gone or set()
 
-    def notify(self, follower: str, batch: Any) -> Any:
+    def notify(self, follower: str, batch: Any) -> Future[int]:
         if follower in self.gone:
             raise ValueError(f"Failed to look up actor {follower}")
-        return super().notify(follower, batch)
-
-    def answered(self, handles: list[Any], wait: float) -> tuple[list[tuple[Any, bool]], list[Any]]:
-        return [(h, self.sent[h - 1][0] not in self.down) for h in handles], []
+        if follower not in self.down:
+            return super().notify(follower, batch)
+        self.sent.append((follower, batch))
+        failed: Future[int] = Future()
+        failed.set_exception(ConnectionError(f"{follower} is down"))
+        return failed
 
 
 def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

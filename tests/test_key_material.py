@@ -7,21 +7,22 @@ single-use ones are gone. Every refusal names its reason and changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mimi import _core, ids
-from mimi.actors.client import REQUIRED_CAPABILITIES
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.logic.client import ClientSession
 from mimi.logic.key_material import ClaimLimit, ClaimLimiter, KeyMaterialAnswer, hub_refusal, provider_refusal
+from mimi.logic.room_changes import REQUIRED_CAPABILITIES
 from mimi.policy import authorize_key_material
 from mimi.policy.presets import PRESETS
 from mimi.room import Actor
-from netsim import HUB, ROOM, Net, Wire
+from netsim import HUB, ROOM, Net, Wire, answered, token
 
 YAN = "mimi://y.example/d/yan/phone"  # creates the room (super_admin)
 YAN_LAPTOP = "mimi://y.example/d/yan/laptop"
@@ -216,10 +217,10 @@ def target(tmp_path: Path) -> Iterator[tuple[ProviderServer, dict[str, _core.Cli
     server = ProviderServer(TARGET, str(tmp_path / "target"), ClaimLimit(key_packages=6, window_ms=60_000))
     devices = {uri: _core.Client(uri) for uri in (WU, WU_LAPTOP)}
     for uri in devices:
-        server.register(uri, "wu-host")
+        server.register(uri, token(server, uri), "wu-host")
     phone, laptop = devices[WU], devices[WU_LAPTOP]
-    assert server.publish_key_packages(WU, phone.key_packages(2), phone.last_resort_key_package()) == 2
-    assert server.publish_key_packages(WU_LAPTOP, laptop.key_packages(1)) == 1
+    assert server.publish_key_packages(WU, token(server, WU), phone.key_packages(2), phone.last_resort_key_package()) == 2
+    assert server.publish_key_packages(WU_LAPTOP, token(server, WU_LAPTOP), laptop.key_packages(1)) == 1
     yield server, devices
 
 
@@ -250,7 +251,7 @@ def test_the_last_resort_key_package_is_handed_out_once_the_single_use_ones_are_
 def test_a_requester_over_its_limit_claims_nothing(target, zoe) -> None:  # type: ignore[no-untyped-def]
     server, devices = target
     for uri, client in devices.items():
-        server.publish_key_packages(uri, client.key_packages(10))
+        server.publish_key_packages(uri, token(server, uri), client.key_packages(10))
     body = request(zoe, WU_USER).encode()
     for _ in range(3):  # 2 clients each: 6 single-use KeyPackages, the limit
         assert status(server.key_material(HUB, body)) == "success"
@@ -265,7 +266,7 @@ def test_a_requester_over_its_limit_claims_nothing(target, zoe) -> None:  # type
 def test_the_claim_window_survives_a_restart(target, zoe, tmp_path) -> None:  # type: ignore[no-untyped-def]
     server, devices = target
     for uri, client in devices.items():
-        server.publish_key_packages(uri, client.key_packages(10))
+        server.publish_key_packages(uri, token(server, uri), client.key_packages(10))
     body = request(zoe, WU_USER).encode()
     for _ in range(3):
         assert status(server.key_material(HUB, body)) == "success"
@@ -298,8 +299,8 @@ class Direct(Wire):
         super().__init__()
         self.providers = providers
 
-    def key_material(self, caller: str, target_provider: str, body: bytes) -> KeyMaterialAnswer:
-        return self.providers[target_provider].key_material(caller, body)
+    def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
+        return answered(self.providers[target_provider].key_material(self.domain, body))
 
 
 def test_a_non_participant_cannot_drain_a_users_key_packages_through_the_hub(target, tmp_path) -> None:  # type: ignore[no-untyped-def]

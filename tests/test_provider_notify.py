@@ -20,9 +20,11 @@ from mimi.errors import InternalError, MimiError, RemoteProtocolError, StorageEr
 from mimi.logic import follower as follower_logic
 from mimi.logic.follower import MAX_WAITING, Follower, Notify
 from mimi.storage.follower import FollowerState
+from netsim import token
 
 PROVIDER = "mimi://f.example"
 ROOM = "mimi://h.example/r/notify"
+HUB = "mimi://h.example"
 CLIENTS = [f"{PROVIDER}/d/c{i}/phone" for i in range(3)]
 
 
@@ -38,7 +40,7 @@ def messages() -> list[bytes]:
 def provider(tmp_path: Path) -> Iterator[ProviderServer]:
     server = ProviderServer(PROVIDER, str(tmp_path))
     for client in CLIENTS:
-        server.subscribe(ROOM, client)
+        server.subscribe(ROOM, client, token(server, client))
     yield server
 
 
@@ -49,13 +51,13 @@ def notify(messages: list[bytes], first: int, count: int) -> Notify:
 
 
 def inbox(provider: ProviderServer, client: str) -> list[tuple[int, bytes]]:
-    return [(sequence, message) for _, _, sequence, _, message in provider.missed(client, ROOM, 0)]
+    return [(sequence, message) for _, _, sequence, _, message in provider.missed(client, token(provider, client), ROOM, 0)]
 
 
 def test_concurrent_notifies_in_any_order_are_stored_in_the_hubs_order(provider, messages) -> None:  # type: ignore[no-untyped-def]
     calls = [notify(messages, first, 2) for first in range(1, 13, 2)]
     with ThreadPoolExecutor(6) as pool:
-        counts = list(pool.map(lambda n: provider.notify(n.room, n.previous, list(n.sequences), n.body), reversed(calls)))
+        counts = list(pool.map(lambda n: provider.notify(n.room, HUB, n.previous, list(n.sequences), n.body), reversed(calls)))
     assert sum(counts) == 12 * len(CLIENTS)  # each call answers what it delivered, buffered ones 0
     assert provider.progress(ROOM)[0] == 12
     for client in CLIENTS:
@@ -85,17 +87,17 @@ def test_a_refused_commit_acknowledges_nothing(provider, messages, monkeypatch) 
     with monkeypatch.context() as m:
         m.setattr(provider.inbox, "save_logic_state", refuse)
         with pytest.raises(StorageError, match="disk is full"):
-            provider.notify(ROOM, 2, [3, 4], notify(messages, 3, 2).body)
+            provider.notify(ROOM, HUB, 2, [3, 4], notify(messages, 3, 2).body)
     assert provider.progress(ROOM)[0] == 2
     assert [s for s, _ in inbox(provider, CLIENTS[0])] == [1, 2]
     # The hub sends it again: taken now.
-    assert provider.notify(ROOM, 2, [3, 4], notify(messages, 3, 2).body) == 2 * len(CLIENTS)
+    assert provider.notify(ROOM, HUB, 2, [3, 4], notify(messages, 3, 2).body) == 2 * len(CLIENTS)
     assert [s for s, _ in inbox(provider, CLIENTS[0])] == [1, 2, 3, 4]
 
 
 def test_a_malformed_envelope_is_refused_before_it_is_queued(provider, messages) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MimiError, match="sequences must increase"):
-        provider.notify(ROOM, 5, [5], notify(messages, 6, 1).body)
+        provider.notify(ROOM, HUB, 5, [5], notify(messages, 6, 1).body)
     assert provider.progress(ROOM)[0] == 0
 
 
@@ -110,7 +112,7 @@ def state(provider: ProviderServer) -> tuple[bytes, FollowerState | None, list[l
 def all_delivered_once_in_order(provider: ProviderServer, messages: list[bytes]) -> None:
     """Normal traffic after a refusal: every event reaches every client once, in order."""
     for first in range(1, 13, 3):
-        provider.notify(ROOM, first - 1, list(range(first, first + 3)), notify(messages, first, 3).body)
+        provider.notify(ROOM, HUB, first - 1, list(range(first, first + 3)), notify(messages, first, 3).body)
     assert provider.progress(ROOM)[0] == 12
     for client in CLIENTS:
         assert inbox(provider, client) == list(zip(range(1, 13), messages))
@@ -140,11 +142,11 @@ def all_delivered_once_in_order(provider: ProviderServer, messages: list[bytes])
 def test_a_refused_notify_names_its_field_and_changes_nothing(  # type: ignore[no-untyped-def]
     provider, messages, room, previous, sequences, withheld, reason
 ) -> None:
-    provider.notify(ROOM, 0, [1, 2], notify(messages, 1, 2).body)
+    provider.notify(ROOM, HUB, 0, [1, 2], notify(messages, 1, 2).body)
     before = state(provider)
     body = notify(messages, 3, 1).body
     with pytest.raises(RemoteProtocolError, match=reason):
-        provider.notify(room, previous, sequences, body, withheld)
+        provider.notify(room, HUB, previous, sequences, body, withheld)
     assert state(provider) == before
     assert provider._state() == provider.inbox.load_logic_state()  # memory is what is stored
     all_delivered_once_in_order(provider, messages)
@@ -155,7 +157,7 @@ def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monke
     """A bug inside the logic (after it changed the follower), then a commit that
     fails with something other than a StorageError: each call fails alone, memory
     stays what is stored, and later calls, for this room and others, work."""
-    provider.notify(ROOM, 0, [1, 2], notify(messages, 1, 2).body)
+    provider.notify(ROOM, HUB, 0, [1, 2], notify(messages, 1, 2).body)
     before = state(provider)
 
     def broken(self: Follower, room: str, room_state: Any, batch: Notify, split: Any) -> list[Any]:
@@ -165,7 +167,7 @@ def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monke
     with monkeypatch.context() as m:
         m.setattr(Follower, "_deliver", broken)
         with pytest.raises(InternalError, match="OverflowError"):
-            provider.notify(ROOM, 2, [3], notify(messages, 3, 1).body)
+            provider.notify(ROOM, HUB, 2, [3], notify(messages, 3, 1).body)
     assert state(provider) == before and provider._state() == provider.inbox.load_logic_state()
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -174,10 +176,10 @@ def test_a_failure_of_any_kind_leaves_memory_as_stored(provider, messages, monke
     with monkeypatch.context() as m:
         m.setattr(provider.inbox, "save_logic_state", refuse)
         with pytest.raises(RuntimeError, match="not a StorageError"):
-            provider.notify(ROOM, 2, [3], notify(messages, 3, 1).body)
+            provider.notify(ROOM, HUB, 2, [3], notify(messages, 3, 1).body)
     assert state(provider) == before and provider._state() == provider.inbox.load_logic_state()
     own = f"{PROVIDER}/r/own"  # a room this provider is the hub of: taken without a member
-    assert provider.notify(own, 0, [1], notify(messages, 1, 1).body) == 0
+    assert provider.notify(own, PROVIDER, 0, [1], notify(messages, 1, 1).body) == 0
     assert provider.progress(own)[0] == 1
     all_delivered_once_in_order(provider, messages)
 
@@ -241,22 +243,22 @@ def test_a_notify_changes_the_rows_of_its_room_alone(tmp_path, messages) -> None
     rooms = [f"mimi://h.example/r/n{i}" for i in range(50)]
     for room in rooms:
         for client in CLIENTS:
-            server.subscribe(room, client)
+            server.subscribe(room, client, token(server, client))
     saved: list[Any] = []
     store = server.inbox.save_logic_state
     server.inbox.save_logic_state = lambda record, rows: (saved.append(rows), store(record, rows))  # type: ignore[method-assign]
     body = notify(messages, 1, 2).body
-    assert server.notify(rooms[7], 0, [1, 2], body) == 2 * len(CLIENTS)
-    assert server.notify(rooms[7], 3, [4], notify(messages, 4, 1).body) == 0  # buffered: its row is written
+    assert server.notify(rooms[7], HUB, 0, [1, 2], body) == 2 * len(CLIENTS)
+    assert server.notify(rooms[7], HUB, 3, [4], notify(messages, 4, 1).body) == 0  # buffered: its row is written
     withheld = f"{PROVIDER}/u/c1"
-    assert server.notify(rooms[9], 0, [1, 2], body, [withheld]) == 2 * (len(CLIENTS) - 1)
+    assert server.notify(rooms[9], HUB, 0, [1, 2], body, [withheld]) == 2 * (len(CLIENTS) - 1)
     first, buffered, apart = saved
     # The first event since they subscribed: the members' cursors join the common one.
     assert first.rooms == [(rooms[7], 2, 2)] and first.members == [(rooms[7], c, 0, None) for c in CLIENTS]
     assert buffered.rooms == [(rooms[7], 2, 2)] and [w[:2] for w in buffered.waiting] == [(rooms[7], 3)]
     # Withheld from c1's user: c1's cursor stays where it was (0), the others' join the common one.
     assert apart.rooms == [(rooms[9], 2, 2)] and apart.members == [(rooms[9], c, 0, None) for c in (CLIENTS[0], CLIENTS[2])]
-    assert server.notify(rooms[7], 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)  # takes the buffered one
+    assert server.notify(rooms[7], HUB, 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)  # takes the buffered one
     last = saved[-1]  # the room's row and the buffered batch gone, no row per member
     assert last.rooms == [(rooms[7], 4, 4)] and last.gone_waiting == [(rooms[7], 3)]
     assert last.members == last.waiting == last.routes == last.gone_members == []
@@ -267,13 +269,13 @@ def test_a_notify_changes_the_rows_of_its_room_alone(tmp_path, messages) -> None
     again = ProviderServer(PROVIDER, str(tmp_path))
     assert again._state() == memory == again.inbox.load_logic_state()
     assert inbox(again, CLIENTS[1]) == [] and len(inbox(again, CLIENTS[0])) == 0  # other room: nothing
-    assert [s for _, _, s, _, _ in again.missed(CLIENTS[0], rooms[7], 0)] == [1, 2, 3, 4]
-    assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[1], rooms[9], 0)] == []  # withheld from its user
-    assert again.notify(rooms[9], 2, [3], notify(messages, 3, 1).body) == len(CLIENTS)
+    assert [s for _, _, s, _, _ in again.missed(CLIENTS[0], token(again, CLIENTS[0]), rooms[7], 0)] == [1, 2, 3, 4]
+    assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[1], token(again, CLIENTS[1]), rooms[9], 0)] == []  # withheld from its user
+    assert again.notify(rooms[9], HUB, 2, [3], notify(messages, 3, 1).body) == len(CLIENTS)
     for after in (0, 1, 2):  # found from `after`, each naming the client's event before it
-        assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[1], rooms[9], after)] == [(3, 0)]
-        assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[0], rooms[9], after)] == [(3, 2), (2, 1), (1, 0)][: 3 - after][::-1]
-    assert again.missed(CLIENTS[0], rooms[9], 3) == again.missed(CLIENTS[0], "mimi://h.example/r/none", 0) == []
+        assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[1], token(again, CLIENTS[1]), rooms[9], after)] == [(3, 0)]
+        assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[0], token(again, CLIENTS[0]), rooms[9], after)] == [(3, 2), (2, 1), (1, 0)][: 3 - after][::-1]
+    assert again.missed(CLIENTS[0], token(again, CLIENTS[0]), rooms[9], 3) == again.missed(CLIENTS[0], token(again, CLIENTS[0]), "mimi://h.example/r/none", 0) == []
 
 
 def test_a_follower_stored_whole_by_schema_4_is_loaded_and_stored_as_rows(tmp_path, messages) -> None:  # type: ignore[no-untyped-def]
@@ -310,7 +312,7 @@ def test_a_follower_stored_whole_by_schema_4_is_loaded_and_stored_as_rows(tmp_pa
     assert msgpack.unpackb(server.inbox.load_logic_state().record) == {"provider": PROVIDER}
     assert inbox(server, CLIENTS[2]) == list(zip((1, 2), messages)) and inbox(server, gone) == [(1, messages[0])]
     # It goes on: the gap filled, the buffered batch delivered, to the subscribed clients only.
-    assert server.notify(ROOM, 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)
+    assert server.notify(ROOM, HUB, 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)
     assert server.progress(ROOM)[0] == 4
     assert inbox(server, CLIENTS[2]) == list(zip(range(1, 5), messages)) and inbox(server, gone) == [(1, messages[0])]
 
@@ -321,13 +323,13 @@ def test_a_follower_stored_whole_by_schema_4_is_loaded_and_stored_as_rows(tmp_pa
 def test_missed_answers_a_page_at_a_time_and_reads_the_inbox_in_pages(provider, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from mimi.actors import provider as provider_actor
 
-    provider.notify(ROOM, 0, list(range(1, 13)), notify(messages, 1, 12).body)
+    provider.notify(ROOM, HUB, 0, list(range(1, 13)), notify(messages, 1, 12).body)
     reads: list[int] = []
     fetch = provider.inbox.fetch_inbox
     monkeypatch.setattr(provider.inbox, "fetch_inbox", lambda *a: reads.append(a[-1]) or fetch(*a))
     monkeypatch.setattr(provider_actor, "INBOX_PAGE", 2)  # read 2 rows at a time
     pages, after = [], 0
-    while page := provider.missed(CLIENTS[0], ROOM, after, 5):  # as the client host asks
+    while page := provider.missed(CLIENTS[0], token(provider, CLIENTS[0]), ROOM, after, 5):  # as the client host asks
         pages.append([(s, p, m) for _, _, s, p, m in page])
         after = page[-1][2]
     assert [[s for s, _, _ in page] for page in pages] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]

@@ -11,10 +11,13 @@ from typing import Any
 import pytest
 
 from mimi import _core, content
-from mimi.actors.client import ClientHost
+from mimi.actors.client import ClientHost, hub_call
 from mimi.actors.deploy import Deployment
 from mimi.components import ComponentId
-from mimi.logic.client import commit_bundle
+from mimi.logic.client import ClientSession, commit_bundle
+from mimi.logic.follower import Notify
+from mimi.logic.room_changes import key_material_request
+from mimi.transport.ray import RayTransport
 from netsim import ORDINARY_USER, SUSPENDED, suspending_roles
 
 ROOM = "mimi://h.example/r/restart"
@@ -116,15 +119,47 @@ def test_a_follower_killed_twice_comes_back_each_time_and_gets_every_event(room)
 
 def test_bad_bodies_at_the_hub_change_nothing(room) -> None:  # type: ignore[no-untyped-def]
     ray, d = room
-    hub = d.hubs[ROOM]
+    hub, f = d.hubs[ROOM], RayTransport("mimi://f.example")  # f.example's transport
     before = ray.get(hub.progress.remote(ROOM))
-    raw = ray.get(hub.update.remote(ROOM, "mimi://f.example", b"\x00\x01", 1))
+    raw = f.update(ROOM, b"\x00\x01").result()
     assert _core.UpdateResponse.decode(raw).response_code == "invalidProposal"
-    raw = ray.get(hub.submit.remote(ROOM, "mimi://f.example", b"\xff" * 40, 1))
+    [raw] = f.submit_messages(ROOM, [b"\xff" * 40]).result()
     assert _core.SubmitMessageResponse.decode(raw).status == "notAllowed"
     with pytest.raises(Exception, match="no such room"):
-        ray.get(hub.submit.remote("mimi://h.example/r/other", "mimi://f.example", b"", 1))
+        f.submit_messages("mimi://h.example/r/other", [b""]).result()
     assert ray.get(hub.progress.remote(ROOM)) == before
+    agree(ray, d)
+
+
+def test_a_provider_that_lies_about_its_clients_is_refused(room) -> None:  # type: ignore[no-untyped-def]
+    # docs/guarantees.md, "Callers": x.example's transport (wired as x.example)
+    # forwards bodies of h.example's and f.example's clients; each is refused as not
+    # x.example's to send, and nothing changes. The same bodies from their own
+    # providers are taken.
+    ray, d = room
+    liar = RayTransport("mimi://x.example")
+    hub, follower = d.hubs[ROOM], d.providers["mimi://f.example"]
+    say(ray, d, "hal", "before")
+    d.settle(ROOM)
+    before, delivered = ray.get(hub.progress.remote(ROOM)), ray.get(follower.progress.remote(ROOM))
+    hal_session = ClientSession(_core.Client("mimi://h.example/d/hal/liar"))
+    request = key_material_request(hal_session, "mimi://f.example/u/fay", ROOM)
+    refused = liar.key_material(ROOM, request).result()
+    assert refused.reason == "mimi://x.example cannot request key material for mimi://h.example/d/hal/liar"
+    # Fay's host sends, as her provider forwards it; the hub's copy on its way to f.example,
+    # taken from the log, is /notify-ed again by the liar.
+    mine = [e for e in ray.get(hub.events.remote(ROOM, 0, 1000)) if "mimi://f.example" in e[1]]
+    (previous, _, _), (sequence, _, message) = mine[-2], mine[-1]
+    body = _core.encode_notify([_core.FanoutMessage.decode(message)])
+    with pytest.raises(Exception, match=r"mimi://x\.example is not the hub of the room"):
+        liar.notify("mimi://f.example", Notify(ROOM, previous, (sequence,), body)).result()
+    assert ray.get(hub.progress.remote(ROOM)) == before
+    assert ray.get(follower.progress.remote(ROOM)) == delivered
+    # Through the provider a device must present its token: a bare claim is refused.
+    with pytest.raises(Exception, match="not its token"):
+        ray.get(hub_call(follower, CLIENTS["fay"], b"claimed", "submit_messages", ROOM, [b""]))
+    with pytest.raises(Exception, match=r"is not a client of mimi://f\.example"):
+        ray.get(hub_call(follower, CLIENTS["hal"], d.token(CLIENTS["hal"]), "submit_messages", ROOM, [b""]))
     agree(ray, d)
 
 
@@ -137,11 +172,11 @@ def test_replayed_notify_is_acknowledged_and_processed_once(room) -> None:  # ty
     (previous, _, _), (sequence, _, message) = mine[-2], mine[-1]
     body = _core.encode_notify([_core.FanoutMessage.decode(message)])
     before = ray.get(provider.progress.remote(ROOM))
-    assert ray.get(provider.notify.remote(ROOM, previous, [sequence], body)) == 0  # acknowledged, not redelivered
+    assert ray.get(provider.notify.remote(ROOM, HUB, previous, [sequence], body)) == 0  # acknowledged, not redelivered
     assert ray.get(provider.progress.remote(ROOM)) == before
     assert texts(ray, d, "fay") == ["once"]
     with pytest.raises(Exception, match=r"badRequest|notify"):
-        ray.get(provider.notify.remote(ROOM, sequence, [sequence + 1], body[:-2]))
+        ray.get(provider.notify.remote(ROOM, HUB, sequence, [sequence + 1], body[:-2]))
     assert ray.get(provider.progress.remote(ROOM)) == before
 
 
@@ -204,9 +239,9 @@ def test_a_non_participants_drain_through_the_hub_is_refused(room) -> None:  # t
         refused = ray.get(d.host(mallory).add_users.remote(mallory, ROOM, [ivy_user]))
         assert refused["code"] == "noConsentForThisRoom"
         assert refused["reason"].endswith(f"{mallory} is not in the group with that signature key")
-    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 3  # all still there
+    assert ray.get(provider.publish_key_packages.remote(ivy, d.token(ivy), [])) == 3  # all still there
     assert call(ray, d, "hal", "add_users", ROOM, [ivy_user])["code"] == "success"
-    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 2
+    assert ray.get(provider.publish_key_packages.remote(ivy, d.token(ivy), [])) == 2
 
 
 def test_an_add_after_exhaustion_uses_the_last_resort_key_package(room) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +253,7 @@ def test_an_add_after_exhaustion_uses_the_last_resort_key_package(room) -> None:
     d.room_hub(other, HUB)
     call(ray, d, "hal", "create_room", other, "cooperative")
     assert call(ray, d, "hal", "add_users", other, [ivy_user])["code"] == "success"  # the single-use one
-    assert ray.get(provider.publish_key_packages.remote(ivy, [])) == 0
+    assert ray.get(provider.publish_key_packages.remote(ivy, d.token(ivy), [])) == 0
     assert call(ray, d, "hal", "add_users", ROOM, [ivy_user])["code"] == "success"  # the last-resort one
     say(ray, d, "hal", "welcome ivy")
     d.settle(ROOM)

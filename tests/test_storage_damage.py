@@ -37,7 +37,7 @@ from mimi.storage import (
     LogEvent,
     SentMessage,
 )
-from netsim import HUB, Wire, hosted_room
+from netsim import HUB, Wire, hosted_room, token
 
 ROOM = "mimi://y.example/r/damage"
 CLIENTS = [f"mimi://f.example/d/c{i}/phone" for i in range(3)]
@@ -388,12 +388,12 @@ def provider_dir(tmp_path: Path) -> Path:
     fanouts = [_core.FanoutMessage(1_700_000_000_000 + i, group.encrypt(b"m")) for i in range(3)]
     server = ProviderServer(PROVIDER, str(tmp_path))
     for c in CLIENTS:
-        server.subscribe(ROOM, c)
-    server.notify(ROOM, 0, [1, 2, 3], _core.encode_notify(fanouts))
+        server.subscribe(ROOM, c, token(server, c))
+    server.notify(ROOM, HUB, 0, [1, 2, 3], _core.encode_notify(fanouts))
     for c in CLIENTS:
-        server.register(c, "host")  # after the notify: no host to push to without Ray
+        server.register(c, token(server, c), "host")  # after the notify: no host to push to without Ray
     device = _core.Client(CLIENTS[0])
-    server.publish_key_packages(CLIENTS[0], device.key_packages(2), device.last_resort_key_package())
+    server.publish_key_packages(CLIENTS[0], token(server, CLIENTS[0]), device.key_packages(2), device.last_resort_key_package())
     stop(server)
     return tmp_path
 
@@ -425,7 +425,7 @@ def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, column: st
     path = DataDir(provider_dir).server(PROVIDER)
     edit(path, (f"UPDATE follower_events SET {column} = ? WHERE sequence = 2", (damage,)))
     server = ProviderServer(PROVIDER, str(provider_dir))
-    refused(path, lambda: server.missed(CLIENTS[0], ROOM, 0), f"follower_events \\('{ROOM}', 2\\): damaged record")
+    refused(path, lambda: server.missed(CLIENTS[0], token(server, CLIENTS[0]), ROOM, 0), f"follower_events \\('{ROOM}', 2\\): damaged record")
     stop(server)
 
 
@@ -460,7 +460,7 @@ def client_dir(tmp_path: Path, history: bytes) -> Path:
     session.create_room(ROOM, b"damage", _core.SignatureKeyPair.generate().public, HUB, state)
     session.rooms[ROOM].last_sequence = 1
     store = ClientStore(data.client(CLIENTS[0]))
-    device = Device(session, store, PROVIDER, {}, unsaved={ROOM: [HistoryEntry(1, 1, CLIENTS[1], history)]})
+    device = Device(session, store, PROVIDER, b"", {}, unsaved={ROOM: [HistoryEntry(1, 1, CLIENTS[1], history)]})
     ClientHost._save(object.__new__(ClientHost), device)
     store.close()
     return tmp_path
@@ -473,10 +473,10 @@ def test_a_device_refuses_a_damaged_state(tmp_path: Path) -> None:
         record = msgpack.unpackb(store.load_state())
     for damaged in (b"\x92", msgpack.packb({**record, "mls": record["mls"][:-9]}), msgpack.packb({**record, "rooms": {ROOM: b"?"}})):
         edit(path, ("UPDATE client_state SET state = ?", (damaged,)))
-        refused(path, lambda: ClientHost("host", [CLIENTS[0]], str(directory)), "client_state 1: damaged record")
+        refused(path, lambda: ClientHost("host", {CLIENTS[0]: b""}, str(directory)), "client_state 1: damaged record")
 
 
 def test_a_device_refuses_damaged_history(tmp_path: Path) -> None:
     directory = client_dir(tmp_path, b"\xff not CBOR")
     path = DataDir(directory).client(CLIENTS[0])
-    refused(path, lambda: ClientHost("host", [CLIENTS[0]], str(directory)), f"client_history \\('{ROOM}', 1\\): damaged record \\(DecodeError")
+    refused(path, lambda: ClientHost("host", {CLIENTS[0]: b""}, str(directory)), f"client_history \\('{ROOM}', 1\\): damaged record \\(DecodeError")

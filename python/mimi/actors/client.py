@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -15,8 +15,8 @@ from typing import Any
 import msgpack
 
 from mimi import _core, content, ids
-from mimi.components import ComponentId, ParticipantListUpdate, UserindexRolePair, UserRolePair
 from mimi.errors import MimiError
+from mimi.logic import room_changes
 from mimi.logic.client import (
     REJOIN_ATTEMPTS,
     ClientSession,
@@ -32,7 +32,7 @@ from mimi.logic.client import (
 )
 from mimi.logic.follower import INBOX_PAGE, Pushed
 from mimi.logic.group_info import group_info_request, open_group_info_response
-from mimi.policy.presets import ORDINARY_USER, PRESETS
+from mimi.policy.presets import PRESETS
 from mimi.room import RoomState
 from mimi.storage import ClientStore, DataDir, HistoryEntry, SentMessage
 from mimi.transport import names
@@ -47,6 +47,7 @@ class Device:
     session: ClientSession
     store: ClientStore
     provider: str
+    token: bytes  # the client's at its provider (`mimi.logic.access`)
     group_ids: dict[str, bytes]  # room -> MLS group ID
     saved_at: float = 0.0  # monotonic time of the last saved MLS state
     dirty: bool = False  # deliveries processed since
@@ -58,48 +59,59 @@ class Device:
 log = logging.getLogger(__name__)
 
 
+# The provider's threads that forward its clients' calls to hubs, apart from those
+# that take /notify and /keyMaterial from hubs: a hub that calls back while it
+# answers a forwarded call always finds a free thread.
+HUB_CALLS = "hub_calls"
+
+
 class ClientHost:
-    def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+    """The devices `tokens` names, each with its token at its provider (given by
+    the deployment). A device talks only to its own provider, which forwards what
+    is for a room's hub (`_hub`)."""
+
+    def __init__(self, name: str, tokens: Mapping[str, bytes], data_dir: str) -> None:
         self.name = name
         self.data = DataDir(Path(data_dir))
-        self.devices: dict[str, Device] = {c: self._open(c) for c in clients}
+        self.providers: dict[str, Any] = {}  # provider URI -> its actor, looked up once
+        self.devices: dict[str, Device] = {c: self._open(c, token) for c, token in tokens.items()}
         for uri, device in self.devices.items():
-            provider = names.handle(names.provider(device.provider))
-            names.ray_get(provider.register.remote(uri, name))
+            provider = self._provider(device)
+            names.ray_get(provider.register.remote(uri, device.token, name))
             # After a restart: what the provider pushed while this host was down (in
             # rooms it may not have saved yet), then what was sent and not answered,
             # byte for byte (the hub answers a repeat as it did the first time).
             session = device.session
-            for room in sorted(set(session.rooms) | set(names.ray_get(provider.rooms.remote(uri)))):
+            for room in sorted(set(session.rooms) | set(names.ray_get(provider.rooms.remote(uri, device.token)))):
                 view = session.rooms.get(room)
                 self._repair(device, room, 0 if view is None else view.last_sequence)
                 self._submit(device, room)
             self._save(device)
 
-    def _open(self, uri: str) -> Device:
+    def _open(self, uri: str, token: bytes) -> Device:
         # NORMAL, not FULL: a device's copy is rebuilt from its provider's inbox
         # (durable, FULL) after a crash or power loss, so the device need not
         # fsync every delivered batch (most of a loaded client host's time,
         # docs/results.md).
         store = ClientStore(self.data.client(uri), synchronous="NORMAL")
         try:
-            return self._restore(uri, store)
+            return self._restore(uri, token, store)
         except BaseException:
             store.close()  # a refused file stays as it was: no connection left to checkpoint it later
             raise
 
-    def _restore(self, uri: str, store: ClientStore) -> Device:
+    def _restore(self, uri: str, token: bytes, store: ClientStore) -> Device:
         provider = ids.provider_of(uri)
         saved = store.load_state()
         if saved is None:
-            device = Device(ClientSession(_core.Client(uri)), store, provider, {})
+            device = Device(ClientSession(_core.Client(uri)), store, provider, token, {})
             self._save(device)
             return device
 
         def restore(saved: bytes) -> Device:
             record = msgpack.unpackb(saved)
             session = ClientSession(_core.Client.import_state(record["mls"]))
-            device = Device(session, store, provider, {r: bytes(g) for r, g in record["rooms"].items()})
+            device = Device(session, store, provider, token, {r: bytes(g) for r, g in record["rooms"].items()})
             device.refused, device.failures = record.get("refused", 0), record.get("failures", 0)  # counted since schema 2
             joined = record.get("joined", {})  # saved since external joins skip what came before them
             for room, group_id in device.group_ids.items():
@@ -154,6 +166,21 @@ class ClientHost:
     def ping(self) -> str:
         return self.name
 
+    def _provider(self, device: Device) -> Any:
+        handle = self.providers.get(device.provider)
+        if handle is None:
+            handle = self.providers[device.provider] = names.handle(names.provider(device.provider))
+        return handle
+
+    def _hub(self, device: Device, endpoint: str, room: str, *args: Any) -> Any:
+        """A call to the room's hub (a `Transport` method), through the device's
+        provider, which forwards it as itself; its answer."""
+        return names.ray_get(self._hub_call(device, endpoint, room, *args))
+
+    def _hub_call(self, device: Device, endpoint: str, room: str, *args: Any) -> Any:
+        """`_hub`'s call, left in flight (load generators keep a window of them)."""
+        return hub_call(self._provider(device), device.session.uri, device.token, endpoint, room, *args)
+
     # -- setup ------------------------------------------------------------------------
 
     def publish_key_packages(self, client: str, count: int) -> int:
@@ -163,20 +190,18 @@ class ClientHost:
         kps = device.session.client.key_packages(count)
         last_resort = device.session.client.last_resort_key_package()
         self._save(device)
-        remaining: int = names.ray_get(
-            names.handle(names.provider(device.provider)).publish_key_packages.remote(client, kps, last_resort)
-        )
+        remaining: int = names.ray_get(self._provider(device).publish_key_packages.remote(client, device.token, kps, last_resort))
         return remaining
 
     def create_room(self, client: str, room: str, preset: str) -> None:
         """Creates `room` on its hub (the provider its URI names) with a policy preset."""
         device = self._device(client)
         session = device.session
-        hub_key, hub = names.call_hub(room, "reserve")
+        hub_key, hub = self._hub(device, "reserve", room)
         state = PRESETS[preset].new_room(session.user, room, room_name=room.rsplit("/", 1)[-1], hub=hub, members=[client])
         group = session.create_room(room, room.encode(), hub_key, hub, state)
-        names.ray_get(names.handle(names.hub(room)).create_room.remote(room, group.export_group_info(), group.export_ratchet_tree()))
-        names.ray_get(names.handle(names.provider(device.provider)).subscribe.remote(room, client))
+        self._hub(device, "create_room", room, group.export_group_info(), group.export_ratchet_tree())
+        names.ray_get(self._provider(device).subscribe.remote(room, client, device.token))
         self._save(device)
 
     # -- room changes ---------------------------------------------------------------------
@@ -186,7 +211,7 @@ class ClientHost:
             # The pending commit is durable before it leaves: a host that dies after the
             # hub accepted it merges it when it comes back at its sequence.
             self._save(device)
-        raw = names.call_hub(room, "update", device.provider, body, now_ms())
+        raw = self._hub(device, "update", room, body)
         response = _core.UpdateResponse.decode(raw)
         if room in device.session.pending:
             if response.response_code == "success":
@@ -196,64 +221,42 @@ class ClientHost:
         self._save(device)
         return {"code": response.response_code, "reason": response.error_description, "epoch": response.current_epoch}
 
-    def _participants(self, update: ParticipantListUpdate) -> tuple[int, bytes]:
-        return (ComponentId.participant_list, update.encode())
-
-    def _index_of(self, device: Device, room: str, user: str) -> int:
-        return [p.user for p in device.session.state_of(room).participants.participants].index(user)
-
     def add_users(self, client: str, room: str, users: list[str]) -> dict[str, Any]:
         """Adds users as ordinary participants with every client of theirs, their
         KeyPackages fetched through the hub (/keyMaterial)."""
         device = self._device(client)
         kps: list[bytes] = []
         for user in users:
-            request = key_material_request(device.session, user, room)
-            answer = names.call_hub(room, "key_material", device.provider, request)
+            answer = self._hub(device, "key_material", room, room_changes.key_material_request(device.session, user, room))
             response = _core.KeyMaterialResponse.decode(answer.response)
-            served = [c for c in response.clients if c.key_package is not None]
-            if not served:  # by its user code, or a partialSuccess with none served (docs/interop.md)
+            if not any(c.key_package is not None for c in response.clients):
+                # by its user code, or a partialSuccess with none served (docs/interop.md)
                 code = "noCompatibleMaterial" if response.user_status == "partialSuccess" else response.user_status
                 return {"code": code, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
-            members = {m.identity for m in device.session.rooms[room].group.members()}
-            kps += [c.key_package for c in served if c.key_package is not None and c.client_uri not in members]
-        added = [u for u in users if u not in device.session.state_of(room).participants.roles()]
-        update = ParticipantListUpdate(added_participants=tuple(UserRolePair(u, ORDINARY_USER) for u in added))
-        out = device.session.commit(room, kps, app_data=[self._participants(update)] if added else [])
-        return self._update(device, room, commit_bundle(out))
+            kps += room_changes.key_packages_to_add(device.session, room, response)
+        return self._commit(device, room, room_changes.add_users(device.session, room, users, kps))
 
     def change_component(self, client: str, room: str, component_id: int, data: bytes) -> dict[str, Any]:
         """Commits a new value of one room component (the room metadata or a policy
         component such as roles_list), as an AppDataUpdate."""
         device = self._device(client)
-        out = device.session.commit(room, app_data=[(component_id, data)])
-        return self._update(device, room, commit_bundle(out))
+        return self._commit(device, room, room_changes.change_component(device.session, room, component_id, data))
 
     def set_role(self, client: str, room: str, user: str, role: int) -> dict[str, Any]:
         device = self._device(client)
-        update = ParticipantListUpdate(changed_role_participants=(UserindexRolePair(self._index_of(device, room, user), role),))
-        out = device.session.commit(room, app_data=[self._participants(update)])
-        return self._update(device, room, commit_bundle(out))
+        return self._commit(device, room, room_changes.set_role(device.session, room, user, role))
 
     def remove_user(self, client: str, room: str, user: str) -> dict[str, Any]:
         """Removes a participant and every client of theirs still in the group."""
         device = self._device(client)
-        group = device.session.rooms[room].group
-        leaves = [m.leaf_index for m in group.members() if ids.user_of(m.identity) == user]
-        update = ParticipantListUpdate(removed_indices=(self._index_of(device, room, user),))
-        out = device.session.commit(room, removes=leaves, app_data=[self._participants(update)])
-        return self._update(device, room, commit_bundle(out))
+        return self._commit(device, room, room_changes.remove_user(device.session, room, user))
 
     def commit_pending(self, client: str, room: str) -> dict[str, Any]:
         """Commits the pending proposals; a user who left also leaves the participant list."""
         device = self._device(client)
-        session = device.session
-        state = session.state_of(room)
-        leaving = {ids.user_of(c) for c in session.pending_leaves.get(room, ())}
-        remaining = {ids.user_of(c) for c in state.members if c not in session.pending_leaves.get(room, ())}
-        gone = [i for i, p in enumerate(state.participants.participants) if p.user in leaving and p.user not in remaining]
-        app_data = [self._participants(ParticipantListUpdate(removed_indices=tuple(gone)))] if gone else []
-        out = session.commit(room, app_data=app_data)
+        return self._commit(device, room, room_changes.commit_pending(device.session, room))
+
+    def _commit(self, device: Device, room: str, out: _core.CommitOutput) -> dict[str, Any]:
         return self._update(device, room, commit_bundle(out))
 
     def leave(self, client: str, room: str) -> dict[str, Any]:
@@ -265,19 +268,19 @@ class ClientHost:
         out = self._external_commit(device, room)
         # Subscribed before the commit leaves, so that nothing the hub sequences after
         # it misses this device; what comes before it, the device skips (`joined_at`).
-        provider = names.handle(names.provider(device.provider))
-        since = names.ray_get(provider.subscribe.remote(room, client))
+        provider = self._provider(device)
+        since = names.ray_get(provider.subscribe.remote(room, client, device.token))
         result = self._update(device, room, commit_bundle(out))
         if result["code"] != "success":
-            names.ray_get(provider.unsubscribe.remote(room, client, since + 1))
+            names.ray_get(provider.unsubscribe.remote(room, client, device.token, since + 1))
         return result
 
     def _external_commit(self, device: Device, room: str) -> _core.CommitOutput:
         """An external commit into `room` from the GroupInfo the hub gives this device."""
-        hub_key, _ = names.call_hub(room, "hub_sender")
+        hub_key, _ = self._hub(device, "hub_sender", room)
         hpke = _core.HpkeKeyPair.generate()
         request = group_info_request(device.session.client, hpke.public)
-        reply = names.call_hub(room, "group_info", device.provider, request)
+        reply = self._hub(device, "group_info", room, request)
         claimed = open_group_info_response(reply, room, hpke.private, hub_key)
         return device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
 
@@ -323,7 +326,7 @@ class ClientHost:
         statuses: dict[bytes, str] = {}
         pending = session.unanswered(room)
         while pending:
-            replies = names.call_hub(room, "submit_many", device.provider, [session.body(m) for m in pending], now_ms())
+            replies = self._hub(device, "submit_messages", room, [session.body(m) for m in pending])
             stale: list[EpochTooOld] = []
             for message_id, reply in zip(pending, replies):
                 statuses[message_id] = _core.SubmitMessageResponse.decode(reply).status
@@ -379,9 +382,9 @@ class ClientHost:
     def _repair(self, device: Device, room: str, after: int) -> None:
         """The device's events of `room` after sequence `after`, from its provider's inbox."""
         client = device.session.uri
-        provider = names.handle(names.provider(device.provider))
+        provider = self._provider(device)
         while True:  # a page (INBOX_PAGE events) a call
-            page = names.ray_get(provider.missed.remote(client, room, after))
+            page = names.ray_get(provider.missed.remote(client, device.token, room, after))
             for _, _, sequence, _, fanout in page:
                 self._process(device, client, room, sequence, fanout)
             if len(page) < INBOX_PAGE:
@@ -404,7 +407,7 @@ class ClientHost:
             elif isinstance(event, Refused):
                 device.refused += 1
             elif isinstance(event, Removed):
-                names.handle(names.provider(device.provider)).unsubscribe.remote(room, client, sequence)
+                self._provider(device).unsubscribe.remote(room, client, device.token, sequence)
         self.on_events(client, room, sequence, events)
 
     def on_events(self, client: str, room: str, sequence: int, events: list[Event]) -> None:
@@ -448,18 +451,10 @@ class ClientHost:
         }
 
 
-# RequiredCapabilities of every mimi group: app_data_dictionary (0x0006) and AppDataUpdate (0x0008).
-REQUIRED_CAPABILITIES = b"\x02\x00\x06\x02\x00\x08\x00"
-
-
-def key_material_request(session: ClientSession, target_user: str, room: str) -> bytes:
-    """A KeyMaterialRequest from this client's user, signed by this client."""
-    key = session.client.signature_key
-    request = _core.KeyMaterialRequest(
-        session.user, target_user, room, [_core.CIPHERSUITE], REQUIRED_CAPABILITIES,
-        key.public, _core.basic_credential(session.uri),
-    )
-    return request.signed(key.private).encode()
+def hub_call(provider: Any, client: str, token: bytes, endpoint: str, room: str, *args: Any) -> Any:
+    """The call by which `client` (with its `token`) asks its `provider` (an actor
+    handle) to forward `endpoint` to the room's hub (`ProviderServer.hub_call`); its reply."""
+    return provider.hub_call.options(concurrency_group=HUB_CALLS).remote(client, token, endpoint, room, *args)
 
 
 def text_of(message: content.MimiContent) -> str:

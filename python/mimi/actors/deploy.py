@@ -9,14 +9,17 @@ many actors; they are mostly idle).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mimi.actors.client import ClientHost
+from mimi import ids
+from mimi.actors.client import HUB_CALLS, ClientHost
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
+from mimi.logic.access import device_token
 from mimi.logic.fanout import Backoff
 from mimi.transport import names
 
@@ -27,6 +30,10 @@ ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "m
 # flight bound the batch.
 HUB_CONCURRENCY = 64
 PROVIDER_CONCURRENCY = 16  # /notify calls of all hubs in flight to one provider share a commit
+# Threads of a ProviderServer that forward its clients' calls to hubs, each waiting for
+# the hub's answer (`ProviderServer.hub_call`): the calls its hosts keep in flight, whose
+# `/submitMessage` bodies go to the hub together (docs/results.md, "The provider hop").
+PROVIDER_HUB_CALLS = 64
 
 
 def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -41,7 +48,10 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
 
 @dataclass
 class Deployment:
-    """The actors of one deployment, created on the connected Ray cluster."""
+    """The actors of one deployment, created on the connected Ray cluster. The
+    wiring fixes who is who: each server's transport speaks as the provider it is
+    created for, and each client host gets its clients' tokens from their
+    providers' secrets (`mimi.logic.access`)."""
 
     data_dir: str
     providers: dict[str, Any] = field(default_factory=dict)
@@ -49,13 +59,16 @@ class Deployment:
     hosts: dict[str, Any] = field(default_factory=dict)  # host name -> ClientHost
     client_host: dict[str, str] = field(default_factory=dict)  # client -> host name
     hub_of_room: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, bytes] = field(default_factory=dict)  # provider -> its secret for its clients' tokens
 
     def provider(self, uri: str) -> Any:
         import ray
 
-        actor: Any = ray.remote(ProviderServer)
+        groups: dict[str, Any] = {"concurrency_groups": {HUB_CALLS: PROVIDER_HUB_CALLS}}
+        actor: Any = ray.remote(**groups)(ProviderServer)
+        secret = self.secrets.setdefault(uri, os.urandom(32))
         handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **ACTOR_OPTIONS).remote(
-            uri, self.data_dir
+            uri, self.data_dir, secret=secret
         )
         ray.get(handle.ping.remote())
         self.providers[uri] = handle
@@ -63,9 +76,12 @@ class Deployment:
 
     def room_hub(self, room: str, hub: str, window: int = 2, backoff: Backoff | None = None) -> Any:
         """A RoomHub for `room`, hosted by provider `hub`; `window`: `/notify` calls
-        in flight per follower; `backoff`: when to try a failing follower again."""
+        in flight per follower; `backoff`: when to try a failing follower again. The
+        hub is the provider the room's URI names: there its peers' transports find it."""
         import ray
 
+        if ids.provider_of(room) != hub:
+            raise MimiError(f"{room} names {ids.provider_of(room)} as its hub, not {hub}")
         actor: Any = ray.remote(RoomHub)
         handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
             hub, self.data_dir, window=window, backoff=backoff
@@ -82,12 +98,16 @@ class Deployment:
 
         name = names.clients(host)
         actor: Any = ray.remote(**remote)(cls) if remote else ray.remote(cls)
-        handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, clients, self.data_dir)
+        handle = actor.options(name=name, **ACTOR_OPTIONS).remote(name, {c: self.token(c) for c in clients}, self.data_dir)
         ray.get(handle.ping.remote())
         self.hosts[host] = handle
         for client in clients:
             self.client_host[client] = host
         return handle
+
+    def token(self, client: str) -> bytes:
+        """The token by which `client` is known to its provider (`mimi.logic.access`)."""
+        return device_token(self.secrets[ids.provider_of(client)], client)
 
     def host(self, client: str) -> Any:
         return self.hosts[self.client_host[client]]

@@ -16,11 +16,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from functools import partial
 from itertools import groupby
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import msgpack
 
@@ -54,7 +55,7 @@ class RoomHub:
         self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2, backoff: Backoff | None = None
     ) -> None:
         self.hub = hub
-        self.transport: Transport = transport or RayTransport()
+        self.transport: Transport = transport or RayTransport(hub)
         self.path = DataDir(Path(data_dir)).server(hub)
         self.store = HubStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.rooms: dict[str, HubRoom] = {}
@@ -154,6 +155,8 @@ class RoomHub:
         return str(self.path)
 
     # -- endpoints (bodies of draft-ietf-mimi-protocol) ---------------------------------
+    # `provider`: the caller, as the transport authenticated it (never a body's claim);
+    # each endpoint checks the body's claims against it (docs/guarantees.md, "Callers").
 
     def reserve(self, room: str) -> tuple[bytes, str]:
         """The hub's external-sender key and identity for a room about to be created."""
@@ -200,8 +203,7 @@ class RoomHub:
             )
 
     def key_material(self, room: str, provider: str, body: bytes) -> KeyMaterialAnswer:
-        """/keyMaterial through the hub, from `provider` (the transport will authenticate
-        it; today it is the caller's argument). If the room's policy lets the requester
+        """/keyMaterial through the hub, from `provider`. If the room's policy lets the requester
         add the target's clients (`hub_refusal`), forwards the KeyMaterialRequest to the
         target user's provider and remembers where each KeyPackage came from, so its
         Welcome goes there (draft-ietf-mimi-protocol §Fetch Key Material)."""
@@ -212,7 +214,7 @@ class RoomHub:
         if refusal is not None:
             return refusal
         target = ids.provider_of(request.target_user)
-        answer = self.transport.key_material(self.hub, target, body)
+        answer = self.transport.claim_key_material(target, body).result()
         response = _core.KeyMaterialResponse.decode(answer.response)
         refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]
         with self.lock:
@@ -422,19 +424,20 @@ class RoomHub:
                 with self.lock:
                     self._send_ready()
                     self._save_cursors()
-                    handles = list(self.outbox.in_flight)
+                    handles = cast("list[Future[int]]", list(self.outbox.in_flight))
                     now = time.monotonic()
                     wake = self.outbox.wake_at(now)
                 idle = 1.0 if wake is None else min(1.0, wake - now)
                 if not handles:
                     self.sending.wait(idle)
                     continue
-                done, _ = self.transport.answered(handles, min(0.05, idle))
+                # A call that failed (the follower died, restarted or refused) is sent again.
+                done, _ = wait(handles, min(0.05, idle), return_when=FIRST_COMPLETED)
                 if done:
                     with self.lock:
                         now = time.monotonic()
-                        for handle, ok in done:
-                            self.outbox.answered(handle, ok, now)
+                        for handle in done:
+                            self.outbox.answered(handle, handle.exception() is None, now)
             except Exception:  # the pump must outlive any one failure
                 time.sleep(0.05)
 

@@ -3,6 +3,7 @@ room's events), KeyPackage directory, and the local clients' hosts."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -19,8 +20,18 @@ from mimi import _core, ids
 from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import InternalError, MimiError
+from mimi.logic.access import check_device
 from mimi.logic.fanout import Attempts, Backoff
-from mimi.logic.follower import INBOX_PAGE, SEQUENCE_END, Delivery, Follower, Notify, Pushed, unpack_waiting
+from mimi.logic.follower import (
+    INBOX_PAGE,
+    SEQUENCE_END,
+    Delivery,
+    Follower,
+    Notify,
+    Pushed,
+    notifier_refusal,
+    unpack_waiting,
+)
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
     ClaimLimit,
@@ -32,12 +43,27 @@ from mimi.logic.key_material import (
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore, StoredKeyPackage
 from mimi.storage.follower import Delivery as StoredDelivery
 from mimi.storage.follower import FollowerState
-from mimi.transport import names
+from mimi.transport import Transport, names
+from mimi.transport.ray import RayTransport
+
+# What a local client may ask of a room's hub through its provider (`hub_call`): the
+# transport's methods that go to a hub, which sees this provider as their caller.
+HUB_ENDPOINTS = frozenset({"update", "submit_messages", "group_info", "key_material", "reserve", "create_room", "hub_sender"})
 
 
 class ProviderServer:
-    def __init__(self, provider: str, data_dir: str, claim_limit: ClaimLimit = CLAIM_LIMIT) -> None:
+    def __init__(
+        self, provider: str, data_dir: str, claim_limit: ClaimLimit = CLAIM_LIMIT, *,
+        secret: bytes | None = None, transport: Transport | None = None,
+    ) -> None:
         self.provider = provider
+        # Its local clients' tokens derive from it (`mimi.logic.access`); the deployment
+        # gives it (a provider without one is reachable by no client).
+        self.secret = secret if secret is not None else os.urandom(32)
+        self.transport: Transport = transport or RayTransport(provider)
+        # Per room, the `/submitMessage` bodies of concurrent local calls go to the hub in
+        # one call, in the order they came: the hub logs them in one commit.
+        self.submits: dict[str, GroupCommit[list[bytes], list[bytes]]] = {}
         self.path = DataDir(Path(data_dir)).server(provider)
         self.inbox = FollowerStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.key_packages = KeyPackageStore(self.path)
@@ -120,45 +146,80 @@ class ProviderServer:
 
     # -- local clients -----------------------------------------------------------
 
-    def register(self, client: str, host: str) -> None:
-        if not client.startswith(self.provider + "/"):
-            raise MimiError(f"{client} is not a client of {self.provider}")
+    # Every call for a local client carries its token (`mimi.logic.access`): a host
+    # acts only for the clients the deployment gave it.
+
+    def register(self, client: str, token: bytes, host: str) -> None:
+        """The client's events are pushed to `host` from now on."""
+        check_device(self.secret, self.provider, client, token)
         with self._changing():
             self.hosts[client] = host
             self.inbox.save_host(client, host)
 
-    def publish_key_packages(self, client: str, key_packages: list[bytes], last_resort: bytes | None = None) -> int:
+    def publish_key_packages(self, client: str, token: bytes, key_packages: list[bytes], last_resort: bytes | None = None) -> int:
         """Stores the client's single-use KeyPackages and, if given, its last-resort one
         (replacing the one before), handed out once the single-use ones are gone.
         Returns how many single-use ones are left."""
+        check_device(self.secret, self.provider, client, token)
         with self.key_packages.transaction():
             self.key_packages.publish(client, [(_core.key_package_ref(kp), kp) for kp in key_packages])
             if last_resort is not None:
                 self.key_packages.publish(client, [(_core.key_package_ref(last_resort), last_resort)], last_resort=True)
         return self.key_packages.remaining(client)
 
-    def subscribe(self, room: str, client: str) -> int:
+    def subscribe(self, room: str, client: str, token: bytes) -> int:
         """`client` gets the room's events from now on; returns the sequence of the
         last one delivered before (`Follower.subscribe`)."""
+        check_device(self.secret, self.provider, client, token)
         with self._changing():
             return self.follower.subscribe(room, client)
 
-    def unsubscribe(self, room: str, client: str, at: int) -> None:
+    def unsubscribe(self, room: str, client: str, token: bytes, at: int) -> None:
         """`client` processed the commit at sequence `at` that removed it (or its join
         was refused) and takes no more of the room's events, unless it was subscribed
         again since (`Follower.unsubscribe`): what was pushed to it after that commit,
         it drops unprocessed, so it is no longer counted as owing them (`progress`,
         `Deployment.settle`)."""
+        check_device(self.secret, self.provider, client, token)
         with self._changing():
             if self.follower.unsubscribe(room, client, at):
                 self.inbox.leave(room, client)
                 self.pushed.get(room, {}).pop(client, None)
 
+    def hub_call(self, client: str, token: bytes, endpoint: str, room: str, *args: Any) -> Any:
+        """A local client's call to the room's hub (`HUB_ENDPOINTS`), forwarded through
+        the transport as this provider: the hub sees this provider as the caller and
+        checks every claim of the body against it."""
+        check_device(self.secret, self.provider, client, token)
+        if endpoint not in HUB_ENDPOINTS:
+            raise MimiError(f"{endpoint!r} is not an endpoint of a hub")
+        if endpoint == "submit_messages":
+            (bodies,) = args
+            return self._submits(room).call(bodies)
+        return getattr(self.transport, endpoint)(room, *args).result()
+
+    def _submits(self, room: str) -> GroupCommit[list[bytes], list[bytes]]:
+        with self.lock:
+            forwarder = self.submits.get(room)
+            if forwarder is None:
+                forwarder = self.submits[room] = GroupCommit(partial(self._forward_submits, room))
+            return forwarder
+
+    def _forward_submits(self, room: str, calls: Sequence[list[bytes]]) -> list[list[bytes]]:
+        """The bodies of concurrent local calls, in one `/submitMessage` call to the
+        room's hub; each call's answers."""
+        answers = self.transport.submit_messages(room, [body for bodies in calls for body in bodies]).result()
+        out, start = [], 0
+        for bodies in calls:
+            out.append(answers[start : start + len(bodies)])
+            start += len(bodies)
+        return out
+
     # -- /keyMaterial (target side) ------------------------------------------------
 
     def key_material(self, provider: str, body: bytes) -> KeyMaterialAnswer:
-        """POST /keyMaterial from the hub of `provider` (the transport will authenticate
-        it; today it is the caller's argument): one KeyPackage of each client of the
+        """POST /keyMaterial from the hub of `provider`, as the transport authenticated
+        it: one KeyPackage of each client of the
         target user, single-use while any is left (never handed out twice), else the
         client's last-resort one; a Welcome encrypted to one of them will be routed to
         that client (draft-ietf-mimi-protocol §Fetch Key Material). `provider_refusal`
@@ -188,14 +249,18 @@ class ProviderServer:
 
     # -- /notify (follower side) ---------------------------------------------------
 
-    def notify(self, room: str, previous: int, sequences: list[int], body: bytes, withheld: Sequence[str] = ()) -> int:
-        """One `/notify` batch from the room's hub, with its ordering envelope and the
-        users not owed its application messages. Returns how many deliveries it made.
+    def notify(self, room: str, provider: str, previous: int, sequences: list[int], body: bytes, withheld: Sequence[str] = ()) -> int:
+        """One `/notify` batch from `provider`, as the transport authenticated it, which
+        must be the room's hub; with its ordering envelope and the users not owed its
+        application messages. Returns how many deliveries it made.
 
         Answered once its events are in the inbox (SQLite) with the follower's
         ordering state: concurrent calls (from several hubs, or a hub's window of
         calls in flight) share one commit. Then the deliveries go to the clients'
         hosts, one call per host."""
+        refusal = notifier_refusal(room, provider)
+        if refusal is not None:
+            raise refusal
         answer = self.notifies.call(Notify(room, previous, tuple(sequences), body, tuple(withheld)))
         if isinstance(answer, MimiError):
             raise answer
@@ -306,18 +371,20 @@ class ProviderServer:
                 for host in [h for h, a in self.repush_at.items() if a.next_attempt <= now and h in self.repush]:
                     self._send(host, list(self.repush.pop(host).values()))
 
-    def rooms(self, client: str) -> list[str]:
+    def rooms(self, client: str, token: bytes) -> list[str]:
         """The rooms whose events go to `client` (a restarted host may not have saved
         its newest)."""
+        check_device(self.secret, self.provider, client, token)
         with self.lock:
             return self.follower.rooms_of(client)
 
-    def missed(self, client: str, room: str, after: int, limit: int = INBOX_PAGE) -> list[Pushed]:
+    def missed(self, client: str, token: bytes, room: str, after: int, limit: int = INBOX_PAGE) -> list[Pushed]:
         """Up to `limit` of the room's events in `client`'s inbox after room sequence
         `after`, as they were pushed, for a client host that lost pushes (it restarted
         meanwhile) or must catch up with the room before it sends again; it asks again
         after the last one until it gets fewer. Read a page at a time, from where
         `after` is (found in O(log n) reads), not from the inbox's start."""
+        check_device(self.secret, self.provider, client, token)
         upto = self._stored_upto(client, room, after)
         last = self.inbox.last_in_inbox(client, room, upto)
         previous = self._stored(room, last)[0] if last else 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from array import array
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from mimi import _core, content, ids
@@ -26,7 +27,6 @@ from mimi.loadtest.faults import DeviceView
 from mimi.loadtest.pacing import Schedule, load_text, marker_of
 from mimi.loadtest.report import Tally
 from mimi.logic.client import EpochTooOld, Event, MessageShown
-from mimi.transport import names
 
 RECORD = "record"  # the concurrency group of the record readers (see `fleet`)
 
@@ -34,9 +34,10 @@ Pending = TypeVar("Pending")
 
 
 class Submits(Generic[Pending]):
-    """A load generator's `/submitMessage` calls in flight. The messages that are due
-    together go in one call (`submit_many`, up to CHUNK), as a provider coalesces
-    its clients' submissions; the window counts messages, not calls."""
+    """A load generator's `/submitMessage` calls in flight, each through the sender's
+    provider (`ClientHost._hub_call`). The messages that are due together go in one
+    call (up to CHUNK), as a provider coalesces its clients' submissions; the window
+    counts messages, not calls."""
 
     CHUNK = 32
 
@@ -44,8 +45,8 @@ class Submits(Generic[Pending]):
         self.calls: dict[Any, list[Pending]] = {}  # reply ref -> what each body was for
         self.messages = 0
 
-    def send(self, hub: Any, room: str, provider: str, bodies: list[bytes], pending: list[Pending]) -> None:
-        self.calls[hub.submit_many.remote(room, provider, bodies, now_ms())] = pending
+    def send(self, call: Any, pending: list[Pending]) -> None:
+        self.calls[call] = pending
         self.messages += len(pending)
 
     def answered(self, block: bool, timeout: float | None = None) -> list[tuple[Pending, bytes]]:
@@ -71,11 +72,11 @@ class Submits(Generic[Pending]):
 
 
 class FleetHost(ClientHost):
-    def __init__(self, name: str, clients: list[str], data_dir: str) -> None:
+    def __init__(self, name: str, tokens: Mapping[str, bytes], data_dir: str) -> None:
         self.started_ns = time.monotonic_ns()  # this process's start: a restarted host answers with a later one
         self.records = threading.Lock()  # the record readers run on a thread of their own
         self._clear()
-        super().__init__(name, clients, data_dir)  # may deliver what was missed: records first
+        super().__init__(name, tokens, data_dir)  # may deliver what was missed: records first
 
     def _clear(self) -> None:
         self.tally = Tally()
@@ -156,7 +157,6 @@ class FleetHost(ClientHost):
         if not streams:
             raise MimiError("no streams to drive")
         devices = [self._device(client) for client, _ in streams]
-        hubs = [names.handle(names.hub(room)) for _, room in streams]
         sent = list(first) if first is not None else [0] * len(streams)
         refused: list[list[int]] = [[] for _ in streams]
         answers: dict[str, int] = {}
@@ -175,7 +175,7 @@ class FleetHost(ClientHost):
                 self._save(devices[k])
             dirty.clear()
             for k, (bodies, pending) in chunks:
-                submits.send(hubs[k], streams[k][1], devices[k].provider, bodies, pending)
+                submits.send(self._hub_call(devices[k], "submit_messages", streams[k][1], bodies), pending)
 
         def collect(block: bool) -> None:
             again: dict[int, Chunk] = {}

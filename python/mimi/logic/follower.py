@@ -359,8 +359,7 @@ class Follower:
         beyond the bounds) raises RemoteProtocolError naming the field, and changes
         nothing."""
         state = self.rooms.get(batch.room)
-        # Only the room's hub may notify (the transport will say who calls: until
-        # then, any caller that names a room this follower takes part in is believed).
+        # Who calls is checked before (`notifier_refusal`): only the room's hub.
         if state is None and not self._is_own(batch.room, ids.UriKind.room):
             reason = "room: no user of this provider was added to it or holds a KeyPackage claimed for it"
             raise _refusal(batch.room, reason, "forbidden")
@@ -427,6 +426,18 @@ class Follower:
                 out.extend([Delivery(c, room, sequence, p, encoded) for c, p in zip(to, previous)])
             state.delivered_upto = sequence
         return out
+
+
+def notifier_refusal(room: str, caller: str) -> RemoteProtocolError | None:
+    """Only the room's hub may notify a room: the provider its URI names, as the
+    transport authenticated `caller` (draft-ietf-mimi-protocol §Fanout Messages and Room Events)."""
+    try:
+        hub = ids.domain(room)
+    except DecodeError:
+        return None  # not a room: `Follower.notify` refuses it
+    if ids.domain(caller) != hub:
+        return _refusal(room, f"{caller} is not the hub of the room", "forbidden")
+    return None
 
 
 def _pack_waiting(batch: Notify) -> bytes:

@@ -1,5 +1,7 @@
 """Names of the actors in the cluster (one Ray namespace per deployment): the
-addresses of the in-cluster transport, by which servers and clients find each other."""
+addresses of the in-cluster transport. Only the transport resolves a hub's name
+(`RayDirectory`); clients reach their own provider by name (a hop MIMI does not
+define, in-cluster), and the deployment names what it creates."""
 
 from __future__ import annotations
 
@@ -30,21 +32,3 @@ def ray_get(ref: Any) -> Any:
     import ray
 
     return ray.get(ref)
-
-
-def call_hub(room: str, method: str, *args: Any, attempts: int = 600) -> Any:
-    """Calls the room's hub, again while it restarts (bounded). Its endpoints are
-    idempotent: a repeated body gets the first answer."""
-    import time
-
-    import ray
-    from ray.exceptions import ActorUnavailableError
-
-    for attempt in range(attempts):
-        try:
-            return ray.get(getattr(handle(hub(room)), method).remote(room, *args))
-        except ActorUnavailableError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1)
-    raise AssertionError("unreachable")
