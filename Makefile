@@ -16,7 +16,7 @@ $(PY):
 
 $(STAMP_DEPS): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet "maturin>=1.9.4,<2" "ray>=2.50,<3" "msgpack>=1.0" "cbor2>=5.6" "cryptography>=42" \
-		"rich>=13" "matplotlib>=3.8" "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.6"
+		"httptools>=0.6" "rich>=13" "matplotlib>=3.8" "pytest>=8" "pytest-benchmark>=4" "hypothesis>=6.100" "mypy>=1.10" "ruff>=0.6"
 	touch $@
 
 # The extension, in release mode (benchmarks use the same build).

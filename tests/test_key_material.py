@@ -263,6 +263,24 @@ def test_a_requester_over_its_limit_claims_nothing(target, zoe) -> None:  # type
     assert status(server.key_material(HUB, request(other, WU_USER).encode())) == "success"
 
 
+def test_the_claim_window_survives_a_restart(target, zoe, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server, devices = target
+    for uri, client in devices.items():
+        server.publish_key_packages(uri, token(server, uri), client.key_packages(10))
+    body = request(zoe, WU_USER).encode()
+    for _ in range(3):
+        assert status(server.key_material(HUB, body)) == "success"
+    server.key_packages.close()
+    server.inbox.close()
+    again = ProviderServer(TARGET, str(tmp_path / "target"), ClaimLimit(key_packages=6, window_ms=60_000))
+    before = counts(again)
+    refused = again.key_material(HUB, body)
+    assert status(refused) == "noConsent" and "claimed 6 KeyPackages" in refused.reason
+    assert counts(again) == before
+    later = ProviderServer(TARGET, str(tmp_path / "target"), ClaimLimit(key_packages=6, window_ms=1))
+    assert status(later.key_material(HUB, body)) == "success"  # a window that has passed: forgotten
+
+
 def test_a_request_for_a_room_of_another_domain_claims_nothing(target, zoe) -> None:  # type: ignore[no-untyped-def]
     server, _ = target
     before = counts(server)

@@ -7,9 +7,11 @@ import pytest
 
 from mimi import content
 from mimi.components import ComponentId
+from mimi.errors import RemoteProtocolError
+from mimi.logic import follower as follower_logic
 from mimi.logic.client import MessageShown, Refused, Removed
 from mimi.logic.fanout import FanoutBatcher
-from mimi.logic.hub import Fanout
+from mimi.logic.hub import Fanout, HubRoom
 from netsim import ORDINARY_USER, ROOM, SUSPENDED, Net, suspending_roles
 
 USERS = {
@@ -217,6 +219,44 @@ def test_a_provider_whose_users_are_all_suspended_gets_handshakes_only() -> None
     assert z.delivered_upto(ROOM) == before + 2  # the commit, after the message z never got: no gap to wait on
     assert texts_of(net, "E") == texts_of(net, "F") == []
     assert_agree(net)
+
+
+@pytest.mark.parametrize("keep_alive", [True, False])
+def test_a_provider_skipped_for_long_is_kept_alive(monkeypatch: pytest.MonkeyPatch, keep_alive: bool) -> None:
+    """A follower refuses a /notify reaching more than MAX_AHEAD past what it delivered;
+    the hub sends a provider it skipped for KEEP_ALIVE events in a row (every user
+    of it withheld) the next one anyway, so its next handshake is taken. Small bounds stand in for 65,536."""
+    monkeypatch.setattr(follower_logic, "MAX_AHEAD", 4)
+    monkeypatch.setattr(HubRoom, "KEEP_ALIVE", 3 if keep_alive else 10**9)
+    net = room_that_suspends()
+    z = net.followers["mimi://z.example"]
+    assert net.set_roles("C", {"mimi://z.example/u/diana": SUSPENDED, "mimi://z.example/u/evelyn": SUSPENDED}).response_code == "success"
+    start = z.delivered_upto(ROOM)
+    for i in range(7):
+        net.send("A", content.message(content.text_part(f"not for z {i}")))
+    if not keep_alive:
+        assert z.delivered_upto(ROOM) == start
+        with pytest.raises(RemoteProtocolError, match=r"sequences: .* is over 4 past the"):
+            net.commit("C", app_data=[])
+        return
+    assert z.delivered_upto(ROOM) == start + 4  # after 3 skipped in a row, the 4th message reached z
+    assert net.commit("C", app_data=[]).response_code == "success"
+    assert z.delivered_upto(ROOM) == start + 8
+    assert texts_of(net, "E") == texts_of(net, "F") == []  # z's users read none of them
+    assert_agree(net)
+
+
+def test_a_restored_hub_room_sends_its_next_skipping_event_everywhere() -> None:
+    net = room_that_suspends()
+    z = net.followers["mimi://z.example"]
+    assert net.set_roles("C", {"mimi://z.example/u/diana": SUSPENDED, "mimi://z.example/u/evelyn": SUSPENDED}).response_code == "success"
+    assert net.hub is not None
+    net.hub = HubRoom.restore(net.hub.export())  # the runs of skipped events are not saved
+    before = z.delivered_upto(ROOM)
+    net.send("A", content.message(content.text_part("first after the restart")))
+    net.send("A", content.message(content.text_part("second")))
+    assert z.delivered_upto(ROOM) == before + 1
+    assert texts_of(net, "E") == []
 
 
 def test_batches_split_where_the_withheld_users_change() -> None:

@@ -412,8 +412,8 @@ def test_invalid_proposals_name_the_offenders() -> None:
 
 SUBMIT = [
     ("participant", COOP, user("bob"), True, "allowed", Capability.canSendMessage),
-    ("participant's client", COOP, client("bob"), True, "allowed", None),
-    ("client not in the group", COOP, client("bob", "tv"), False, "not a member", None),
+    ("a member's client URI", COOP, client("bob"), False, "is a client URI", None),
+    ("a client URI not in the group", COOP, client("bob", "tv"), False, "is a client URI", None),
     ("banned", room(members=(client("alice"), client("eve"))), user("eve"), False, "banned", None),
     ("not listed", COOP, user("zed"), False, "not a participant", None),
     ("no client in the group", room(members=(client("alice"),)), user("bob"), False, "no client", None),

@@ -29,7 +29,7 @@ from mimi.storage import (
     LogEvent,
     SentMessage,
 )
-from mimi.storage.schema import CLIENT, HUB_ANSWERS, HUB_CURSORS, HUB_INDEXED, HUB_LOG_END, SERVER
+from mimi.storage.schema import CLIENT, HUB_ANSWERS, HUB_CURSORS, HUB_INDEXED, HUB_LOG_END, KEY_PACKAGE_CLAIMS, SERVER
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -441,7 +441,10 @@ def server_ddl(version: int) -> str:
     """The server schema as a file of `version` holds it."""
     v4_columns = f",\n        {HUB_LOG_END},\n        {HUB_INDEXED}"
     assert v4_columns in SERVER.ddl and f"{HUB_ANSWERS};" in SERVER.ddl and f"{HUB_CURSORS};" in SERVER.ddl
+    assert f"{KEY_PACKAGE_CLAIMS};" in SERVER.ddl
     ddl = SERVER.ddl
+    if version < 5:  # no KeyPackage claims kept
+        ddl = ddl.replace(f"{KEY_PACKAGE_CLAIMS};", "")
     if version < 4:  # no last sequence of each room, no answers given
         ddl = ddl.replace(v4_columns, "").replace(f"{HUB_ANSWERS};", "")
     if version < 3:  # no followers' cursors
@@ -456,19 +459,22 @@ def server_ddl(version: int) -> str:
     return ddl
 
 
-@pytest.mark.parametrize("version", [1, 2, 3])
+@pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_an_older_server_file_is_migrated_and_keeps_its_rooms(server: Path, version: int) -> None:
     cursor = (ROOM, "mimi://b.example", 1, 1, 2)
     with sqlite3.connect(server) as db:
         db.executescript(server_ddl(version) + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = {version};")
-        db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, b"state"))
+        if version >= 4:
+            db.execute("INSERT INTO hub_rooms VALUES (?, ?, 2, 2)", (ROOM, b"state"))
+        else:
+            db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, b"state"))
         db.executemany("INSERT INTO hub_events VALUES (?, ?, ?, ?)", [(ROOM, *e) for e in events(1, 2)])
-        if version == 3:
+        if version >= 3:
             db.execute("INSERT INTO hub_cursors VALUES (?, ?, ?, ?, ?)", cursor)
     db.close()
     with HubStore(server) as hub:
         assert hub.load_state(ROOM) == b"state" and hub.events_since(ROOM, 0, 10) == events(1, 2)
-        assert hub.cursors() == ([cursor] if version == 3 else [])  # none before 3: the hub starts them (test_hub_log)
+        assert hub.cursors() == ([cursor] if version >= 3 else [])  # none before 3: the hub starts them (test_hub_log)
         assert hub.answers_indexed(ROOM) == (2, False)  # the answers given before 4 are not kept
         assert hub.append_events(ROOM, events(3, 1)) == 3  # the log's end was recorded in the migration
         with hub.transaction():
@@ -476,15 +482,16 @@ def test_an_older_server_file_is_migrated_and_keeps_its_rooms(server: Path, vers
         with pytest.raises(StorageError, match="the log ends at 2, 3 were logged"):
             hub.last_sequence(ROOM)
     with sqlite3.connect(server) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 5
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
     db.close()
-    assert not tables & {"hub_key_packages", "hub_followers"} and {"hub_answers", "hub_cursors"} <= tables
+    assert not tables & {"hub_key_packages", "hub_followers"}
+    assert {"hub_answers", "hub_cursors", "key_package_claims"} <= tables
 
     class HubStoreV3(HubStore):
         schema = replace(SERVER, version=3)
 
-    with pytest.raises(StorageError, match="version 4 is newer"):
+    with pytest.raises(StorageError, match="version 5 is newer"):
         HubStoreV3(server)
 
 

@@ -350,6 +350,27 @@ def test_key_material_response_known_bytes(mls: Mls) -> None:
     assert _core.KeyMaterialResponse("noCompatibleMaterial", "u", [nothing]).clients == [nothing]
 
 
+def test_key_material_response_every_client_exhausted() -> None:
+    """§Fetch Key Material has no user code for "every client exhausted". We send
+    noCompatibleMaterial listing each client as keyMaterialExhausted; an independent
+    implementation sends partialSuccess in that form, which we decode but never send
+    (docs/interop.md, "KeyMaterialResponse user/client codes")."""
+    laptop, phone = "mimi://b.example/d/bob/laptop", "mimi://b.example/d/bob/phone"
+    listed = b"\x01" + opaque(laptop.encode()) + b"\x01" + opaque(phone.encode())
+    theirs = b"\x01\x01" + opaque(b"mimi://b.example/u/bob") + varint(len(listed)) + listed
+    back = _core.KeyMaterialResponse.decode(theirs)
+    assert back.user_status == "partialSuccess"
+    assert [(c.client_status, c.client_uri, c.key_package) for c in back.clients] == [
+        ("keyMaterialExhausted", laptop, None), ("keyMaterialExhausted", phone, None)]
+    with pytest.raises(DecodeError, match="partialSuccess needs a client with clientStatus success"):
+        _core.KeyMaterialResponse("partialSuccess", "mimi://b.example/u/bob", back.clients)
+    ours = _core.KeyMaterialResponse("noCompatibleMaterial", "mimi://b.example/u/bob", back.clients).encode()
+    assert ours == b"\x01\x03" + theirs[2:]
+    empty = b"\x01\x01" + opaque(b"mimi://b.example/u/bob") + b"\x00"
+    with pytest.raises(DecodeError, match=r"KeyMaterialResponse\.clients: userStatus partialSuccess needs at least one client"):
+        _core.KeyMaterialResponse.decode(empty)
+
+
 # ---------------------------------------------------------------- Claim group key information
 
 

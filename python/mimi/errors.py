@@ -45,3 +45,7 @@ class RemoteProtocolError(MimiError):
 
 class InternalError(MimiError):
     """A bug in mimi (including a Rust panic caught at the boundary)."""
+
+
+class PeerUnavailable(MimiError):
+    """Another provider could not be reached, or did not answer, after the bounded retries."""

@@ -69,13 +69,18 @@ class MimiUri:
 _REMEMBERED = 1 << 16
 
 
+def is_domain(name: str) -> bool:
+    """A provider domain as MIMI URIs spell it: a lowercase DNS name, no port."""
+    return _DOMAIN.fullmatch(name) is not None and len(name) <= 253
+
+
 @lru_cache(maxsize=_REMEMBERED)
 def parse(uri: str, *kinds: UriKind) -> MimiUri:
     """Parse `uri`; when `kinds` are given, it must be one of them."""
     if not uri.startswith(SCHEME):
         raise DecodeError(f"not a MIMI URI (scheme must be mimi://): {uri!r}")
     domain, _, rest = uri[len(SCHEME) :].partition("/")
-    if _DOMAIN.fullmatch(domain) is None or len(domain) > 253:
+    if not is_domain(domain):
         raise DecodeError(f"invalid domain {domain!r} in {uri!r}")
     if not rest:
         if "/" in uri[len(SCHEME) :]:

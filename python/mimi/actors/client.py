@@ -227,8 +227,10 @@ class ClientHost:
         for user in users:
             answer = self._hub(device, "key_material", room, room_changes.key_material_request(device.session, user, room))
             response = _core.KeyMaterialResponse.decode(answer.response)
-            if response.user_status not in ("success", "partialSuccess"):
-                return {"code": response.user_status, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
+            if not any(c.key_package is not None for c in response.clients):
+                # by its user code, or a partialSuccess with none served (docs/interop.md)
+                code = "noCompatibleMaterial" if response.user_status == "partialSuccess" else response.user_status
+                return {"code": code, "reason": f"no key material for {user}: {answer.reason}", "epoch": None}
             kps += room_changes.key_packages_to_add(device.session, room, response)
         return self._commit(device, room, room_changes.add_users(device.session, room, users, kps))
 

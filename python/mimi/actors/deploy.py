@@ -39,7 +39,9 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> None:
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address, namespace=names.NAMESPACE, num_cpus=num_cpus, include_dashboard=False,
+        # Without an address, always a new local Ray ("local"): `None` would attach to
+        # one already running on the host (`ray start`, RAY_ADDRESS), another deployment's.
+        ray.init(address=address or "local", namespace=names.NAMESPACE, num_cpus=num_cpus, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
 
 

@@ -50,11 +50,13 @@ class ProviderServer:
         # gives it (a provider without one is reachable by no client).
         self.secret = secret if secret is not None else os.urandom(32)
         self.transport: Transport = transport or RayTransport(provider)
-        # Per requesting and target user, in memory: a restart forgets the window.
-        self.claims = ClaimLimiter(claim_limit)
         self.path = DataDir(Path(data_dir)).server(provider)
         self.inbox = FollowerStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.key_packages = KeyPackageStore(self.path)
+        # Per requesting and target user; stored with each claim, so a restart keeps the window.
+        self.claims = ClaimLimiter(claim_limit)
+        for requester, target, at, count in self.key_packages.claims_since(max(0, now_ms() - claim_limit.window_ms)):
+            self.claims.record(requester, target, count, at)
         self.hosts: dict[str, str] = {}  # local client -> name of the actor hosting it
         self.follower = Follower(provider)
         self._load()
@@ -175,11 +177,14 @@ class ProviderServer:
                 for _, kp in claimed:
                     if kp is not None:  # single-use or last-resort, each must still match its ref
                         self.key_packages.decoded("key_packages", kp.ref, _check_ref, kp)
+                served = sum(1 for _, kp in claimed if kp is not None)
+                forget = max(0, now - self.claims.limit.window_ms)
+                self.key_packages.record_claim(request.requesting_user, user, served, now, forget)
             with self._changing():
                 for client, kp in claimed:
                     if kp is not None:
                         self.follower.expect_welcome(kp.ref, client, request.room_id)
-            self.claims.record(request.requesting_user, user, sum(1 for _, kp in claimed if kp is not None), now)
+            self.claims.record(request.requesting_user, user, served, now)
         return key_material_response(user, [(client, kp.key_package if kp else None) for client, kp in claimed])
 
     # -- /notify (follower side) ---------------------------------------------------

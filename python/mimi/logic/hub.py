@@ -21,6 +21,7 @@ import msgpack
 from mimi import _core, ids
 from mimi.codes import UpdateResponseCode
 from mimi.errors import DecodeError, InvalidSignature, MlsError, WrongEpoch
+from mimi.logic.follower import MAX_AHEAD
 from mimi.logic.framing import group_info_message, welcome_message
 from mimi.logic.room import app_data_resolver, proposed_change
 from mimi.policy import authorize_submit, authorize_update, may_receive
@@ -83,7 +84,16 @@ class HubRoom:
     answered: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
 
     REMEMBERED = 4096
+    # A follower refuses a /notify that reaches more than MAX_AHEAD past what it
+    # delivered (logic.follower); a provider skipped that long (every user of it
+    # withheld) would stall. So a provider skipped for KEEP_ALIVE events in a row is
+    # sent the next one anyway, its users withheld from it (docs/interop.md, "/notify").
+    KEEP_ALIVE = MAX_AHEAD // 2
     _epoch: _Epoch | None = field(default=None, repr=False, compare=False)
+    # provider -> first sequence of its current run of skipped events; None in a
+    # restored room, which does not know the runs: its next skipping event goes to
+    # every provider of the room.
+    _skip_runs: dict[str, int] | None = field(default_factory=dict, repr=False, compare=False)
     _senders: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -152,12 +162,14 @@ class HubRoom:
     def restore(cls, data: bytes) -> HubRoom:
         try:
             d = msgpack.unpackb(data)
-            return cls(
+            room = cls(
                 d["room"], d["hub"], _core.HubView.import_state(d["view"]), d["sequence"],
                 dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]), d["clock"],
             )
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
             raise DecodeError(f"hub room record: {err}") from err
+        room._skip_runs = None
+        return room
 
     # -- /update ----------------------------------------------------------------
 
@@ -372,7 +384,23 @@ class HubRoom:
         self, now: int, destinations: frozenset[str], message: bytes, withheld: frozenset[str] = frozenset()
     ) -> Fanout:
         self.sequence += 1
+        skipped = self.providers() - destinations
+        if skipped or self._skip_runs:
+            destinations |= self._keep_alive(skipped)
         return Fanout(self.room, self.sequence, now, destinations, message, withheld)
+
+    def _keep_alive(self, skipped: frozenset[str]) -> frozenset[str]:
+        """Which of the providers `skipped` by the event being stamped get it anyway."""
+        runs = self._skip_runs
+        if runs is None:
+            self._skip_runs = {}
+            return skipped
+        for provider in [p for p in runs if p not in skipped]:
+            del runs[provider]  # it got this event: its run ended
+        due = frozenset(p for p in skipped if self.sequence - runs.setdefault(p, self.sequence) >= self.KEEP_ALIVE)
+        for provider in due:
+            del runs[provider]
+        return due
 
 
 _NOT_ALLOWED = _core.SubmitMessageResponse("notAllowed").encode()

@@ -502,12 +502,13 @@ def authorize_key_material(state: RoomState, requester: Actor, target_user: str)
 
 
 def authorize_submit(state: RoomState, sending_uri: str) -> Decision:
-    """draft-ietf-mimi-protocol §Submit a Message: `sendingUri` is an active
-    participant whose role holds canSendMessage. A client URI must also be a member."""
+    """draft-ietf-mimi-protocol §Submit a Message: `sendingUri` is "a user URI in
+    the participant list", whose role holds canSendMessage. A client URI is
+    refused, as an independent implementation refuses it (docs/interop.md)."""
     kind = parse(sending_uri, UriKind.user, UriKind.client).kind
-    if kind is UriKind.client and sending_uri not in state.members:
-        return Decision(False, f"{sending_uri} is not a member of the group", "notAllowed")
-    user = user_of(sending_uri) if kind is UriKind.client else sending_uri
+    if kind is UriKind.client:
+        return Decision(False, f"sendingUri {sending_uri} is a client URI; §Submit a Message needs a user URI", "notAllowed")
+    user = sending_uri
     index = state.role_of(user)
     if index in (NO_ROLE, BANNED):
         return Decision(False, f"{user} is not a participant (or is banned)", "notAllowed")

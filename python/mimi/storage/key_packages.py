@@ -8,6 +8,7 @@ from typing import NamedTuple
 from mimi.storage._base import (
     SqliteStore,
     check_bytes,
+    check_int,
     check_many,
     check_text,
     check_tuple,
@@ -100,3 +101,25 @@ class KeyPackageStore(SqliteStore):
             (client,),
         )
         return int(rows[0][0])
+
+    def record_claim(self, requester: str, target: str, count: int, now: int, forget_before: int) -> None:
+        """`requester` claimed `count` KeyPackages of `target` at `now` (ms); claims at
+        or before `forget_before` are forgotten. Call it in the claim's transaction."""
+        check_text("requester", requester)
+        check_text("target", target)
+        check_int("count", count)
+        with self.transaction():
+            self._db.execute("DELETE FROM key_package_claims WHERE at <= ?", (check_int("forget_before", forget_before),))
+            if count > 0:
+                self._db.execute(
+                    "INSERT INTO key_package_claims (requester, target, at, count) VALUES (?, ?, ?, ?)",
+                    (requester, target, check_int("now", now), count),
+                )
+
+    def claims_since(self, start: int) -> list[tuple[str, str, int, int]]:
+        """(requester, target, at, count) of the claims after `start`, oldest first."""
+        rows = self._read(
+            "SELECT requester, target, at, count FROM key_package_claims WHERE at > ? ORDER BY at, rowid",
+            (check_int("start", start),),
+        )
+        return [(str(r), str(t), int(a), int(c)) for r, t, a, c in rows]

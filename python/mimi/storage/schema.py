@@ -32,10 +32,20 @@ HUB_CURSORS = """CREATE TABLE hub_cursors (
         PRIMARY KEY (room_id, destination)
     ) STRICT, WITHOUT ROWID"""
 
+# KeyPackages each requesting user claimed of each target user, and when (ms): the
+# `/keyMaterial` claim limit's window survives a restart (`KeyPackageStore.record_claim`).
+KEY_PACKAGE_CLAIMS = """CREATE TABLE key_package_claims (
+        requester TEXT NOT NULL,
+        target TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        count INTEGER NOT NULL CHECK (count > 0)
+    ) STRICT;
+    CREATE INDEX key_package_claims_at ON key_package_claims (at)"""
+
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=4,
+    version=5,
     ddl=f"""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
@@ -87,6 +97,7 @@ SERVER = Schema(
         claimed INTEGER NOT NULL DEFAULT 0 CHECK (claimed IN (0, 1))
     ) STRICT;
     CREATE INDEX key_packages_unclaimed ON key_packages (client, last_resort) WHERE claimed = 0;
+    {KEY_PACKAGE_CLAIMS};
     """,
     migrations={
         # 2: a hub keeps its Welcome routes and destinations in the room state (`HubRoom.export`);
@@ -107,6 +118,8 @@ SERVER = Schema(
         UPDATE hub_rooms SET indexed_upto = sequence;
         {HUB_ANSWERS};
         """,
+        # 5: the claims of the /keyMaterial limit's window are durable (a restart forgot them).
+        5: KEY_PACKAGE_CLAIMS,
     },
 )
 

@@ -268,7 +268,7 @@ impl Fields for KeyMaterialResponse {
         let user_status = r.code::<KeyMaterialUserCode>("userStatus")?;
         let user_uri = r.within("userUri", |r| r.string("uri"))?;
         let clients = r.vector("clients", |r| r.within("clients", ClientKeyMaterial::read))?;
-        check_clients(user_status, &clients).map_err(|msg| r.err("clients", msg))?;
+        check_clients(user_status, &clients, Direction::Read).map_err(|msg| r.err("clients", msg))?;
         Ok(Self {
             user_status,
             user_uri,
@@ -277,7 +277,7 @@ impl Fields for KeyMaterialResponse {
     }
 
     fn write(&self, w: &mut Writer) {
-        if let Err(msg) = check_clients(self.user_status, &self.clients) {
+        if let Err(msg) = check_clients(self.user_status, &self.clients, Direction::Write) {
             w.fail("KeyMaterialResponse.clients", msg);
             return;
         }
@@ -288,13 +288,28 @@ impl Fields for KeyMaterialResponse {
     }
 }
 
+/// Which way a KeyMaterialResponse goes through `check_clients`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Read,
+    Write,
+}
+
 /// §Fetch Key Material: "If the user code is success or partialSuccess, each
 /// client is enumerated"; for noCompatibleMaterial the list MAY be populated;
 /// "For any other user code, the provider MUST NOT populate the clients list."
 ///
 /// reading: success means every listed client has key material (all
-/// `success`); partialSuccess needs at least one `success`.
-fn check_clients(user_status: KeyMaterialUserCode, clients: &[ClientKeyMaterial]) -> std::result::Result<(), String> {
+/// `success`); partialSuccess means "key material was provided for at least one
+/// client", so we never send one without a `success`. The user codes have no
+/// "every client exhausted": we send noCompatibleMaterial listing each client as
+/// keyMaterialExhausted, and we accept an independent implementation's
+/// partialSuccess whose listed clients all lack key material (docs/interop.md).
+fn check_clients(
+    user_status: KeyMaterialUserCode,
+    clients: &[ClientKeyMaterial],
+    direction: Direction,
+) -> std::result::Result<(), String> {
     use KeyMaterialUserCode as U;
     let successes = clients
         .iter()
@@ -304,7 +319,10 @@ fn check_clients(user_status: KeyMaterialUserCode, clients: &[ClientKeyMaterial]
         U::Success if clients.is_empty() || successes != clients.len() => {
             Err("userStatus success needs at least one client, each with clientStatus success".into())
         }
-        U::PartialSuccess if successes == 0 => Err("userStatus partialSuccess needs a client with clientStatus success".into()),
+        U::PartialSuccess if clients.is_empty() => Err("userStatus partialSuccess needs at least one client".into()),
+        U::PartialSuccess if successes == 0 && direction == Direction::Write => {
+            Err("userStatus partialSuccess needs a client with clientStatus success (send noCompatibleMaterial)".into())
+        }
         U::NoCompatibleMaterial if successes != 0 => {
             Err("userStatus noCompatibleMaterial cannot list a client with key material".into())
         }

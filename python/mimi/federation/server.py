@@ -1,0 +1,258 @@
+"""The HTTPS server of one provider: asyncio's TLS and httptools' HTTP/1.1 parser,
+the one pairing measured that both requires a client certificate and hands the
+verified certificate to the handler, at the best speed (docs/federation.md).
+
+The IO only: the checks are `request.check_head`'s, the paths the directory's. A
+connection carries requests one after the other (keep-alive; pipelined requests are
+answered in order), reads no more while a few wait or the peer does not read its
+answers, and is closed when idle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Mapping
+from http import HTTPStatus
+
+import httptools
+
+from mimi.errors import DecodeError, RemoteProtocolError
+from mimi.federation.directory import PARAMETERS, Directory
+from mimi.federation.request import Handler, Head, Refusal, Reply, check_head
+from mimi.federation.tls import Credentials, certificate_domains, server_context
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4 << 20
+# Requests read ahead of the one being answered, per connection.
+MAX_PIPELINED = 8
+MAX_HEADERS = 64
+
+
+class _Refused(Exception):
+    """Stops the parser at a refused head: its body is never read."""
+
+
+class FederationServer:
+    """Serves `handlers` (directory name -> Handler) under `prefix`, and the directory
+    of them at the well-known path. `connections` and `requests` count what it served
+    (how often connections are reused)."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        handlers: Mapping[str, Handler],
+        *,
+        prefix: str = "",
+        max_body: int = MAX_BODY,
+        idle_timeout: float = 60.0,
+        handshake_timeout: float = 10.0,
+    ) -> None:
+        unknown = set(handlers) - set(PARAMETERS)
+        if unknown:
+            raise ValueError(f"no such MIMI endpoint: {sorted(unknown)} (known: {sorted(PARAMETERS)})")
+        self.credentials = credentials
+        self.handlers = dict(handlers)
+        self.directory = Directory.serving(sorted(handlers), prefix)
+        self.document = self.directory.to_json(credentials.domain)
+        self.max_body = max_body
+        self.idle_timeout = idle_timeout
+        self.handshake_timeout = handshake_timeout
+        self.connections = 0
+        self.requests = 0
+        self._server: asyncio.Server | None = None
+        self._open: set[asyncio.Transport] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        """Listen; returns the port (an ephemeral one when `port` is 0)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Connection(self),
+            host,
+            port,
+            ssl=server_context(self.credentials),
+            ssl_handshake_timeout=self.handshake_timeout,
+        )
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.close()
+        for transport in list(self._open):
+            transport.close()
+        await self._server.wait_closed()
+        self._server = None
+
+    async def answer(self, head: Head, body: bytes) -> Reply:
+        if head.endpoint is None:
+            return Reply(200, self.document, (("content-type", "application/json"),))
+        try:
+            return await self.handlers[head.endpoint](head.call(body))
+        except (DecodeError, RemoteProtocolError) as e:
+            return Refusal(400, f"{head.endpoint}: {e}").reply()
+        except Exception:
+            log.exception("handler of %s failed", head.endpoint)
+            return Refusal(500, f"{head.endpoint}: internal error").reply()
+
+
+def _encode(reply: Reply, close: bool) -> bytes:
+    lines = [f"HTTP/1.1 {reply.status} {HTTPStatus(reply.status).phrase}", f"content-length: {len(reply.body)}"]
+    lines += [f"{name}: {value}" for name, value in reply.headers]
+    if close:
+        lines.append("connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + reply.body
+
+
+class _Connection(asyncio.Protocol):
+    """One TLS connection (httptools calls the on_* methods from `feed_data`)."""
+
+    def __init__(self, server: FederationServer) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer_domains: frozenset[str] = frozenset()
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head: Head | Refusal | None = None
+        self.body: list[bytes] = []
+        self.waiting: deque[tuple[Head | Refusal, bytes, bool]] = deque()
+        self.refused = False  # reads nothing more: the connection closes after its answers
+        self.worker: asyncio.Task[None] | None = None
+        self.writing_paused = False
+        self.reading_paused = False
+        self.last_data = self.loop.time()
+        self.idle_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.server.connections += 1
+        self.server._open.add(transport)
+        # The handshake required and verified the certificate; its names are the peer's.
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.peer_domains = certificate_domains(ssl_object.getpeercert() if ssl_object else None)
+        self.idle_timer = self.loop.call_later(self.server.idle_timeout, self._idle)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.server._open.discard(self.transport)
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        # A handler already running finishes (it may be changing state); its answer is dropped.
+        self.waiting.clear()
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+        self._flow()
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._flow()
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        self.last_data = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            if isinstance(self.head, Refusal):
+                self._refuse(self.head)
+            else:
+                log.exception("parsing a request failed")
+                self._refuse(Refusal(500, "internal error"))
+        except httptools.HttpParserUpgrade:
+            self._refuse(Refusal(400, "protocol upgrades are not accepted"))
+        except httptools.HttpParserError as e:
+            self._refuse(Refusal(400, f"malformed HTTP/1.1 request: {e}"))
+
+    # httptools' callbacks
+    def on_message_begin(self) -> None:
+        self.url, self.headers, self.head, self.body = b"", [], None, []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        if len(self.headers) > MAX_HEADERS:
+            self.head = Refusal(431, f"more than {MAX_HEADERS} headers")
+        else:
+            self.head = check_head(
+                self.parser.get_method(),
+                self.url,
+                self.headers,
+                self.peer_domains,
+                self.server.credentials.domain,
+                self.server.directory,
+                self.server.max_body,
+            )
+        if isinstance(self.head, Refusal):
+            raise _Refused
+        if any(name == b"expect" and value.lower() == b"100-continue" for name, value in self.headers):
+            # The head passed: the peer may send the body (RFC 9110 §10.1.1).
+            assert self.transport is not None
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        assert isinstance(self.head, Head)
+        self._enqueue(self.head, b"".join(self.body), self.parser.should_keep_alive())
+        self.body = []
+
+    def _enqueue(self, head: Head | Refusal, body: bytes, keep_alive: bool) -> None:
+        self.waiting.append((head, body, keep_alive))
+        if self.worker is None or self.worker.done():
+            self.worker = self.loop.create_task(self._answer_waiting())
+        self._flow()
+
+    async def _answer_waiting(self) -> None:
+        while self.waiting and self.transport is not None and not self.transport.is_closing():
+            head, body, keep_alive = self.waiting.popleft()
+            self._flow()
+            if isinstance(head, Refusal):
+                reply = head.reply()
+            else:
+                reply = await self.server.answer(head, body)
+                self.server.requests += 1
+            if self.transport.is_closing():
+                return
+            self.transport.write(_encode(reply, close=not keep_alive))
+            if not keep_alive:
+                self.transport.close()
+                return
+
+    def _refuse(self, refusal: Refusal) -> None:
+        """Answer a refusal after the answers owed, then close: the rest of what the
+        peer sent (a body never read, bytes that do not parse) has no place."""
+        self.refused = True
+        self._enqueue(refusal, b"", keep_alive=False)
+
+    def _flow(self) -> None:
+        """Read while the peer reads its answers and few requests wait."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        pause = self.refused or self.writing_paused or len(self.waiting) >= MAX_PIPELINED
+        if pause != self.reading_paused:
+            self.reading_paused = pause
+            if pause:
+                self.transport.pause_reading()
+            else:
+                self.transport.resume_reading()
+
+    def _idle(self) -> None:
+        assert self.transport is not None
+        busy = self.waiting or (self.worker is not None and not self.worker.done())
+        due = self.last_data + self.server.idle_timeout
+        if not busy and self.loop.time() >= due:
+            self.transport.close()
+            return
+        self.idle_timer = self.loop.call_later(max(due - self.loop.time(), 1.0), self._idle)
+
