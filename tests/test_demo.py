@@ -1,4 +1,5 @@
-"""`mimi demo` (what `make demo` runs): the seed's room on a local Ray, end to end."""
+"""`mimi demo` (what `make demo` runs): the seed's room on a local Ray, end to end,
+its providers federated over HTTPS with mutual TLS (the default) or in-cluster."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pytest
 from mimi.cli import main
 
 
-def test_demo_on_ray(ray_cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert main(["demo", "--json", "--data-dir", str(tmp_path)]) == 0
+@pytest.mark.parametrize("transport", [None, "ray"])
+def test_demo_on_ray(ray_cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], transport: str | None) -> None:  # type: ignore[no-untyped-def]
+    assert main(["demo", "--json", "--data-dir", str(tmp_path), *(["--transport", transport] if transport else [])]) == 0
     summary = json.loads(capsys.readouterr().out)
+    assert summary["transport"] == (transport or "https")
     assert summary["agree"] is True
     assert summary["plaintext_on_servers"] == {}
     clients = summary["clients"]
