@@ -18,25 +18,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
 from mimi import _core, ids
 from mimi.federation import Call, Handler, Reply
+from mimi.transport import Transport
 from mimi.transport.https import DELIVERED, HUB_SENDER, REASON, NotHosted, notify_of, refusal
 from mimi.transport.ray import RayDirectory, RayTransport
 
 
-class ProviderFront:
-    def __init__(self, provider: str) -> None:
-        self.provider = provider  # this provider's URI
-        self.directory = RayDirectory()
-        self.callers: dict[str, RayTransport] = {}
+class InCluster(Transport, Protocol):
+    """This provider's endpoints in its cluster, called as a given provider."""
 
-    def _as(self, peer: str) -> RayTransport:
-        """The in-cluster transport speaking as `peer` (the certificate's domain)."""
+    def submit(self, room: str, body: bytes) -> Future[bytes]: ...
+
+
+class ProviderFront:
+    def __init__(self, provider: str, in_cluster: Callable[[str], InCluster] | None = None) -> None:
+        """`provider`: this provider's URI; `in_cluster(caller)`: its endpoints as
+        `caller` sees them (default: `RayTransport` in the connected cluster)."""
+        self.provider = provider
+        directory = RayDirectory()
+        self.in_cluster = in_cluster or (lambda caller: RayTransport(caller, directory))
+        self.callers: dict[str, InCluster] = {}
+
+    def _as(self, peer: str) -> InCluster:
+        """This provider's endpoints called as `peer` (the certificate's domain)."""
         caller = self.callers.get(peer)
         if caller is None:
-            caller = self.callers[peer] = RayTransport(ids.SCHEME + peer, self.directory)
+            caller = self.callers[peer] = self.in_cluster(ids.SCHEME + peer)
         return caller
 
     def _hosted(self, room: str) -> str:

@@ -195,22 +195,21 @@ class HttpsTransport:
 
     def key_material(self, room: str, body: bytes) -> Future[KeyMaterialAnswer]:
         local = self._local(room)
-        if local is not None:
-            return local.key_material(room, body)
-        # Not idempotent: the target provider claims KeyPackages for it.
-        from mimi import _core
-
-        target = _core.KeyMaterialRequest.decode(body).target_user
-        return self._then(self._post(room, "keyMaterial", target, body, idempotent=False), _answer)
+        return local.key_material(room, body) if local is not None else self._key_material(room, body)
 
     def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
         local = self._local(target_provider)
         if local is not None:
             return local.claim_key_material(target_provider, body)
+        return self._key_material(target_provider, body)
+
+    def _key_material(self, provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
+        """POST /keyMaterial/{targetUser} to the provider of `provider` (a URI): the
+        room's hub, or the target user's. Not idempotent: the target claims KeyPackages."""
         from mimi import _core
 
         target = _core.KeyMaterialRequest.decode(body).target_user
-        return self._then(self._post(target_provider, "keyMaterial", target, body, idempotent=False), _answer)
+        return self._then(self._post(provider, "keyMaterial", target, body, idempotent=False), _answer)
 
     def notify(self, follower: str, batch: Notify) -> Future[int]:
         local = self._local(follower)
