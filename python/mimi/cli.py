@@ -64,6 +64,18 @@ def loadtest(args: argparse.Namespace) -> int:
     return command(args)
 
 
+def serve(args: argparse.Namespace) -> int:
+    from mimi import config
+    from mimi.serve import serve
+
+    try:
+        provider = config.load(args.config)
+    except config.ConfigError as err:
+        print(f"mimi serve: {err}", file=sys.stderr)
+        return 2
+    return serve(provider, args.address, args.control)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mimi", description="MIMI runtime: rooms across providers, MLS end to end.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transport", choices=("https", "ray"), default="https",
                    help="between providers: HTTPS with mutual TLS on 127.0.0.1 (default) or in-cluster Ray calls")
     p.set_defaults(run=demo)
+    p = commands.add_parser("serve", help="one provider as its own deployment: its own Ray, data and HTTPS listener")
+    p.add_argument("--config", required=True, help="the provider's provider.toml (mimi.config)")
+    p.add_argument("--address", help="an existing Ray cluster to run on (default: a new local one, never another's)")
+    p.add_argument("--control", action="store_true",
+                   help="take device calls as JSON lines on stdin (tests and drivers; see mimi.serve)")
+    p.set_defaults(run=serve)
     p = commands.add_parser("loadtest", help="rooms at a message rate on Ray: lost/duplicated, throughput, latency, plots")
     from mimi.loadtest.config import add_arguments  # argparse only: no Ray until it runs
 
