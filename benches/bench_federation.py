@@ -171,6 +171,7 @@ def test_notify_over_https_to_two_followers(benchmark: Any, pki: tuple[Path, dic
             "deliveries_per_s": round(2 * CALLS * MESSAGES_PER_CALL / benchmark.stats.stats.mean),
             "requests_per_s": round(2 * CALLS / benchmark.stats.stats.mean),
             "follower_cpu_us_per_request": round(cpu / requests * 1e6, 1),
+            "connections_opened": sum(hub._parts()[1].connections_opened(d) for d in ("b.example", "c.example")),
             "loadavg_1m": os.getloadavg()[0],
         })
         hub.close()
