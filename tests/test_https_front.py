@@ -20,8 +20,8 @@ import pytest
 from mimi import _core, content
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
-from mimi.errors import MimiError, RemoteProtocolError
-from mimi.federation import FederationClient, FederationServer, LoopThread, Peer, Reply
+from mimi.errors import MimiError, PeerUnavailable, RemoteProtocolError
+from mimi.federation import Credentials, FederationClient, FederationServer, LoopThread, Peer, Reply
 from mimi.federation.ca import CertificateAuthority
 from mimi.logic.client import ClientSession, commit_bundle
 from mimi.logic.follower import Notify
@@ -216,3 +216,24 @@ def test_a_malformed_body_is_refused_as_over_ray_and_changes_nothing(federation:
         f.y.notify(X, cut).result(10)
     assert refused.value.code == "badRequest"
     assert f.follower.progress(ROOM) == (0, {})
+
+
+def test_a_peer_the_front_cannot_authenticate_reaches_no_endpoint(federation: Federation, tmp_path: Path) -> None:
+    # End to end through the providers' front (the layer's own tests cover each refusal):
+    # x.example's name from a CA the hub does not trust fails the handshake; z.example's
+    # certificate under `From: mimi@x.example` gets 403 (already for the directory). Nothing
+    # reaches the hub.
+    f = federation
+    body = commit_bundle(f.alice.commit(ROOM))
+    before = hub_state(f.hub)
+    untrusted = CertificateAuthority.create("someone else's CA").issue(["x.example"], tmp_path)
+    stranger = HttpsTransport(X, untrusted, f.x.peers)
+    with pytest.raises(PeerUnavailable):
+        stranger.update(ROOM, body).result(30)
+    stranger.close()
+    liar = f.liar.credentials
+    pretender = HttpsTransport(X, Credentials("x.example", liar.cert, liar.key, liar.ca_bundle), f.x.peers)
+    with pytest.raises(PeerUnavailable, match=r"403 b.From names x\.example but the client certificate authenticates z\.example"):
+        pretender.update(ROOM, body).result(30)
+    pretender.close()
+    assert hub_state(f.hub) == before
