@@ -113,11 +113,9 @@ class HttpsTransport:
         self._started: tuple[LoopThread, FederationClient, RayTransport] | None = None
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"domain": self.domain, "credentials": self.credentials, "peers": self.peers}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["domain"], state["credentials"], state["peers"])  # type: ignore[misc]
+    def __reduce__(self) -> tuple[type[HttpsTransport], tuple[str, Credentials, dict[str, Peer]]]:
+        """Pickled as its settings: the process that unpickles it starts its own loop."""
+        return HttpsTransport, (self.domain, self.credentials, self.peers)
 
     def _parts(self) -> tuple[LoopThread, FederationClient, RayTransport]:
         with self._lock:
