@@ -169,19 +169,25 @@ def test_a_room_is_notified_only_by_its_hubs_certificate(federation: Federation)
     assert f.y.notify(X, batch).result(10) == 0  # a repeat: acknowledged, not delivered again
 
 
-def test_a_room_not_hosted_by_the_called_provider_is_refused(federation: Federation) -> None:
+def test_a_room_not_hosted_by_the_called_provider_or_a_path_the_body_contradicts_is_refused(federation: Federation) -> None:
     # z.example posts y.example's room to x.example's front, at the path x's directory names.
     f = federation
 
-    async def post() -> Reply:
+    async def post(request: tuple[str, dict[str, str], bytes], to: str = "x.example") -> Reply:
         client = FederationClient(f.liar.credentials, f.liar.peers)
         try:
-            return await client.call("x.example", "update", {"roomId": ROOM}, b"\x00")
+            return await client.call(to, *request)
         finally:
             await client.aclose()
 
-    reply = asyncio.run(post())
+    reply = asyncio.run(post(("update", {"roomId": ROOM}, b"\x00")))
     assert (reply.status, reply.body.decode()) == (404, f"{ROOM} is not hosted by {X}")
+    # A KeyMaterialRequest posted at another target user's path.
+    request = key_material_request(f.alice, "mimi://y.example/u/carol", ROOM)
+    before = hub_state(f.hub)
+    reply = asyncio.run(post(("keyMaterial", {"targetUser": "mimi://y.example/u/mallory"}, request), to="y.example"))
+    assert (reply.status, reply.body.decode()) == (400, "the path names mimi://y.example/u/mallory, the body mimi://y.example/u/carol")
+    assert hub_state(f.hub) == before
     assert f.follower.progress(ROOM) == (0, {})
     # Rooms are made only on their creator's own provider.
     with pytest.raises(MimiError, match="a room is created on its creator's own provider"):

@@ -21,6 +21,7 @@ from concurrent.futures import Future
 from typing import Any, Protocol
 
 from mimi import _core, ids
+from mimi.errors import RemoteProtocolError
 from mimi.federation import Call, Handler, Reply
 from mimi.transport import Transport
 from mimi.transport.https import DELIVERED, HUB_SENDER, REASON, NotHosted, notify_of, refusal
@@ -76,6 +77,8 @@ class ProviderFront:
 
     async def key_material(self, call: Call) -> Reply:
         request = _core.KeyMaterialRequest.decode(call.body)
+        if request.target_user != call.params["targetUser"]:
+            raise RemoteProtocolError(f"the path names {call.params['targetUser']}, the body {request.target_user}", "badRequest")
         caller = self._as(call.peer)
         if ids.provider_of(request.room_id) == self.provider:
             answer = await _answer(caller.key_material(request.room_id, call.body))
