@@ -246,3 +246,42 @@ def test_submit_message_accepted_per_second(benchmark: Any, submitting: tuple[st
                                  "loadavg_1m": os.getloadavg()[0]})
     loop.run_until_complete(client.aclose())
     loop.close()
+
+
+@pytest.mark.parametrize("transport", ["ray", "https"])
+@pytest.mark.benchmark(group="federation-submit-device-to-hub")
+def test_submit_message_device_to_provider_to_hub(benchmark: Any, tmp_path: Path, transport: str) -> None:
+    """/submitMessage accepted/s through device → its provider (x.example) → the hub
+    (y.example), over HTTPS or in-cluster, on one local Ray (data on disk): a device
+    of x.example sends in a closed loop, `CONCURRENT` in flight (`FleetHost.drive`)."""
+    import ray
+
+    from mimi.actors.deploy import Deployment, start_ray
+    from mimi.loadtest.fleet import fleet
+    from mimi.transport.loopback import LoopbackFederation
+
+    start_ray(num_cpus=2)
+    x, creator, sender = "mimi://x.example", f"{HUB}/d/carol/phone", "mimi://x.example/d/alice/phone"
+    federation = LoopbackFederation([x, HUB], tmp_path / "tls") if transport == "https" else None
+    d = Deployment(str(tmp_path), transport=federation.transport if federation else None)
+    try:
+        d.provider(x)
+        d.provider(HUB)
+        d.room_hub(ROOM, HUB)
+        fleet(d, "creator", [creator])
+        host = fleet(d, "sender", [sender])
+        ray.get([d.host(c).publish_key_packages.remote(c, 1) for c in (creator, sender)])
+        ray.get(d.host(creator).create_room.remote(creator, ROOM, "cooperative"))
+        assert ray.get(d.host(creator).add_users.remote(creator, ROOM, ["mimi://x.example/u/alice"]))["code"] == "success"
+        d.settle(ROOM)
+        run: dict[str, Any] = {}
+        benchmark.pedantic(lambda: run.update(ray.get(host.drive.remote([(sender, ROOM)], None, 5.0, 1024, CONCURRENT))),
+                           rounds=1, iterations=1)
+        accepted = run["answers"].get("accepted", 0)
+        assert accepted == sum(run["sent"])
+        benchmark.extra_info.update({"transport": transport, "concurrent": CONCURRENT, "accepted": accepted,
+                                     "accepted_per_s": round(accepted / run["seconds"]), "loadavg_1m": os.getloadavg()[0]})
+    finally:
+        d.shutdown()
+        if federation is not None:
+            federation.close()

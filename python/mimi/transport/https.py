@@ -39,6 +39,12 @@ ERROR, ERROR_CODE = "mimi-error", "mimi-error-code"  # a refusal's exception cla
 # its own directory name; room creation never crosses providers.
 HUB_SENDER = "hubSender"
 
+# Requests in flight to one peer, each on a kept-alive connection of its own (HTTP/1.1):
+# concurrent /submitMessage requests share the hub's durable commit, so a disk whose sync
+# takes tens of milliseconds under load still accepts thousands a second. Below the
+# receivers' out-of-order tolerance of 128 (docs/interop.md, "Out-of-order generations").
+CONNECTIONS_PER_PEER = 32
+
 
 def envelope(batch: Notify) -> dict[str, str]:
     headers = {SEQUENCES: ",".join(map(str, batch.sequences)), PREVIOUS: str(batch.previous)}
@@ -122,7 +128,8 @@ class HttpsTransport:
         with self._lock:
             if self._started is None:
                 self._started = (LoopThread(f"https:{self.credentials.domain}"),
-                                 FederationClient(self.credentials, self.peers), RayTransport(self.domain))
+                                 FederationClient(self.credentials, self.peers, connections_per_peer=CONNECTIONS_PER_PEER),
+                                 RayTransport(self.domain))
             return self._started
 
     def _local(self, target: str) -> Transport | None:
@@ -180,7 +187,7 @@ class HttpsTransport:
             return reply.body
 
         async def all_of() -> list[bytes]:
-            # One request per body, concurrently (at most the pool's connections in flight):
+            # One request per body, concurrently (at most CONNECTIONS_PER_PEER in flight):
             # the hub logs those that arrive together in one commit and sequences them as
             # they arrive, which receivers take within their out-of-order tolerance
             # (docs/interop.md, "Out-of-order generations"). Answers in the bodies' order.
