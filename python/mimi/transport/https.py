@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import TypeVar
 
 from mimi import errors, ids
 from mimi.errors import MimiError, PeerUnavailable, RemoteProtocolError
@@ -28,6 +28,8 @@ from mimi.logic.follower import Notify
 from mimi.logic.key_material import KeyMaterialAnswer
 from mimi.transport import Transport
 from mimi.transport.ray import RayTransport
+
+T = TypeVar("T")
 
 # The /notify envelope (docs/interop.md, "Fanout ordering") and what answers carry.
 SEQUENCES, PREVIOUS, WITHHELD = "mimi-sequences", "mimi-previous", "mimi-withheld"
@@ -136,42 +138,30 @@ class HttpsTransport:
         """The in-cluster transport when `target` (a URI) is this provider's."""
         return self._parts()[2] if ids.domain(target) == self.credentials.domain else None
 
-    def _post(self, target: str, endpoint: str, param: str, body: bytes, headers: Mapping[str, str] | None = None,
-              *, idempotent: bool = True) -> Future[Reply]:
-        """POST to the provider of `target`; the reply, or the refusal it stands for raised."""
-        loop, client, _ = self._parts()
-        domain = ids.domain(target)
+    async def _call(self, client: FederationClient, domain: str, endpoint: str, param: str, body: bytes,
+                    headers: Mapping[str, str] | None = None, idempotent: bool = True) -> Reply:
+        """POST to `domain`'s `endpoint`; its answer, or the refusal it stands for raised."""
+        params = {PARAMETERS[endpoint][0]: param}
+        reply = await client.call(domain, endpoint, params, body, headers=headers, idempotent=idempotent)
+        if reply.status != 200:
+            raise raised(domain, endpoint, reply)
+        return reply
 
-        async def call() -> Reply:
-            params = {PARAMETERS[endpoint][0]: param}
-            reply = await client.call(domain, endpoint, params, body, headers=headers, idempotent=idempotent)
-            if reply.status != 200:
-                raise raised(domain, endpoint, reply)
-            return reply
+    def _post(self, target: str, endpoint: str, param: str, body: bytes, answer: Callable[[Reply], T],
+              headers: Mapping[str, str] | None = None, *, idempotent: bool = True) -> Future[T]:
+        """`_call` to the provider of `target` (a URI), its answer read by `answer`."""
+        loop, client, _ = self._parts()
+
+        async def call() -> T:
+            return answer(await self._call(client, ids.domain(target), endpoint, param, body, headers, idempotent))
 
         return loop.submit(call())
-
-    def _then(self, future: Future[Reply], convert: Any) -> Future[Any]:
-        out: Future[Any] = Future()
-
-        def done(f: Future[Reply]) -> None:
-            err = f.exception()
-            if err is not None:
-                out.set_exception(err)
-                return
-            try:
-                out.set_result(convert(f.result()))
-            except Exception as e:  # an answer that does not decode
-                out.set_exception(e)
-
-        future.add_done_callback(done)
-        return out
 
     def update(self, room: str, body: bytes) -> Future[bytes]:
         local = self._local(room)
         if local is not None:
             return local.update(room, body)
-        return self._then(self._post(room, "update", room, body), _body)
+        return self._post(room, "update", room, body, _body)
 
     def submit_messages(self, room: str, bodies: list[bytes]) -> Future[list[bytes]]:
         local = self._local(room)
@@ -180,18 +170,13 @@ class HttpsTransport:
         loop, client, _ = self._parts()
         domain = ids.domain(room)
 
-        async def one(body: bytes) -> bytes:
-            reply = await client.call(domain, "submitMessage", {"roomId": room}, body)
-            if reply.status != 200:
-                raise raised(domain, "submitMessage", reply)
-            return reply.body
-
         async def all_of() -> list[bytes]:
             # One request per body, concurrently (at most CONNECTIONS_PER_PEER in flight):
             # the hub logs those that arrive together in one commit and sequences them as
             # they arrive, which receivers take within their out-of-order tolerance
             # (docs/interop.md, "Out-of-order generations"). Answers in the bodies' order.
-            return list(await asyncio.gather(*(one(body) for body in bodies)))
+            replies = await asyncio.gather(*(self._call(client, domain, "submitMessage", room, body) for body in bodies))
+            return [reply.body for reply in replies]
 
         return loop.submit(all_of())
 
@@ -199,7 +184,7 @@ class HttpsTransport:
         local = self._local(room)
         if local is not None:
             return local.group_info(room, body)
-        return self._then(self._post(room, "groupInfo", room, body), _body)
+        return self._post(room, "groupInfo", room, body, _body)
 
     def key_material(self, room: str, body: bytes) -> Future[KeyMaterialAnswer]:
         local = self._local(room)
@@ -217,14 +202,14 @@ class HttpsTransport:
         from mimi import _core
 
         target = _core.KeyMaterialRequest.decode(body).target_user
-        return self._then(self._post(provider, "keyMaterial", target, body, idempotent=False), _answer)
+        return self._post(provider, "keyMaterial", target, body, _answer, idempotent=False)
 
     def notify(self, follower: str, batch: Notify) -> Future[int]:
         local = self._local(follower)
         if local is not None:
             return local.notify(follower, batch)
         # A follower processes a repeated batch once: retrying is safe.
-        return self._then(self._post(follower, "notify", batch.room, batch.body, envelope(batch)), _delivered)
+        return self._post(follower, "notify", batch.room, batch.body, _delivered, envelope(batch))
 
     def reserve(self, room: str) -> Future[tuple[bytes, str]]:
         return self._own(room).reserve(room)
@@ -243,7 +228,7 @@ class HttpsTransport:
         local = self._local(room)
         if local is not None:
             return local.hub_sender(room)
-        return self._then(self._post(room, HUB_SENDER, room, b""), _external_sender)
+        return self._post(room, HUB_SENDER, room, b"", _external_sender)
 
     def close(self) -> None:
         with self._lock:
