@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mimi import _core, content
+from mimi import _core, content, errors
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError, PeerUnavailable, RemoteProtocolError
@@ -28,7 +28,7 @@ from mimi.logic.follower import Notify
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.logic.room_changes import key_material_request
 from mimi.transport.front import ProviderFront
-from mimi.transport.https import HttpsTransport
+from mimi.transport.https import HttpsTransport, raised, refusal
 from mimi.transport.ray import now_ms
 from netsim import HUB, Wire, hosted_room, token
 
@@ -243,3 +243,36 @@ def test_a_peer_the_front_cannot_authenticate_reaches_no_endpoint(federation: Fe
         pretender.update(ROOM, body).result(30)
     pretender.close()
     assert hub_state(f.hub) == before
+
+
+class _RayError(Exception):
+    """Stands for one of Ray's own errors (an actor restarting or gone)."""
+
+
+_RayError.__module__ = "ray.exceptions"
+
+
+@pytest.mark.parametrize(
+    ("err", "status", "cls"),
+    [
+        (errors.DecodeError("truncated"), 400, errors.DecodeError),
+        (errors.PolicyError("not allowed"), 403, errors.PolicyError),
+        (errors.WrongEpoch("epoch 3"), 409, errors.WrongEpoch),
+        (errors.MimiError("no such room on mimi://y.example: r"), 409, errors.MimiError),
+        (errors.InternalError("a bug"), 500, errors.InternalError),
+        (_RayError("restarting"), 503, errors.PeerUnavailable),
+        (ValueError("a bug of ours"), 500, errors.InternalError),
+    ],
+)
+def test_a_refusal_is_raised_again_as_the_class_it_was(err: Exception, status: int, cls: type[Exception]) -> None:
+    reply = refusal(err)
+    assert reply.status == status
+    again = raised("y.example", "update", reply)
+    assert type(again) is cls and str(err) in str(again)
+
+
+def test_a_protocol_error_keeps_its_code_and_a_peer_that_names_no_class_is_a_protocol_error() -> None:
+    again = raised("y.example", "notify", refusal(RemoteProtocolError("who are you", "forbidden")))
+    assert isinstance(again, RemoteProtocolError) and again.code == "forbidden"
+    plain = raised("y.example", "notify", Reply(400, b"bad envelope"))
+    assert isinstance(plain, RemoteProtocolError) and str(plain) == "bad envelope"

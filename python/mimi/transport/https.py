@@ -86,7 +86,9 @@ def refusal(err: BaseException) -> Reply:
     if isinstance(cause, BaseException):
         err = cause
     if not isinstance(err, MimiError):
-        err = errors.InternalError(f"{type(err).__name__}: {err}")
+        # Ray's own (an actor restarting or gone) say "not now": 503, which a caller retries.
+        unavailable = type(err).__module__.startswith("ray.")
+        err = (PeerUnavailable if unavailable else errors.InternalError)(f"{type(err).__name__}: {err}")
     name = "MimiError" if isinstance(err, NotHosted) else type(err).__name__
     status = 404 if isinstance(err, NotHosted) else next((s for c, s in STATUS.items() if isinstance(err, c)), 409)
     headers = [("content-type", "text/plain; charset=utf-8"), (ERROR, name)]
