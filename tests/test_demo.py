@@ -46,3 +46,21 @@ def test_bad_arguments_get_a_clear_error() -> None:
     out = subprocess.run([sys.executable, "-m", "mimi.cli", "demo", "--preset", "nope"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "invalid choice: 'nope'" in out.stderr
+
+
+def test_the_providers_of_the_https_demo_reach_each_other_through_their_fronts(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Each front served requests from the others (y.example: the hub's endpoints from x and z;
+    # x and z: /notify and /keyMaterial from y) over a few kept-alive connections.
+    from mimi.demo import RayDemo
+
+    run = RayDemo(str(tmp_path), burst=0)
+    try:
+        run.run()
+        assert run.summary()["agree"] is True
+        assert run.federation is not None
+        served = run.federation.requests()
+    finally:
+        run.close()
+    assert set(served) == {"x.example", "y.example", "z.example"}
+    for domain, (connections, requests) in served.items():
+        assert 0 < connections < requests, domain
