@@ -112,7 +112,7 @@ class Net:
     def update(self, name: str, body: bytes) -> _core.UpdateResponse:
         assert self.hub is not None
         session = self.sessions[name]
-        raw, fanout = self.hub.update(provider_of(session.uri), body, self.tick())
+        raw, fanout = self.hub.update(provider_of(session.uri), body, self.tick(), hub_key=self.hub_key)
         response = _core.UpdateResponse.decode(raw)
         if ROOM in session.pending:
             if response.response_code == "success":
@@ -162,6 +162,18 @@ class Net:
         if response.response_code != "success":
             follower.unsubscribe(ROOM, s.uri, since + 1)
         return response
+
+    def rejoin_diverged(self) -> list[str]:
+        """Every device whose group diverged rejoins as a ClientHost does (subscribed
+        already), one after the other, until none is left; returns their names in order."""
+        assert self.hub is not None
+        rejoined = []
+        while diverged := [n for n, s in self.sessions.items() if s.diverged]:
+            name = diverged[0]
+            out = self.sessions[name].join_external(ROOM, self.hub.view.group_info(), self.hub.view.export_ratchet_tree())
+            assert self.update(name, commit_bundle(out)).response_code == "success"
+            rejoined.append(name)
+        return rejoined
 
     def send(self, name: str, message: content.MimiContent) -> tuple[_core.SubmitMessageResponse, bytes]:
         """Sends as a ClientHost does: a message refused as of a past epoch is sent
@@ -294,6 +306,14 @@ class Wire:
     def notify(self, follower: str, batch: Notify) -> Future[int]:
         self.sent.append((follower, batch))
         return answered(0) if self.answers else Future()
+
+
+def hub_log(hub: RoomHub, room: str) -> list[tuple[int, list[str], bytes]]:
+    """The room's whole log at the hub, read page by page (`RoomHub.events`)."""
+    log: list[tuple[int, list[str], bytes]] = []
+    while page := hub.events(room, log[-1][0] if log else 0, RoomHub.EVENTS_PAGE):
+        log += page
+    return log
 
 
 def hosted_room(directory: Path, room: str) -> tuple[RoomHub, ClientSession, Wire]:

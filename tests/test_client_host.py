@@ -16,7 +16,7 @@ import pytest
 
 from mimi import _core, content
 from mimi.transport import names
-from netsim import Cluster, Crash
+from netsim import Cluster, Crash, hub_log
 
 ROOM = "mimi://h.example/r/crash"
 HUB = "mimi://h.example"
@@ -67,7 +67,7 @@ def texts(c: Cluster, name: str) -> list[str]:
 def logged(c: Cluster) -> int:
     """Application messages in the hub's log: what it acknowledged."""
     hub = c.actors[names.hub(ROOM)]
-    return sum(1 for _, _, m in hub.events(ROOM, 0, 100_000) if _core.FanoutMessage.decode(m).kind == "application")
+    return sum(1 for _, _, m in hub_log(hub, ROOM) if _core.FanoutMessage.decode(m).kind == "application")
 
 
 def assert_everyone_shows(c: Cluster, expected: list[str], but: dict[str, list[str]] | None = None) -> None:

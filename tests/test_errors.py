@@ -40,6 +40,7 @@ CLASSES: dict[str, type[errors.MimiError]] = {
     "ProcessError::GroupInfoSigner": errors.MlsError,
     "ProcessError::GroupInfoSignature": errors.InvalidSignature,
     "ProcessError::GroupInfoContext": errors.MlsError,
+    "ProcessError::GroupInfoConfirmationTag": errors.MlsError,
     "ProcessError::GroupInfoExternalPub": errors.MlsError,
     "ProcessError::AppData": errors.MlsError,
     "ProcessError::Internal": errors.InternalError,

@@ -286,9 +286,6 @@ SERVER_SEEDS = (4,)
 SERVER_FAULTS = Faults(kill_hosts=2, kill_hub=2, kill_providers=3, adds=2, removes=2)
 
 
-# Not in `make test` (`make soak` runs it): a device can stay behind its provider in a
-# quiet room after a host and its provider die at one moment (docs/guarantees.md, limits).
-@pytest.mark.soak
 @pytest.mark.parametrize("seed", SERVER_SEEDS)
 def test_nothing_acknowledged_is_lost_or_duplicated_when_hub_and_followers_die(load: LoadRun, seed: int) -> None:
     report, detail = faulted(load, f"servers{seed}", replace(SERVER_FAULTS, seed=seed))

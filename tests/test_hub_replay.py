@@ -8,6 +8,7 @@ of an ended epoch can be accepted again)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from mimi import _core, content
 from mimi.actors.hub import RoomHub
 from mimi.logic.client import ClientSession, commit_bundle, proposal_bundle
 from mimi.logic.hub import HubRoom
-from netsim import HUB, Wire, hosted_room
+from mimi.storage import HubStore
+from netsim import HUB, Wire, hosted_room, hub_log
 
 ROOM = f"{HUB}/r/replays"
 PROVIDER = "mimi://x.example"
@@ -27,7 +29,17 @@ def send(sender: ClientSession, count: int, text: str = "m") -> list[bytes]:
 
 
 def logged(hub: RoomHub) -> list[int]:
-    return [sequence for sequence, _, _ in hub.events(ROOM, 0, 1_000_000)]
+    return [sequence for sequence, _, _ in hub_log(hub, ROOM)]
+
+
+def settled(hub: RoomHub) -> None:
+    """Waits until the followers acknowledged every event (the hub's pump thread sends
+    what its window held back from the log meanwhile)."""
+    for _ in range(1_000):
+        if all(lag.pending == 0 for lag in hub.lag().values()):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"the followers are still behind: {hub.lag()}")
 
 
 def indexed(hub: RoomHub) -> int:
@@ -58,6 +70,7 @@ def test_a_replay_after_10000_submissions_and_a_restart_is_answered_as_before(
     memory = hub.rooms[ROOM]
     assert len(memory.unindexed) <= unindexed and len(memory.answered) <= HubRoom.REMEMBERED  # bounded
     assert (indexed(hub) > 0) == (unindexed < 10_000) == (ROOM in hub.indexed)
+    settled(hub)
     log, notified, accepted = logged(hub), len(wire.sent), hub.accepted
 
     assert hub.submit(ROOM, PROVIDER, first, 12) == answer
@@ -118,3 +131,32 @@ def test_a_commit_drops_the_answers_of_the_epoch_it_ends(tmp_path: Path, monkeyp
     assert status(restarted.submit(ROOM, PROVIDER, old[0], 34)) == "epochTooOld"
     assert restarted.submit_many(ROOM, PROVIDER, new, 34) == new_answers
     assert logged(restarted) == log and restarted.accepted == 0
+
+
+def test_a_restart_reads_the_log_in_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read of the log a restart makes is a page (3 events here, LOG_PAGE): the
+    answers not indexed and every event the followers had not acknowledged come back
+    whole across pages, each sent once, in order."""
+    monkeypatch.setattr("mimi.actors.hub.LOG_PAGE", 3)
+    hub, sender, _ = hosted_room(tmp_path, ROOM)
+    hub.transport = Wire(answers=False)  # from here on the followers acknowledge nothing
+    bodies = send(sender, 20)
+    answers = [answer for i in range(0, 20, 4) for answer in hub.submit_many(ROOM, PROVIDER, bodies[i : i + 4], 40)]
+    acknowledged = {d: lag.acknowledged[ROOM] for d, lag in hub.lag().items()}
+    assert set(acknowledged) == {HUB, PROVIDER} and max(acknowledged.values()) < 22 and hub.rooms[ROOM].sequence == 22
+    hub.store.close()
+
+    pages: list[int] = []
+    read = HubStore.events_since
+    monkeypatch.setattr(HubStore, "events_since", lambda store, *page: pages.append(page[-1]) or read(store, *page))
+    wire = Wire()
+    restarted = RoomHub(HUB, str(tmp_path), wire)
+    settled(restarted)
+    assert len(pages) > 20 // 3 and max(pages) <= 3
+    log = restarted.events(ROOM, 0, 100)
+    for destination, last in acknowledged.items():
+        resent = [s for d, notify in wire.sent if d == destination for s in notify.sequences]
+        assert resent == [s for s, destinations, _ in log if s > last and destination in destinations]
+        assert resent[-1] == 22
+    assert restarted.submit_many(ROOM, PROVIDER, bodies, 41) == answers
+    assert logged(restarted) == list(range(1, 23)) and restarted.accepted == 0

@@ -327,12 +327,12 @@ def test_a_bundle_of_proposals_is_cached_all_or_none() -> None:
 
     leave = net.sessions["A"].propose_leave(ROOM)
     change = net.sessions["A"].rooms[ROOM].group.propose_app_data(0x0023, b"\x00")  # not a leave
-    raw, fanout = net.hub.update("mimi://x.example", proposal_bundle(leave, [change]), net.tick())
+    raw, fanout = net.hub.update("mimi://x.example", proposal_bundle(leave, [change]), net.tick(), hub_key=net.hub_key)
     assert _core.UpdateResponse.decode(raw).response_code == "notAllowed"
     assert fanout == [] and net.hub.pending_removals == {}
     assert len(net.hub.view.cached_proposals().removed) == 0
     # The leave alone goes through.
-    raw, _ = net.hub.update("mimi://x.example", proposal_bundle(leave), net.tick())
+    raw, _ = net.hub.update("mimi://x.example", proposal_bundle(leave), net.tick(), hub_key=net.hub_key)
     assert _core.UpdateResponse.decode(raw).response_code == "success"
     assert len(net.hub.view.cached_proposals().removed) == 1
 
@@ -440,3 +440,33 @@ def test_an_empty_batch_changes_nothing() -> None:
     before = net.hub.export()
     assert net.hub.submit_many("mimi://x.example", [], net.tick()) == ([], [])
     assert net.hub.export() == before
+
+
+@pytest.mark.parametrize(
+    ("option", "code"),
+    [
+        (("httpsUri", None, "https://x.example/tree", b"sig"), "invalidProposal"),
+        (("outOfBand", None, None, b"sig"), "invalidProposal"),
+        (("distributionService",), "success"),
+    ],
+)
+def test_a_commit_names_a_ratchet_tree_option_the_hub_can_use(option: tuple, code: str) -> None:  # type: ignore[type-arg]
+    """draft-ietf-mimi-protocol §Update Room State: the hub builds the tree from the
+    handshakes and fetches nothing, so a tree it would have to fetch is refused, with why."""
+    from mimi import _core
+    from mimi.logic.client import commit_bundle
+
+    net = room_with_everyone()
+    assert net.hub is not None
+    body = _core.HandshakeBundle.decode(commit_bundle(net.sessions["A"].commit(ROOM, force_path=True)))
+    bundle = _core.HandshakeBundle(
+        body.proposal_or_commit, group_info_option=body.group_info_option, ratchet_tree_option=_core.RatchetTreeOption(*option)
+    )
+    epoch = net.hub.view.epoch
+    response = net.update("A", bundle.encode())
+    assert response.response_code == code, response.error_description
+    if code == "success":
+        assert net.hub.view.epoch == epoch + 1
+        assert_agree(net)
+    else:
+        assert f"ratchetTreeOption {option[0]}" in response.error_description and net.hub.view.epoch == epoch

@@ -197,15 +197,23 @@ def test_bad_input_leaves_state_unchanged() -> None:
     with pytest.raises(DecodeError):
         room.hub.process(out.commit[:10], out.group_info)
 
-    # A bogus confirmation tag: the hub cannot check it (no key schedule); a
-    # member can (here through the membership tag that covers it) and refuses it
-    # (docs/interop.md, "What the hub cannot check").
+    # A bogus confirmation tag: outside the signature, and the hub cannot compute it
+    # (no key schedule), so it holds it to the GroupInfo's, which the committer signed;
+    # a member refuses it too (here through the membership tag that covers it).
     forged = bytearray(out.commit)
     forged[-40] ^= 0x80
-    room.hub.process(bytes(forged), out.group_info)
-    room.hub.discard()
+    with pytest.raises(MlsError, match="confirmation_tag"):
+        room.hub.process(bytes(forged), out.group_info)
     with pytest.raises(InvalidSignature):
         bob.process(bytes(forged))
+    # A bogus membership tag passes the hub (a MAC under the epoch's membership key);
+    # a member refuses it, and rejoins (docs/interop.md, "What the hub cannot check").
+    mistagged = bytearray(out.commit)
+    mistagged[-1] ^= 0x01
+    room.hub.process(bytes(mistagged), out.group_info)
+    room.hub.discard()
+    with pytest.raises(InvalidSignature):
+        bob.process(bytes(mistagged))
     assert (bob.epoch, bob.epoch_authenticator) == before
 
     # A GroupInfo that does not match the commit is refused by the hub.

@@ -19,6 +19,7 @@ from mimi.actors.provider import ProviderServer
 from mimi.errors import InternalError, MimiError, RemoteProtocolError, StorageError
 from mimi.logic import follower as follower_logic
 from mimi.logic.follower import MAX_WAITING, Follower, Notify
+from mimi.storage.follower import FollowerState
 from netsim import token
 
 PROVIDER = "mimi://f.example"
@@ -103,7 +104,7 @@ def test_a_malformed_envelope_is_refused_before_it_is_queued(provider, messages)
 # -- refusals: each names its field and changes nothing, in memory or stored ------------
 
 
-def state(provider: ProviderServer) -> tuple[bytes, bytes | None, list[list[tuple[int, bytes]]]]:
+def state(provider: ProviderServer) -> tuple[bytes, FollowerState | None, list[list[tuple[int, bytes]]]]:
     """The follower in memory, as stored, and every client's inbox."""
     return provider.follower.export(), provider.inbox.load_logic_state(), [inbox(provider, c) for c in CLIENTS]
 
@@ -229,3 +230,108 @@ def test_batches_running_ahead_are_bounded_in_bytes(messages, monkeypatch) -> No
     with pytest.raises(RemoteProtocolError, match="previous: 3 batches wait for 1, over the buffer's bound"):
         follower.notify(Notify(ROOM, 5, (6,), body))
     assert follower.export() == before
+
+
+# -- stored in rows: a notify writes its room's, memory is what a restart loads -----------
+
+
+def test_a_notify_changes_the_rows_of_its_room_alone(tmp_path, messages) -> None:  # type: ignore[no-untyped-def]
+    """With many rooms followed, what a /notify stores is its room's row (and the rows
+    of members whose cursor moved apart from the others), so its cost does not grow
+    with the rooms; a restart loads what memory held."""
+    server = ProviderServer(PROVIDER, str(tmp_path))
+    rooms = [f"mimi://h.example/r/n{i}" for i in range(50)]
+    for room in rooms:
+        for client in CLIENTS:
+            server.subscribe(room, client, token(server, client))
+    saved: list[Any] = []
+    store = server.inbox.save_logic_state
+    server.inbox.save_logic_state = lambda record, rows: (saved.append(rows), store(record, rows))  # type: ignore[method-assign]
+    body = notify(messages, 1, 2).body
+    assert server.notify(rooms[7], HUB, 0, [1, 2], body) == 2 * len(CLIENTS)
+    assert server.notify(rooms[7], HUB, 3, [4], notify(messages, 4, 1).body) == 0  # buffered: its row is written
+    withheld = f"{PROVIDER}/u/c1"
+    assert server.notify(rooms[9], HUB, 0, [1, 2], body, [withheld]) == 2 * (len(CLIENTS) - 1)
+    first, buffered, apart = saved
+    # The first event since they subscribed: the members' cursors join the common one.
+    assert first.rooms == [(rooms[7], 2, 2)] and first.members == [(rooms[7], c, 0, None) for c in CLIENTS]
+    assert buffered.rooms == [(rooms[7], 2, 2)] and [w[:2] for w in buffered.waiting] == [(rooms[7], 3)]
+    # Withheld from c1's user: c1's cursor stays where it was (0), the others' join the common one.
+    assert apart.rooms == [(rooms[9], 2, 2)] and apart.members == [(rooms[9], c, 0, None) for c in (CLIENTS[0], CLIENTS[2])]
+    assert server.notify(rooms[7], HUB, 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)  # takes the buffered one
+    last = saved[-1]  # the room's row and the buffered batch gone, no row per member
+    assert last.rooms == [(rooms[7], 4, 4)] and last.gone_waiting == [(rooms[7], 3)]
+    assert last.members == last.waiting == last.routes == last.gone_members == []
+    memory = server._state()
+    stop = server.inbox.close
+    stop()
+    server.key_packages.close()
+    again = ProviderServer(PROVIDER, str(tmp_path))
+    assert again._state() == memory == again.inbox.load_logic_state()
+    assert inbox(again, CLIENTS[1]) == [] and len(inbox(again, CLIENTS[0])) == 0  # other room: nothing
+    assert [s for _, _, s, _, _ in again.missed(CLIENTS[0], token(again, CLIENTS[0]), rooms[7], 0)] == [1, 2, 3, 4]
+    assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[1], token(again, CLIENTS[1]), rooms[9], 0)] == []  # withheld from its user
+    assert again.notify(rooms[9], HUB, 2, [3], notify(messages, 3, 1).body) == len(CLIENTS)
+    for after in (0, 1, 2):  # found from `after`, each naming the client's event before it
+        assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[1], token(again, CLIENTS[1]), rooms[9], after)] == [(3, 0)]
+        assert [(s, p) for _, _, s, p, _ in again.missed(CLIENTS[0], token(again, CLIENTS[0]), rooms[9], after)] == [(3, 2), (2, 1), (1, 0)][: 3 - after][::-1]
+    assert again.missed(CLIENTS[0], token(again, CLIENTS[0]), rooms[9], 3) == again.missed(CLIENTS[0], token(again, CLIENTS[0]), "mimi://h.example/r/none", 0) == []
+
+
+def test_a_follower_stored_whole_by_schema_4_is_loaded_and_stored_as_rows(tmp_path, messages) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    import msgpack
+
+    from mimi.storage import DataDir
+    from mimi.storage.schema import SERVER
+    from test_storage import server_ddl
+
+    follower = Follower(PROVIDER)
+    for client in CLIENTS:
+        follower.subscribe(ROOM, client)
+    follower.expect_welcome(b"ref", CLIENTS[0], "mimi://h.example/r/invited")
+    follower.notify(notify(messages, 1, 2))
+    follower.notify(Notify(ROOM, 3, (4,), notify(messages, 4, 1).body))  # buffered
+    path = DataDir(tmp_path).server(PROVIDER)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(server_ddl(4) + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = 4;")
+    record = msgpack.packb({"follower": follower.export(), "hosts": {CLIENTS[0]: "host"}})
+    gone = f"{PROVIDER}/d/gone/phone"  # got event 1 and left
+    with db:
+        db.execute("INSERT INTO follower_logic VALUES (1, ?)", (record,))
+        # The inbox of schema 5 and before: a row per client and event.
+        db.execute("INSERT INTO follower_rooms VALUES (?, 0, 2)", (ROOM,))
+        db.executemany("INSERT INTO follower_events VALUES (?, ?, ?)", [(ROOM, s, msgpack.packb([s, messages[s - 1]])) for s in (1, 2)])
+        db.executemany("INSERT INTO follower_inbox VALUES (?, ?, ?)", [(c, ROOM, s) for c in CLIENTS for s in (1, 2)] + [(gone, ROOM, 1)])
+    db.close()
+    server = ProviderServer(PROVIDER, str(tmp_path))
+    assert server.follower.export() == follower.export() and server.hosts == {CLIENTS[0]: "host"}
+    assert server._state() == server.inbox.load_logic_state()  # written as rows, once
+    assert msgpack.unpackb(server.inbox.load_logic_state().record) == {"provider": PROVIDER}
+    assert inbox(server, CLIENTS[2]) == list(zip((1, 2), messages)) and inbox(server, gone) == [(1, messages[0])]
+    # It goes on: the gap filled, the buffered batch delivered, to the subscribed clients only.
+    assert server.notify(ROOM, HUB, 2, [3], notify(messages, 3, 1).body) == 2 * len(CLIENTS)
+    assert server.progress(ROOM)[0] == 4
+    assert inbox(server, CLIENTS[2]) == list(zip(range(1, 5), messages)) and inbox(server, gone) == [(1, messages[0])]
+
+
+# -- reads in pages --------------------------------------------------------------------
+
+
+def test_missed_answers_a_page_at_a_time_and_reads_the_inbox_in_pages(provider, messages, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from mimi.actors import provider as provider_actor
+
+    provider.notify(ROOM, HUB, 0, list(range(1, 13)), notify(messages, 1, 12).body)
+    reads: list[int] = []
+    fetch = provider.inbox.fetch_inbox
+    monkeypatch.setattr(provider.inbox, "fetch_inbox", lambda *a: reads.append(a[-1]) or fetch(*a))
+    monkeypatch.setattr(provider_actor, "INBOX_PAGE", 2)  # read 2 rows at a time
+    pages, after = [], 0
+    while page := provider.missed(CLIENTS[0], token(provider, CLIENTS[0]), ROOM, after, 5):  # as the client host asks
+        pages.append([(s, p, m) for _, _, s, p, m in page])
+        after = page[-1][2]
+    assert [[s for s, _, _ in page] for page in pages] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]
+    assert [(s, p, m) for page in pages for s, p, m in page] == [(s, s - 1, m) for s, m in zip(range(1, 13), messages)]
+    assert set(reads) == {2} and len(reads) > 6

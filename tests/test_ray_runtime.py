@@ -3,6 +3,7 @@ SQLite, and the room goes on; bad input at the endpoints changes no state."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,10 @@ from typing import Any
 import pytest
 
 from mimi import _core, content
-from mimi.actors.client import hub_call
+from mimi.actors.client import ClientHost, hub_call
 from mimi.actors.deploy import Deployment
 from mimi.components import ComponentId
-from mimi.logic.client import ClientSession
+from mimi.logic.client import ClientSession, commit_bundle
 from mimi.logic.follower import Notify
 from mimi.logic.room_changes import key_material_request
 from mimi.transport.ray import RayTransport
@@ -41,13 +42,13 @@ def call(ray: Any, d: Deployment, name: str, method: str, *args: Any) -> Any:
     raise AssertionError(f"{name}'s host did not come back")
 
 
-def deploy(ray: Any, tmp_path: Path, preset: str) -> Deployment:
+def deploy(ray: Any, tmp_path: Path, preset: str, hal_host: type[ClientHost] = ClientHost) -> Deployment:
     """Hal's room of `preset` on his provider, the hub's; fay and gus on f.example."""
     d = Deployment(str(tmp_path))
     d.provider(HUB)
     d.provider("mimi://f.example")
     d.room_hub(ROOM, HUB)
-    d.clients("hal", [CLIENTS["hal"]])
+    d.clients("hal", [CLIENTS["hal"]], hal_host)
     d.clients("fleet", [CLIENTS["fay"], CLIENTS["gus"]])  # one ClientHost, two devices
     for name in CLIENTS:
         call(ray, d, name, "publish_key_packages", 2)
@@ -316,3 +317,50 @@ def test_settle_after_a_removal_is_prompt_and_the_removed_device_knows(room) -> 
     assert texts(ray, d, "gus") == []
     views = [call(ray, d, n, "view", ROOM) for n in ("hal", "fay")]
     assert len({(v["epoch"], v["epoch_authenticator"]) for v in views}) == 1
+
+
+class MistaggingHost(ClientHost):
+    """A host whose device can send a commit with its membership_tag altered after it
+    was signed (a bug, or bytes changed on the way): the hub cannot tell."""
+
+    def commit_with_a_bad_membership_tag(self, client: str, room: str) -> dict[str, Any]:
+        device = self._device(client)
+        bundle = _core.HandshakeBundle.decode(commit_bundle(device.session.commit(room, force_path=True)))
+        commit = bytearray(bundle.proposal_or_commit)
+        commit[-1] ^= 0x01  # the last byte of membership_tag, which ends a member's PublicMessage
+        bad = _core.HandshakeBundle(
+            bytes(commit), welcome=bundle.welcome, group_info_option=bundle.group_info_option,
+            ratchet_tree_option=bundle.ratchet_tree_option,
+        )
+        return self._update(device, room, bad.encode())
+
+
+def test_a_commit_members_cannot_take_heals_without_an_operator(ray_cluster: Any, tmp_path: Path) -> None:
+    """Fay and gus refuse hal's commit and rejoin from the hub's GroupInfo, each when
+    the delivery fails: every device ends on one epoch authenticator, and what is
+    acknowledged after is shown by all, each message once."""
+    ray = ray_cluster
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests/
+    d = deploy(ray, tmp_path, "cooperative", MistaggingHost)
+    try:
+        say(ray, d, "fay", "before")
+        d.settle(ROOM)
+        epoch = call(ray, d, "hal", "view", ROOM)["epoch"]
+        assert call(ray, d, "hal", "commit_with_a_bad_membership_tag", ROOM)["code"] == "success"
+        # The rejoins are commits the fleet's host sends while it takes the bad one: the
+        # first settle ends once they are in the hub's log, the second once all took them.
+        d.settle(ROOM)
+        d.settle(ROOM)
+        agree(ray, d)
+        assert call(ray, d, "hal", "view", ROOM)["epoch"] == epoch + 1 + 2  # the commit, fay's and gus's rejoins
+        said = [f"after, from {name}" for name in CLIENTS]
+        for name, text in zip(CLIENTS, said):
+            say(ray, d, name, text)
+        d.settle(ROOM)
+        for name in CLIENTS:
+            assert texts(ray, d, name) == ["before", *said], name
+        assert call(ray, d, "gus", "commit_pending", ROOM)["code"] == "success"
+        d.settle(ROOM)
+        agree(ray, d)
+    finally:
+        d.shutdown()

@@ -29,7 +29,19 @@ from mimi.storage import (
     LogEvent,
     SentMessage,
 )
-from mimi.storage.schema import CLIENT, HUB_ANSWERS, HUB_CURSORS, HUB_INDEXED, HUB_LOG_END, KEY_PACKAGE_CLAIMS, SERVER
+from mimi.storage.schema import (
+    CLIENT,
+    FOLLOWER_AUDIENCE,
+    FOLLOWER_CURSORS,
+    FOLLOWER_LOGIC_ROWS,
+    FOLLOWER_PENDING,
+    HUB_ANSWERS,
+    HUB_CURSORS,
+    HUB_INDEXED,
+    HUB_LOG_END,
+    KEY_PACKAGE_CLAIMS,
+    SERVER,
+)
 
 ROOM = "mimi://a.example/r/clubhouse"
 ALICE = "mimi://a.example/d/alice/phone"
@@ -437,12 +449,24 @@ def test_a_file_that_is_not_ours_is_refused_untouched(
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+V5_INBOX = """CREATE TABLE follower_inbox (
+        client TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,
+        PRIMARY KEY (client, room_id, sequence)
+    ) STRICT, WITHOUT ROWID;"""
+
+
 def server_ddl(version: int) -> str:
     """The server schema as a file of `version` holds it."""
     v4_columns = f",\n        {HUB_LOG_END},\n        {HUB_INDEXED}"
     assert v4_columns in SERVER.ddl and f"{HUB_ANSWERS};" in SERVER.ddl and f"{HUB_CURSORS};" in SERVER.ddl
+    audience = f"        {FOLLOWER_AUDIENCE},\n        {FOLLOWER_PENDING},\n"
+    assert FOLLOWER_LOGIC_ROWS in SERVER.ddl and audience in SERVER.ddl and f"{FOLLOWER_CURSORS};" in SERVER.ddl
     assert f"{KEY_PACKAGE_CLAIMS};" in SERVER.ddl
     ddl = SERVER.ddl
+    if version < 6:  # the follower logic's state in one record, and a row per client and event of its inbox
+        ddl = ddl.replace(FOLLOWER_LOGIC_ROWS, "").replace(audience, "").replace(f"{FOLLOWER_CURSORS};", V5_INBOX)
     if version < 5:  # no KeyPackage claims kept
         ddl = ddl.replace(f"{KEY_PACKAGE_CLAIMS};", "")
     if version < 4:  # no last sequence of each room, no answers given
@@ -459,15 +483,15 @@ def server_ddl(version: int) -> str:
     return ddl
 
 
-@pytest.mark.parametrize("version", [1, 2, 3, 4])
+@pytest.mark.parametrize("version", [1, 2, 3, 4, 5])
 def test_an_older_server_file_is_migrated_and_keeps_its_rooms(server: Path, version: int) -> None:
     cursor = (ROOM, "mimi://b.example", 1, 1, 2)
     with sqlite3.connect(server) as db:
         db.executescript(server_ddl(version) + f"PRAGMA application_id = {SERVER.application_id}; PRAGMA user_version = {version};")
-        if version >= 4:
-            db.execute("INSERT INTO hub_rooms VALUES (?, ?, 2, 2)", (ROOM, b"state"))
-        else:
+        if version < 4:
             db.execute("INSERT INTO hub_rooms VALUES (?, ?)", (ROOM, b"state"))
+        else:  # the log's end and the answers indexed are recorded
+            db.execute("INSERT INTO hub_rooms VALUES (?, ?, 2, 2)", (ROOM, b"state"))
         db.executemany("INSERT INTO hub_events VALUES (?, ?, ?, ?)", [(ROOM, *e) for e in events(1, 2)])
         if version >= 3:
             db.execute("INSERT INTO hub_cursors VALUES (?, ?, ?, ?, ?)", cursor)
@@ -475,24 +499,25 @@ def test_an_older_server_file_is_migrated_and_keeps_its_rooms(server: Path, vers
     with HubStore(server) as hub:
         assert hub.load_state(ROOM) == b"state" and hub.events_since(ROOM, 0, 10) == events(1, 2)
         assert hub.cursors() == ([cursor] if version >= 3 else [])  # none before 3: the hub starts them (test_hub_log)
-        assert hub.answers_indexed(ROOM) == (2, False)  # the answers given before 4 are not kept
+        if version < 4:
+            assert hub.answers_indexed(ROOM) == (2, False)  # the answers given before 4 are not kept
         assert hub.append_events(ROOM, events(3, 1)) == 3  # the log's end was recorded in the migration
         with hub.transaction():
             hub._db.execute("DELETE FROM hub_events WHERE sequence = 3")
         with pytest.raises(StorageError, match="the log ends at 2, 3 were logged"):
             hub.last_sequence(ROOM)
     with sqlite3.connect(server) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 5
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SERVER.version == 6
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
     db.close()
     assert not tables & {"hub_key_packages", "hub_followers"}
     assert {"hub_answers", "hub_cursors", "key_package_claims"} <= tables
 
-    class HubStoreV3(HubStore):
-        schema = replace(SERVER, version=3)
+    class HubStoreV5(HubStore):
+        schema = replace(SERVER, version=5)
 
-    with pytest.raises(StorageError, match="version 5 is newer"):
-        HubStoreV3(server)
+    with pytest.raises(StorageError, match="version 6 is newer"):
+        HubStoreV5(server)
 
 
 def test_a_migrated_server_file_has_the_schema_of_a_new_one(server: Path, tmp_path: Path) -> None:
@@ -623,3 +648,41 @@ def test_a_bad_checkpoint_interval_is_refused_before_anything_is_written(tmp_pat
     with pytest.raises(StorageError, match="checkpoint_every must be None or seconds"):
         HubStore(path, checkpoint_every=bad)  # type: ignore[arg-type]
     assert not path.exists()
+
+
+def test_inboxes_and_histories_are_read_in_pages(server: Path) -> None:
+    """Reads page through everything, `page` rows a read, whatever the length."""
+    with FollowerStore(server) as follower:
+        follower.follow_room(ROOM)
+        follower.receive(ROOM, deliveries(1, 7) + deliveries(8, 2, (BOB,)))
+        assert list(follower.inbox(BOB, ROOM, 0, page=2)) == inbox(1, 9)
+        assert list(follower.inbox(ALICE, ROOM, 3, page=2)) == inbox(4, 4)
+        with pytest.raises(StorageError, match="limit must be an int >= 1"):
+            next(follower.inbox(ALICE, ROOM, 0, page=0))
+    with ClientStore(server.parent / "client.sqlite3") as client:
+        entries = [HistoryEntry(s, s, ALICE, bytes([s])) for s in range(1, 8)]
+        client.add_messages(ROOM, entries)
+        assert list(client.history(ROOM, page=3)) == entries
+
+
+def test_an_inbox_is_a_cursor_per_client_and_room(follower: FollowerStore) -> None:
+    """Each event is stored once; who got it is kept only when not every client
+    receiving the room did; a client that left gets nothing more until an event
+    is for it again."""
+    follower.follow_room(ROOM)
+    carol = "mimi://b.example/d/carol/tv"
+    follower.receive(ROOM, deliveries(1, 2) + deliveries(3, 1, (ALICE,)) + deliveries(4, 1, (ALICE, BOB, carol)))
+    follower.leave(ROOM, BOB)
+    follower.receive(ROOM, deliveries(5, 1, (ALICE, carol)) + deliveries(6, 1, (carol,)))
+    assert follower.fetch_inbox(ALICE, ROOM, 0, 10) == inbox(1, 5)
+    assert follower.fetch_inbox(BOB, ROOM, 0, 10) == [*inbox(1, 2), *inbox(4, 1)]
+    assert follower.fetch_inbox(carol, ROOM, 0, 10) == inbox(4, 3)
+    assert follower.last_in_inbox(BOB, ROOM, 6) == 4 and follower.last_in_inbox(ALICE, ROOM, 6) == 5
+    follower.receive(ROOM, deliveries(7, 1, (BOB,)))  # for BOB again: another cursor opens there
+    assert follower.fetch_inbox(BOB, ROOM, 4, 10) == inbox(7, 1)
+    assert follower.fetch_inbox(BOB, ROOM, 0, 10) == [*inbox(1, 2), *inbox(4, 1), *inbox(7, 1)]  # both kept
+    assert follower.fetch_inbox(BOB, ROOM, 0, 3) == [*inbox(1, 2), *inbox(4, 1)]
+    assert follower.last_in_inbox(BOB, ROOM, 6) == 4 and follower.last_in_inbox(BOB, ROOM, 9) == 7
+    rows = sqlite3.connect(follower.path).execute("SELECT count(*), count(audience) FROM follower_events").fetchone()
+    cursors = sqlite3.connect(follower.path).execute("SELECT count(*) FROM follower_cursors").fetchone()
+    assert rows == (7, 3) and cursors == (4,)  # 7 events, 4 of them to every client receiving; 4 cursors

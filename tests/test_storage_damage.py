@@ -23,7 +23,8 @@ from mimi.actors.client import ClientHost, Device
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
 from mimi.errors import StorageError
-from mimi.logic.client import ClientSession
+from mimi.logic.client import ClientSession, proposal_bundle
+from mimi.logic.follower import Rows
 from mimi.policy.presets import PRESETS
 from mimi.storage import (
     ClientStore,
@@ -68,7 +69,9 @@ def load_hub(path: Path) -> None:
 def fill_follower(path: Path) -> None:
     with FollowerStore(path) as follower:
         with follower.transaction():
-            follower.save_logic_state(b"logic")
+            follower.save_logic_state(b"logic", Rows(
+                [(ROOM, EVENTS, EVENTS)], [(ROOM, c, 0, None) for c in CLIENTS], [(ROOM, EVENTS + 1, b"batch")], [(b"ref", CLIENTS[0])]
+            ))
             follower.follow_room(ROOM)
         for first in range(1, EVENTS + 1, 100):
             follower.receive(ROOM, [Delivery(s, body(s), CLIENTS) for s in range(first, first + 100)])
@@ -77,6 +80,7 @@ def fill_follower(path: Path) -> None:
 def load_follower(path: Path) -> None:
     with FollowerStore(path) as follower:
         follower.load_logic_state()
+        follower.check_logic_rows()
         for room in follower.rooms():
             follower.delivered_upto(room)
             for client in CLIENTS:
@@ -198,9 +202,9 @@ def test_a_damaged_page_is_refused(kind: tuple[Kind, Path]) -> None:
 def test_a_page_that_lost_cells_is_refused_not_read_as_fewer_rows(tmp_path: Path, name: str) -> None:
     """Damage SQLite cannot see when it reads the page: a b-tree page whose cell count
     is halved. The stores' checks find it (sequence continuity, `quick_check` of what a
-    store loads whole). Not yet for the follower: its inbox has a row per client and
-    event, and a lost one is found only by a full `quick_check` (too slow to run at
-    each start on a server's file)."""
+    store loads whole). Not yet for the follower: its inboxes' cursors (a row per client
+    and room) are read per client, not at start, and a lost one is found only by a
+    full `quick_check` (too slow to run at each start on a server's file)."""
     k = next(k for k in KINDS if k.name == name)
     whole = tmp_path / "whole.sqlite3"
     k.fill(whole)
@@ -264,6 +268,10 @@ DELETED = [
     ("follower", load_follower, "DELETE FROM follower_events WHERE sequence = 300", "event 300 of .* inbox is missing"),
     ("follower", load_follower, f"DELETE FROM follower_events WHERE sequence = {EVENTS}", f"event {EVENTS}, delivered, is missing"),
     ("follower", load_follower, "DELETE FROM follower_rooms", "has rows in follower_events but none here"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms", "follower_logic_rooms: damaged: .* has rows in follower_members"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms; DELETE FROM follower_members", "has rows in follower_waiting but none here"),
+    ("follower", load_follower, "DELETE FROM follower_logic_rooms; DELETE FROM follower_members; DELETE FROM follower_waiting",
+     "has rows in follower_rooms but none here"),
     ("client", load_client, "DELETE FROM client_state", "the MLS state is missing"),
 ]
 # KeyPackages: a deleted row cannot be told from one never published (and a claimed one
@@ -276,7 +284,7 @@ def test_deleted_rows_are_refused_not_read_as_less(
 ) -> None:
     path = tmp_path / "db.sqlite3"
     next(k for k in KINDS if k.name == name).fill(path)
-    edit(path, (sql, ()))
+    edit(path, *((statement, ()) for statement in sql.split("; ")))
     refused(path, lambda: load(path), match)
 
 
@@ -313,12 +321,28 @@ def hub_dir(tmp_path: Path) -> Path:
         ("UPDATE hub_cursors SET last = last + 1", "hub_cursors: damaged: .* pending in \\(\\d+, 5\\], the log ends at 4"),
         ("UPDATE hub_cursors SET pending = pending + 1", "hub_cursors: damaged: .* pending in \\(\\d+, 4\\], the log ends at 4"),
         (f"UPDATE hub_cursors SET room_id = '{ROOM}/lost'", "has rows in hub_cursors but none here"),
+        # The room's snapshot (state and answers indexed) is saved with the log rows it covers.
+        ("UPDATE hub_rooms SET indexed_upto = 5", f"hub_rooms: damaged: room '{ROOM}': answers indexed up to 5, the log ends at 4"),
+        ("UPDATE hub_rooms SET indexed_upto = 0", f"room '{ROOM}': a commit logged at 1, after the answers indexed up to 0"),
     ],
 )
 def test_a_hub_refuses_damaged_records(hub_dir: Path, sql: str, match: str) -> None:
     path = DataDir(hub_dir).server(HUB)
     edit(path, (sql, ()))
     refused(path, lambda: RoomHub(HUB, str(hub_dir), Wire()), match)
+
+
+def test_a_room_state_older_than_its_log_is_refused(tmp_path: Path) -> None:
+    """The room's state is saved with each handshake it logs: one from before a logged
+    proposal (a lost write, a backup of the row) is refused, not replayed over."""
+    hub, sender, _ = hosted_room(tmp_path, ROOM)
+    before = hub.store.load_state(ROOM)
+    leave = hub.update(ROOM, "mimi://x.example", proposal_bundle(sender.propose_leave(ROOM)), 5)
+    assert _core.UpdateResponse.decode(leave).response_code == "success"
+    hub.store.close()
+    path = DataDir(tmp_path).server(HUB)
+    edit(path, ("UPDATE hub_rooms SET state = ?", (before,)))
+    refused(path, lambda: RoomHub(HUB, str(tmp_path), Wire()), f"room '{ROOM}': the state saved at 2 is older than the proposal logged at 3")
 
 
 def retyped(path: Path, table: str, sql: str) -> None:
@@ -392,10 +416,14 @@ def test_a_follower_refuses_damaged_records(provider_dir: Path, sql: str, match:
     refused(path, lambda: ProviderServer(PROVIDER, str(provider_dir)), match)
 
 
-@pytest.mark.parametrize("damage", [b"\xc1", msgpack.packb(["2", b"m"]), msgpack.packb([2])])
-def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, damage: bytes) -> None:
+@pytest.mark.parametrize(
+    ("column", "damage"),
+    [("body", b"\xc1"), ("body", msgpack.packb(["2", b"m"])), ("body", msgpack.packb([2]))]
+    + [("audience", audience) for audience in ('["only"', '["some", []]', '["skip", [1]]')],
+)
+def test_a_followers_inbox_refuses_damaged_events(provider_dir: Path, column: str, damage: bytes | str) -> None:
     path = DataDir(provider_dir).server(PROVIDER)
-    edit(path, ("UPDATE follower_events SET body = ? WHERE sequence = 2", (damage,)))
+    edit(path, (f"UPDATE follower_events SET {column} = ? WHERE sequence = 2", (damage,)))
     server = ProviderServer(PROVIDER, str(provider_dir))
     refused(path, lambda: server.missed(CLIENTS[0], token(server, CLIENTS[0]), ROOM, 0), f"follower_events \\('{ROOM}', 2\\): damaged record")
     stop(server)

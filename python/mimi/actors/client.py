@@ -18,6 +18,7 @@ from mimi import _core, content, ids
 from mimi.errors import MimiError
 from mimi.logic import room_changes
 from mimi.logic.client import (
+    REJOIN_ATTEMPTS,
     ClientSession,
     EpochTooOld,
     Event,
@@ -29,7 +30,7 @@ from mimi.logic.client import (
     commit_bundle,
     proposal_bundle,
 )
-from mimi.logic.follower import Pushed
+from mimi.logic.follower import INBOX_PAGE, Pushed
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.policy.presets import PRESETS
 from mimi.room import RoomState
@@ -122,10 +123,11 @@ class ClientHost:
         for sent in store.sent():
             device.session.restore_sent(Outgoing(sent.room_id, sent.message_id, sent.content, sent.ciphertext, sent.attempts), sent.answered)
         for room, view in device.session.rooms.items():
-            for entry in store.messages(room, 0, 1_000_000):
-                if entry.sequence <= view.last_sequence:  # later ones come again from the provider
-                    receive = partial(view.history.receive_bytes, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
-                    store.decoded("client_history", (room, entry.sequence), receive, entry.content)
+            for entry in store.history(room):
+                if entry.sequence > view.last_sequence:  # later ones come again from the provider
+                    break
+                receive = partial(view.history.receive_bytes, sender_uri=entry.sender, accepted_at=entry.accepted_timestamp)
+                store.decoded("client_history", (room, entry.sequence), receive, entry.content)
         return device
 
     def _save(self, device: Device) -> None:
@@ -263,12 +265,7 @@ class ClientHost:
 
     def join_external(self, client: str, room: str) -> dict[str, Any]:
         device = self._device(client)
-        hub_key, _ = self._hub(device, "hub_sender", room)
-        hpke = _core.HpkeKeyPair.generate()
-        request = group_info_request(device.session.client, hpke.public)
-        reply = self._hub(device, "group_info", room, request)
-        claimed = open_group_info_response(reply, room, hpke.private, hub_key)
-        out = device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
+        out = self._external_commit(device, room)
         # Subscribed before the commit leaves, so that nothing the hub sequences after
         # it misses this device; what comes before it, the device skips (`joined_at`).
         provider = self._provider(device)
@@ -277,6 +274,24 @@ class ClientHost:
         if result["code"] != "success":
             names.ray_get(provider.unsubscribe.remote(room, client, device.token, since + 1))
         return result
+
+    def _external_commit(self, device: Device, room: str) -> _core.CommitOutput:
+        """An external commit into `room` from the GroupInfo the hub gives this device."""
+        hub_key, _ = self._hub(device, "hub_sender", room)
+        hpke = _core.HpkeKeyPair.generate()
+        request = group_info_request(device.session.client, hpke.public)
+        reply = self._hub(device, "group_info", room, request)
+        claimed = open_group_info_response(reply, room, hpke.private, hub_key)
+        return device.session.join_external(room, claimed.group_info, claimed.ratchet_tree)
+
+    def _rejoin(self, device: Device) -> None:
+        """Rejoins the rooms whose group diverged from the hub's (subscribed already);
+        a commit that came first (wrongEpoch) is tried again at once, any other
+        refusal with the next delivery."""
+        for room in list(device.session.diverged):
+            for _ in range(REJOIN_ATTEMPTS):
+                if self._update(device, room, commit_bundle(self._external_commit(device, room)))["code"] != "wrongEpoch":
+                    break
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -357,6 +372,7 @@ class ClientHost:
                 self._repair(device, room, gap.after)
             self._process(device, client, room, sequence, fanout)
         for device in touched.values():
+            self._rejoin(device)
             if time.monotonic() - device.saved_at >= self.SAVE_INTERVAL:
                 self._save(device)
             else:
@@ -366,8 +382,14 @@ class ClientHost:
     def _repair(self, device: Device, room: str, after: int) -> None:
         """The device's events of `room` after sequence `after`, from its provider's inbox."""
         client = device.session.uri
-        for _, _, sequence, _, fanout in names.ray_get(self._provider(device).missed.remote(client, device.token, room, after)):
-            self._process(device, client, room, sequence, fanout)
+        provider = self._provider(device)
+        while True:  # a page (INBOX_PAGE events) a call
+            page = names.ray_get(provider.missed.remote(client, device.token, room, after))
+            for _, _, sequence, _, fanout in page:
+                self._process(device, client, room, sequence, fanout)
+            if len(page) < INBOX_PAGE:
+                return
+            after = page[-1][2]
 
     def _process(self, device: Device, client: str, room: str, sequence: int, fanout: bytes) -> None:
         """One event for one device. It fails alone: a Refused, counted, and the

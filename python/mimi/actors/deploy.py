@@ -32,7 +32,8 @@ ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "m
 HUB_CONCURRENCY = 64
 PROVIDER_CONCURRENCY = 16  # /notify calls of all hubs in flight to one provider share a commit
 # Threads of a ProviderServer that forward its clients' calls to hubs, each waiting for
-# the hub's answer (`ProviderServer.hub_call`): the calls its hosts keep in flight.
+# the hub's answer (`ProviderServer.hub_call`): the calls its hosts keep in flight, whose
+# `/submitMessage` bodies go to the hub together (docs/results.md, "The provider hop").
 PROVIDER_HUB_CALLS = 64
 
 

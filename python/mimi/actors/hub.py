@@ -29,11 +29,9 @@ from mimi import _core, ids
 from mimi.actors.group_commit import GroupCommit
 from mimi.errors import MimiError, StorageError
 from mimi.logic.fanout import LOG_PAGE, Backoff, Cursor, FanoutBatcher, Lag, Outbox
-from mimi.logic.group_info import answer_group_info_request
+from mimi.logic.group_info import answer_group_info_request, may_join_externally
 from mimi.logic.hub import Fanout, HubRoom, Lookup
 from mimi.logic.key_material import KeyMaterialAnswer, hub_refusal
-from mimi.policy import authorize_update
-from mimi.room import Actor, ProposedChange
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, HubStore, LogEvent
 from mimi.transport import Transport
 from mimi.transport.ray import RayTransport
@@ -93,13 +91,11 @@ class RoomHub:
         log from the start, once; saved, so this runs once."""
         pending: dict[str, int] = {}
         last: dict[str, int] = {}
-        after = 0
-        while page := self.store.events_since(room, after, LOG_PAGE):
+        for page in self.store.pages(room, 0, LOG_PAGE):
             for event in page:
                 for destination in self._record(room, event)[0]:
                     pending[destination] = pending.get(destination, 0) + 1
                     last[destination] = event.sequence
-            after = page[-1].sequence
         cursors = [Cursor(room, d, 0, pending[d], last[d]) for d in sorted(pending)]
         self.store.save_cursors(cursors)
         return cursors
@@ -107,13 +103,19 @@ class RoomHub:
     def _restore(self, room: str) -> HubRoom:
         """The room's hub logic as the database has it: saved state, log position and
         clock, and the answers of this epoch's messages logged after those indexed
-        (at most UNINDEXED: the restart reads that much of the log, not all of it)."""
+        (at most UNINDEXED: the restart reads that much of the log, not all of it).
+
+        The saved state is the room's snapshot, written in the transaction of every
+        handshake it logs; a commit moves the answers indexed to its own sequence. So
+        the log after the answers indexed holds no commit and no Welcome, and no
+        proposal after the snapshot: one there is damage, refused, never replayed over."""
         saved = self.store.load_state(room)
         assert saved is not None
         hub_room = self.store.decoded("hub_rooms", room, HubRoom.restore, saved)
         logged = self.store.last_sequence(room)
-        if hub_room.sequence > logged:
-            self.store.damaged("hub_events", f"room {room!r} was saved at {hub_room.sequence}, its log ends at {logged}")
+        saved_at = hub_room.sequence
+        if saved_at > logged:
+            self.store.damaged("hub_events", f"room {room!r} was saved at {saved_at}, its log ends at {logged}")
         hub_room.sequence = logged
         if logged:  # accepted_timestamp only moves forward: on from the last one given
             (last,) = self.store.events_since(room, logged - 1, 1)
@@ -123,12 +125,19 @@ class RoomHub:
             self.indexed.add(room)
         else:
             self.indexed.discard(room)
-        while page := self.store.events_since(room, after, LOG_PAGE):
+        for page in self.store.pages(room, after, LOG_PAGE):
             for event in page:
-                self.store.decoded(
+                kind = self.store.decoded(
                     "hub_events", (room, event.sequence), lambda body: hub_room.answered_in_log(read_log_record(body)[1]), event.body
                 )
-            after = page[-1].sequence
+                if kind in ("commit", "welcome"):
+                    self.store.damaged(
+                        "hub_rooms", f"room {room!r}: a {kind} logged at {event.sequence}, after the answers indexed up to {after}"
+                    )
+                if kind == "proposal" and event.sequence > saved_at:
+                    self.store.damaged(
+                        "hub_rooms", f"room {room!r}: the state saved at {saved_at} is older than the proposal logged at {event.sequence}"
+                    )
         return hub_room
 
     def _record(self, room: str, event: LogEvent) -> tuple[list[str], bytes, frozenset[str]]:
@@ -187,13 +196,9 @@ class RoomHub:
             hub_room = self.rooms.get(room)
             state = hub_room.state if hub_room is not None else None
 
-            def authorize(client: str) -> bool:
-                assert state is not None
-                change = ProposedChange((), is_commit=True, external_joiner=client)
-                return authorize_update(state, Actor(client), change).allowed
-
             return answer_group_info_request(
-                body, room, None if hub_room is None else hub_room.view, self._hub_key(), self.hub, [], authorize,
+                body, room, None if hub_room is None else hub_room.view, self._hub_key(), self.hub, [],
+                partial(may_join_externally, state),
                 provider=provider,
             )
 
@@ -224,7 +229,7 @@ class RoomHub:
             hub_room = self._room(room)
             epoch = hub_room.view.epoch
             with self._durable([room]):
-                response, events = hub_room.update(provider, body, now, self._lookup(room))
+                response, events = hub_room.update(provider, body, now, self._lookup(room), self._hub_key())
                 if events:
                     with self.store.transaction():
                         self.store.save_state(room, hub_room.export())
@@ -282,8 +287,14 @@ class RoomHub:
                 self._fan_out(events)
             return answers
 
+    # The most events one `events` call returns: a caller reads a long log page by page.
+    EVENTS_PAGE = 4096
+
     def events(self, room: str, after: int, limit: int) -> list[tuple[int, list[str], bytes]]:
-        """The room's durable log after `after`: (sequence, destinations, FanoutMessage)."""
+        """A page of the room's durable log: up to `limit` (at most EVENTS_PAGE) events
+        after `after`, as (sequence, destinations, FanoutMessage); an empty page is the end."""
+        if type(limit) is not int or not 0 < limit <= self.EVENTS_PAGE:
+            raise MimiError(f"limit must be 1 to {self.EVENTS_PAGE} events a page, got {limit!r}")
         return [(e.sequence, *self._record(room, e)[:2]) for e in self.store.events_since(room, after, limit)]
 
     def progress(self, room: str) -> dict[str, int]:

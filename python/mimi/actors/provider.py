@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,16 @@ from mimi.actors.group_commit import GroupCommit
 from mimi.errors import InternalError, MimiError
 from mimi.logic.access import check_device
 from mimi.logic.fanout import Attempts, Backoff
-from mimi.logic.follower import Delivery, Follower, Notify, Pushed, notifier_refusal
+from mimi.logic.follower import (
+    INBOX_PAGE,
+    SEQUENCE_END,
+    Delivery,
+    Follower,
+    Notify,
+    Pushed,
+    notifier_refusal,
+    unpack_waiting,
+)
 from mimi.logic.key_material import (
     CLAIM_LIMIT,
     ClaimLimit,
@@ -32,11 +42,12 @@ from mimi.logic.key_material import (
 )
 from mimi.storage import SERVER_CHECKPOINT_EVERY, DataDir, FollowerStore, KeyPackageStore, StoredKeyPackage
 from mimi.storage.follower import Delivery as StoredDelivery
+from mimi.storage.follower import FollowerState
 from mimi.transport import Transport, names
 from mimi.transport.ray import RayTransport
 
 # What a local client may ask of a room's hub through its provider (`hub_call`): the
-# transport's methods, the provider the caller they see.
+# transport's methods that go to a hub, which sees this provider as their caller.
 HUB_ENDPOINTS = frozenset({"update", "submit_messages", "group_info", "key_material", "reserve", "create_room", "hub_sender"})
 
 
@@ -50,6 +61,9 @@ class ProviderServer:
         # gives it (a provider without one is reachable by no client).
         self.secret = secret if secret is not None else os.urandom(32)
         self.transport: Transport = transport or RayTransport(provider)
+        # Per room, the `/submitMessage` bodies of concurrent local calls go to the hub in
+        # one call, in the order they came: the hub logs them in one commit.
+        self.submits: dict[str, GroupCommit[list[bytes], list[bytes]]] = {}
         self.path = DataDir(Path(data_dir)).server(provider)
         self.inbox = FollowerStore(self.path, checkpoint_every=SERVER_CHECKPOINT_EVERY)
         self.key_packages = KeyPackageStore(self.path)
@@ -80,25 +94,49 @@ class ProviderServer:
         """The follower logic and the hosts as stored (fresh if nothing is)."""
         saved = self.inbox.load_logic_state()
         self.follower, self.hosts = Follower(self.provider), {}
-        if saved is not None:
-            self.follower, self.hosts = self.inbox.decoded("follower_logic", 1, _read_state, saved)
+        if saved is None:
+            return
+        record = self.inbox.decoded("follower_logic", 1, _read_record, saved.record)
+        if isinstance(record, tuple):  # schema 5 and before: the state in one record, now written as rows, once
+            self.follower, self.hosts = record
+            with self.inbox.transaction():
+                self.inbox.save_logic_state(self._record(), self.follower.changes())
+                for client, host in self.hosts.items():
+                    self.inbox.save_host(client, host)
+                for room, state in self.follower.rooms.items():  # their inboxes, closed by the migration
+                    self.inbox.reopen(room, sorted(state.members))
+            self.follower.saved()
+            return
+        self.inbox.check_logic_rows()
+        waiting = [
+            self.inbox.decoded("follower_waiting", (room, previous), partial(unpack_waiting, room, previous), batch)
+            for room, previous, batch in saved.waiting
+        ]
+        self.follower = Follower.load(record, saved.rooms, saved.members, waiting, saved.routes)
+        self.hosts = dict(saved.hosts)
 
     @contextmanager
     def _changing(self) -> Iterator[None]:
-        """The block changes the follower logic or the hosts, which are then stored;
-        if anything fails (the database refuses, a bug), both go back to what is
-        stored, so later calls find memory and storage equal."""
+        """The block changes the follower logic or the hosts, whose changed rows are
+        then stored; if anything fails (the database refuses, a bug), both go back to
+        what is stored, so later calls find memory and storage equal."""
         with self.lock:
             try:
                 with self.inbox.transaction():
                     yield
-                    self.inbox.save_logic_state(self._state())
+                    self.inbox.save_logic_state(self._record(), self.follower.changes())
             except BaseException:
                 self._load()
                 raise
+            self.follower.saved()
 
-    def _state(self) -> bytes:
-        return bytes(msgpack.packb({"follower": self.follower.export(), "hosts": self.hosts}))
+    def _record(self) -> bytes:
+        return bytes(msgpack.packb({"provider": self.follower.provider}))
+
+    def _state(self) -> FollowerState:
+        """Every row of the follower logic and the hosts, as they are to be stored."""
+        rows = self.follower.rows()
+        return FollowerState(self._record(), rows.rooms, rows.members, rows.waiting, rows.routes, sorted(self.hosts.items()))
 
     def ping(self) -> str:
         return self.provider
@@ -116,6 +154,7 @@ class ProviderServer:
         check_device(self.secret, self.provider, client, token)
         with self._changing():
             self.hosts[client] = host
+            self.inbox.save_host(client, host)
 
     def publish_key_packages(self, client: str, token: bytes, key_packages: list[bytes], last_resort: bytes | None = None) -> int:
         """Stores the client's single-use KeyPackages and, if given, its last-resort one
@@ -144,6 +183,7 @@ class ProviderServer:
         check_device(self.secret, self.provider, client, token)
         with self._changing():
             if self.follower.unsubscribe(room, client, at):
+                self.inbox.leave(room, client)
                 self.pushed.get(room, {}).pop(client, None)
 
     def hub_call(self, client: str, token: bytes, endpoint: str, room: str, *args: Any) -> Any:
@@ -153,7 +193,27 @@ class ProviderServer:
         check_device(self.secret, self.provider, client, token)
         if endpoint not in HUB_ENDPOINTS:
             raise MimiError(f"{endpoint!r} is not an endpoint of a hub")
+        if endpoint == "submit_messages":
+            (bodies,) = args
+            return self._submits(room).call(bodies)
         return getattr(self.transport, endpoint)(room, *args).result()
+
+    def _submits(self, room: str) -> GroupCommit[list[bytes], list[bytes]]:
+        with self.lock:
+            forwarder = self.submits.get(room)
+            if forwarder is None:
+                forwarder = self.submits[room] = GroupCommit(partial(self._forward_submits, room))
+            return forwarder
+
+    def _forward_submits(self, room: str, calls: Sequence[list[bytes]]) -> list[list[bytes]]:
+        """The bodies of concurrent local calls, in one `/submitMessage` call to the
+        room's hub; each call's answers."""
+        answers = self.transport.submit_messages(room, [body for bodies in calls for body in bodies]).result()
+        out, start = [], 0
+        for bodies in calls:
+            out.append(answers[start : start + len(bodies)])
+            start += len(bodies)
+        return out
 
     # -- /keyMaterial (target side) ------------------------------------------------
 
@@ -217,13 +277,13 @@ class ProviderServer:
         with self.lock:  # held until pushed: hosts get the batches in commit order
             with self._changing():
                 for notify in batch:
-                    before = self.follower.export()
+                    before = self.follower.checkpoint(notify.room)
                     try:
                         with self.inbox.transaction():  # a savepoint: this notify's rows
                             delivered = self.follower.notify(notify)
                             self._store(notify.room, delivered)
                     except Exception as err:  # of any kind: the follower as before this notify
-                        self.follower = Follower.restore(before)
+                        self.follower.rollback(before)
                         answers.append(err if isinstance(err, MimiError) else InternalError(f"notify for {notify.room}: {err!r}"))
                         continue
                     answers.append(len(delivered))
@@ -318,19 +378,42 @@ class ProviderServer:
         with self.lock:
             return self.follower.rooms_of(client)
 
-    def missed(self, client: str, token: bytes, room: str, after: int) -> list[Pushed]:
-        """The room's events in `client`'s inbox after room sequence `after`, as they
-        were pushed, for a client host that lost pushes (it restarted meanwhile) or
-        must catch up with the room before it sends again."""
+    def missed(self, client: str, token: bytes, room: str, after: int, limit: int = INBOX_PAGE) -> list[Pushed]:
+        """Up to `limit` of the room's events in `client`'s inbox after room sequence
+        `after`, as they were pushed, for a client host that lost pushes (it restarted
+        meanwhile) or must catch up with the room before it sends again; it asks again
+        after the last one until it gets fewer. Read a page at a time, from where
+        `after` is (found in O(log n) reads), not from the inbox's start."""
         check_device(self.secret, self.provider, client, token)
+        upto = self._stored_upto(client, room, after)
+        last = self.inbox.last_in_inbox(client, room, upto)
+        previous = self._stored(room, last)[0] if last else 0
         out: list[Pushed] = []
-        previous = 0
-        for event in self.inbox.fetch_inbox(client, room, 0, 1_000_000):
-            sequence, message = self.inbox.decoded("follower_events", (room, event.sequence), _read_event, event.body)
-            if sequence > after:
-                out.append((client, room, sequence, previous, message))
+        for event in self.inbox.inbox(client, room, upto, INBOX_PAGE):
+            sequence, message = self._stored(room, event.sequence, event.body)
+            out.append((client, room, sequence, previous, message))
+            if len(out) == limit:
+                break
             previous = sequence
         return out
+
+    def _stored_upto(self, client: str, room: str, after: int) -> int:
+        """The last of the room's stored events (numbered contiguously, `_store`) up to
+        the client's last whose room sequence is at most `after`: a binary search, as
+        room sequences increase with the numbers."""
+        low, high = 0, self.inbox.last_in_inbox(client, room, SEQUENCE_END - 1)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._stored(room, middle)[0] <= after:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    def _stored(self, room: str, stored: int, body: bytes | None = None) -> tuple[int, bytes]:
+        """(room sequence, FanoutMessage) of the room's stored event number `stored`."""
+        record = self.inbox.event(room, stored) if body is None else body
+        return self.inbox.decoded("follower_events", (room, stored), _read_event, record)
 
     def progress(self, room: str) -> tuple[int, dict[str, int]]:
         """(room sequence delivered in order, last sequence pushed to each local client
@@ -345,10 +428,16 @@ class ProviderServer:
 # -- stored records (decoded through `SqliteStore.decoded`: damage is a StorageError) --
 
 
-def _read_state(data: bytes) -> tuple[Follower, dict[str, str]]:
-    """The follower logic and the hosts, as `ProviderServer._state` stores them."""
+def _read_record(data: bytes) -> str | tuple[Follower, dict[str, str]]:
+    """The follower's provider, as `ProviderServer._record` stores it; or, from schema 5 and before,
+    the follower logic and the hosts whole."""
     record = msgpack.unpackb(data)
-    return Follower.restore(record["follower"]), dict(record["hosts"])
+    if "follower" in record:
+        return Follower.restore(record["follower"]), dict(record["hosts"])
+    provider = record["provider"]
+    if type(provider) is not str:
+        raise TypeError(f"provider must be a str, got {type(provider).__name__}")
+    return provider
 
 
 def _read_event(body: bytes) -> tuple[int, bytes]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from mimi import _core
 from mimi.actors.deploy import Deployment
+from mimi.actors.hub import RoomHub
 from mimi.ids import user_of
 from mimi.loadtest.faults import Action, Add, Audit, Kill, KillServer, Logged, Recovery, Remove, Snapshot, audit
 from mimi.loadtest.fleet import RECORD
@@ -126,10 +127,12 @@ class Injector:
         import ray
 
         snapshots = [*self.snapshots[room], self.snapshot(room)]
-        log = []
-        for sequence, _, body in ray.get(self.deploy.hubs[room].events.remote(room, 0, 10_000_000), timeout=60):
-            message = _core.FanoutMessage.decode(body)
-            log.append(Logged(sequence, message.kind, message.timestamp))
+        log: list[Logged] = []
+        hub = self.deploy.hubs[room]
+        while page := ray.get(hub.events.remote(room, log[-1].sequence if log else 0, RoomHub.EVENTS_PAGE), timeout=60):
+            for sequence, _, body in page:
+                message = _core.FanoutMessage.decode(body)
+                log.append(Logged(sequence, message.kind, message.timestamp))
         views = [view for host in self.hosted for view in ray.get(self.deploy.hosts[host].shown.remote(room), timeout=60)]
         return audit(log, snapshots, views)
 
@@ -189,18 +192,38 @@ class Injector:
         host = self.deploy.host(committer)
         if isinstance(action, Add):
             if any(user_of(c) == action.user for c in self._members(action.room)):
-                # A re-add whose removal lost a race and goes again: it waits for that removal.
-                if not self._again(action, now):
+                # A re-add whose removal lost a race and goes again: it waits for that removal
+                # (bounded by the removal's own retries, so this wait is not one of its own).
+                if self._planned(Remove, action):
+                    self._wait(action, now)
+                elif not self._again(action, now):
                     self.changes.append({"action": _describe(action), "outcome": "skipped: still a member"})
                 return
             reply = host.add_users.remote(committer, action.room, [action.user])
         elif any(user_of(c) == action.user for c in self._members(action.room)):
             reply = host.remove_user.remote(committer, action.room, action.user)
+        elif self._planned(Add, action):
+            self._wait(action, now)  # the removal of a user whose add lost a race and goes again
+            return
         else:
             self.changes.append({"action": _describe(action), "outcome": "skipped: not a member"})
             return
         self.raced += bool(self.flights)
         self.flights.append(_InFlight(action, committer, reply, now))
+
+    def _wait(self, action: Add | Remove, now: float) -> None:
+        """Plans `action` again RETRY_S from `now`, not as one of its retries: it waits
+        for another change of its user, bounded by that change's retries."""
+        self.retried.setdefault(_race(action), 0)  # `finish` waits for it as for a retry
+        self.pending.append(replace(action, at=round(now + RETRY_S, 3)))
+
+    def _planned(self, kind: type[Add | Remove], change: Add | Remove) -> bool:
+        """The user of `change` has a change of `kind` in the room still to start or in
+        flight (an add or removal that lost a race and goes again)."""
+        def same(a: Add | Remove) -> bool:
+            return isinstance(a, kind) and (a.room, a.user) == (change.room, change.user)
+
+        return any(same(a) for a in self.pending) or any(same(f.action) for f in self.flights)
 
     def _follow_change(self, flight: _InFlight, now: float) -> None:
         import ray

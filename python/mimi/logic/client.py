@@ -120,6 +120,10 @@ class RoomView:
 # up stops at once, `resend`): this many commits in a row (docs/guarantees.md).
 RESEND_ATTEMPTS = 8
 
+# How often a diverged device tries to rejoin in a row: each refusal means another
+# commit was sequenced between its GroupInfo request and its commit.
+REJOIN_ATTEMPTS = 8
+
 
 @dataclass
 class ClientSession:
@@ -134,6 +138,9 @@ class ClientSession:
     sent: dict[bytes, Outgoing] = field(default_factory=dict)  # ciphertext -> sent, until fanned back
     pending_leaves: dict[str, set[str]] = field(default_factory=dict)  # room -> clients whose Remove is cached
     unjoined: dict[str, int] = field(default_factory=dict)  # room without a group here -> last sequence delivered
+    # Room -> sequence of the first handshake the hub sequenced that this device could
+    # not process: its group left the room's, and it rejoins (`join_external`).
+    diverged: dict[str, int] = field(default_factory=dict)
     # What changed in `sent` since the device last saved it (`sending_changes`).
     unsaved_sent: dict[bytes, Outgoing | None] = field(default_factory=dict)  # message ID -> as now (None: gone)
     unsaved_answers: set[bytes] = field(default_factory=set)  # message IDs answered
@@ -175,9 +182,11 @@ class ClientSession:
 
     def join_external(self, room: str, group_info: bytes, ratchet_tree: bytes) -> _core.CommitOutput:
         """An external commit joining `room` (also after this device was removed
-        from it), pending until the hub answers."""
+        from it), pending until the hub answers. A device whose group `diverged`
+        rejoins so: the commit removes its old leaf (a resync, RFC 9420 §12.4.3.2),
+        and the group of the hub's GroupInfo replaces the one it could not go on with."""
         old = self.rooms.get(room)
-        if old is not None and old.group.is_active:
+        if old is not None and old.group.is_active and room not in self.diverged:
             raise MimiError(f"{self.uri} is a member of {room} already")
         group, out = self.client.join_external(group_info, ratchet_tree)
         self.rooms[room] = self._member_again(room, group, 0, old)
@@ -206,6 +215,7 @@ class ClientSession:
             # state now, in place of one it was removed from.
             self.client.adopt(view.group)
             view.joined_at = accepted_timestamp or 0
+            self.diverged.pop(room, None)
         else:
             view.group.merge_pending_commit()
         return EpochChanged(room, view.group.epoch, self.uri)
@@ -378,9 +388,16 @@ class ClientSession:
                     # of its epoch or an earlier one can come any more.
                     view.group.forget_past_epochs(view.group.epoch - epoch - 1)
                 return []
-            return self._handshake(room, view, sequence, message)
         except MimiError as err:
             return [Refused(room, sequence, str(err))]
+        try:
+            return self._handshake(room, view, sequence, message)
+        except MimiError as err:
+            # The hub sequenced it, so the room's members go on from it: this device cannot
+            # (a membership_tag or confirmation_tag the hub could not check, a commit after
+            # one it missed). Its group left the room's for good; it rejoins.
+            self.diverged.setdefault(room, sequence)
+            return [Refused(room, sequence, f"diverged from the room: {err}")]
 
     def _welcome(self, room: str, sequence: int, message: _core.FanoutMessage, old: RoomView | None) -> list[Event]:
         tree = message.ratchet_tree_option

@@ -35,6 +35,8 @@ MAX_AHEAD = 65_536  # how far past what was delivered a batch may reach
 # "busy" and the hub sends it again later from its log.
 MAX_WAITING = 1_024
 MAX_WAITING_BYTES = 16 * 1024 * 1024
+# Events of a client's inbox a provider answers per call (its host asks for the next page).
+INBOX_PAGE = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,29 @@ class Delivery:
 Pushed = tuple[str, str, int, int, bytes]
 
 
+# The follower's state as it is stored, a row per room, per subscribed client of a
+# room, per buffered batch and per Welcome route (`Follower.rows`): a `/notify` writes
+# the rows it changed, so its cost does not grow with the number of rooms followed.
+RoomRow = tuple[str, int, int]  # (room, delivered_upto, common)
+MemberRow = tuple[str, str, int, int | None]  # (room, client, since, last delivered if not `common`)
+WaitingRow = tuple[str, int, bytes]  # (room, previous, the batch as `unpack_waiting` reads it)
+RouteRow = tuple[bytes, str]  # (KeyPackageRef, client)
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """Rows of the follower's state: every one (`Follower.rows`), or those changed
+    since the last save (`Follower.changes`) with the keys of those gone."""
+
+    rooms: list[RoomRow]
+    members: list[MemberRow]
+    waiting: list[WaitingRow]
+    routes: list[RouteRow]
+    gone_members: list[tuple[str, str]] = field(default_factory=list)
+    gone_waiting: list[tuple[str, int]] = field(default_factory=list)
+    gone_routes: list[bytes] = field(default_factory=list)
+
+
 @dataclass
 class _Room:
     delivered_upto: int = 0  # sequence of the last event delivered in order
@@ -101,11 +126,35 @@ class _Room:
     # every member: then nothing is kept per client.
     common: int = 0
     behind: dict[str, int] = field(default_factory=dict)
+    # Members and buffered batches changed since the room was last saved.
+    changed_members: set[str] = field(default_factory=set)
+    changed_waiting: set[int] = field(default_factory=set)
+
+    def copy(self) -> _Room:
+        return _Room(
+            self.delivered_upto, dict(self.members), dict(self.waiting), self.common, dict(self.behind),
+            set(self.changed_members), set(self.changed_waiting),
+        )
 
     def join(self, client: str, since: int) -> None:
         if client not in self.members:
             self.behind[client] = 0
         self.members[client] = since
+        self.changed_members.add(client)
+
+    def leave(self, client: str) -> None:
+        del self.members[client]
+        self.behind.pop(client, None)
+        self.changed_members.add(client)
+
+    def buffer(self, batch: Notify) -> None:
+        self.waiting[batch.previous] = batch
+        self.changed_waiting.add(batch.previous)
+
+    def release(self) -> Notify:
+        """The buffered batch that follows what was delivered."""
+        self.changed_waiting.add(self.delivered_upto)
+        return self.waiting.pop(self.delivered_upto)
 
     def advance(self, to: list[str], sequence: int) -> int | list[int]:
         """Event `sequence` goes to the members `to`: the previous event of each, or
@@ -115,9 +164,13 @@ class _Room:
         if len(to) < len(self.members):
             getting = set(to)
             for client in self.members:
-                if client not in getting:
-                    behind.setdefault(client, common)
-        return [behind.pop(c, common) for c in to] if behind else common
+                if client not in getting and client not in behind:
+                    behind[client] = common
+                    self.changed_members.add(client)
+        if not behind:
+            return common
+        self.changed_members.update(c for c in to if c in behind)
+        return [behind.pop(c, common) for c in to]
 
 
 class Follower:
@@ -127,17 +180,23 @@ class Follower:
         self.provider = provider
         self.rooms: dict[str, _Room] = {}
         self.welcome_routes: dict[bytes, str] = {}  # KeyPackageRef -> local client
+        # Rooms and routes changed since the last save (`changes`, `saved`), and the
+        # routes taken since, in order (`rollback` puts them back).
+        self.changed: set[str] = set()
+        self.changed_routes: set[bytes] = set()
+        self.taken: list[RouteRow] = []
 
     def expect_welcome(self, key_package_ref: bytes, client: str, room: str) -> None:
         """A KeyPackage of `client` was handed out for `room`: a Welcome to it goes to
         that client, and the room's hub may notify this follower."""
         self.welcome_routes[key_package_ref] = client
-        self.rooms.setdefault(room, _Room())
+        self.changed_routes.add(key_package_ref)
+        self._room(room)
 
     def subscribe(self, room: str, client: str) -> int:
         """`client` gets the room's events from now on; returns the sequence of the
         last one delivered before (none of them is for it)."""
-        state = self.rooms.setdefault(room, _Room())
+        state = self._room(room)
         state.join(client, state.delivered_upto)
         return state.delivered_upto
 
@@ -151,11 +210,82 @@ class Follower:
         state = self.rooms.get(room)
         if state is None or state.members.get(client, at) >= at:
             return False
-        del state.members[client]
-        state.behind.pop(client, None)
+        self.changed.add(room)
+        state.leave(client)
         return True
 
+    def _room(self, room: str) -> _Room:
+        """The room's state, made if new; the caller changes it."""
+        self.changed.add(room)
+        return self.rooms.setdefault(room, _Room())
+
+    # -- stored as rows ---------------------------------------------------------------
+
+    def rows(self) -> Rows:
+        """Every row of the follower's state, sorted (what a full load reads back)."""
+        return self._rows(sorted(self.rooms), False, sorted(self.welcome_routes))
+
+    def changes(self) -> Rows:
+        """The rows changed since the last `saved`, and the keys of those gone: what
+        one `/notify` changed is its room's rows, whatever the number of rooms."""
+        return self._rows(sorted(self.changed), True, sorted(self.changed_routes))
+
+    def _rows(self, rooms: list[str], changed_only: bool, refs: list[bytes]) -> Rows:
+        out = Rows([], [], [], [])
+        for room in rooms:
+            state = self.rooms[room]
+            out.rooms.append((room, state.delivered_upto, state.common))
+            clients = sorted(state.changed_members if changed_only else state.members)
+            for client in clients:
+                if client in state.members:
+                    out.members.append((room, client, state.members[client], state.behind.get(client)))
+                else:
+                    out.gone_members.append((room, client))
+            for previous in sorted(state.changed_waiting if changed_only else state.waiting):
+                if previous in state.waiting:
+                    out.waiting.append((room, previous, _pack_waiting(state.waiting[previous])))
+                else:
+                    out.gone_waiting.append((room, previous))
+        for ref in refs:
+            if ref in self.welcome_routes:
+                out.routes.append((ref, self.welcome_routes[ref]))
+            else:
+                out.gone_routes.append(ref)
+        return out
+
+    def saved(self) -> None:
+        """The `changes` are stored: nothing is changed any more."""
+        for room in self.changed:
+            state = self.rooms[room]
+            state.changed_members.clear()
+            state.changed_waiting.clear()
+        self.changed.clear()
+        self.changed_routes.clear()
+        self.taken.clear()
+
+    @classmethod
+    def load(
+        cls, provider: str, rooms: list[RoomRow], members: list[MemberRow],
+        waiting: list[Notify], routes: list[RouteRow],
+    ) -> Follower:
+        """The follower as its rows store it (the buffered batches decoded with
+        `unpack_waiting`); a row of a room without its own row is damage, refused
+        by the store."""
+        follower = cls(provider)
+        for room, upto, common in rooms:
+            follower.rooms[room] = _Room(upto, common=common)
+        for room, client, since, behind in members:
+            state = follower.rooms[room]
+            state.members[client] = since
+            if behind is not None:
+                state.behind[client] = behind
+        for batch in waiting:
+            follower.rooms[batch.room].waiting[batch.previous] = batch
+        follower.welcome_routes = dict(routes)
+        return follower
+
     def export(self) -> bytes:
+        """The whole follower as one record, as schemas 1-5 stored it (a copy, for tests)."""
         rooms = {
             room: [
                 state.delivered_upto,
@@ -170,6 +300,7 @@ class Follower:
 
     @classmethod
     def restore(cls, data: bytes) -> Follower:
+        """A follower from its whole record (`export`; schemas 1-5 stored it so), every row changed."""
         try:
             d = msgpack.unpackb(data)
             follower = cls(d["provider"])
@@ -182,9 +313,35 @@ class Follower:
                     common, dict(behind),
                 )
             follower.welcome_routes = {bytes(ref): client for ref, client in d["routes"]}
-            return follower
         except (ValueError, KeyError, TypeError, RemoteProtocolError, msgpack.UnpackException) as err:
             raise DecodeError(f"follower record: {err}") from err
+        for state in follower.rooms.values():
+            state.changed_members.update(state.members)
+            state.changed_waiting.update(state.waiting)
+        follower.changed.update(follower.rooms)
+        follower.changed_routes.update(follower.welcome_routes)
+        return follower
+
+    # -- one notify undone ------------------------------------------------------------
+
+    def checkpoint(self, room: str) -> tuple[str, _Room | None, bool, int]:
+        """What `rollback` needs to undo a `notify` of `room` (a copy of that room alone)."""
+        state = self.rooms.get(room)
+        return room, None if state is None else state.copy(), room in self.changed, len(self.taken)
+
+    def rollback(self, checkpoint: tuple[str, _Room | None, bool, int]) -> None:
+        """The follower as at `checkpoint`, before a `notify` of its room that failed
+        (in the logic, or when its deliveries were stored)."""
+        room, state, changed, taken = checkpoint
+        if state is None:
+            self.rooms.pop(room, None)
+        else:
+            self.rooms[room] = state
+        if not changed:
+            self.changed.discard(room)
+        for ref, client in self.taken[taken:]:
+            self.welcome_routes[ref] = client
+        del self.taken[taken:]
 
     def rooms_of(self, client: str) -> list[str]:
         """The rooms whose events go to `client`, sorted."""
@@ -220,17 +377,17 @@ class Follower:
             raise _refusal(batch.room, f"sequences: {len(messages)} messages but {len(batch.sequences)} sequences", "badRequest")
         if state is not None and (batch.sequences[-1] <= state.delivered_upto or batch.previous in state.waiting):
             return []  # a duplicate: acknowledged, processed once
-        state = self.rooms.setdefault(batch.room, _Room())  # the hub's own room, first notified
+        state = self._room(batch.room)  # the hub's own room, first notified
         if batch.previous > state.delivered_upto:
             full = len(state.waiting) >= MAX_WAITING
             if full or sum(len(n.body) for n in state.waiting.values()) + len(batch.body) > MAX_WAITING_BYTES:
                 waiting = f"{len(state.waiting)} batches wait for {state.delivered_upto + 1}"
                 raise _refusal(batch.room, f"previous: {waiting}, over the buffer's bound; send again later", "tooManyRequests")
-            state.waiting[batch.previous] = batch
+            state.buffer(batch)
             return []
         deliveries = self._deliver(batch.room, state, batch, messages)
         while state.delivered_upto in state.waiting:
-            ready = state.waiting.pop(state.delivered_upto)
+            ready = state.release()
             deliveries += self._deliver(batch.room, state, ready, _core.split_notify(ready.body))
         return deliveries
 
@@ -253,6 +410,8 @@ class Follower:
                 for ref in _core.welcome_key_package_refs(_core.FanoutMessage.decode(encoded).message):
                     client = self.welcome_routes.pop(ref, None)
                     if client is not None:
+                        self.taken.append((ref, client))
+                        self.changed_routes.add(ref)
                         state.join(client, sequence)
                         members = sorted(state.members)
                         to.append(client)
@@ -279,6 +438,16 @@ def notifier_refusal(room: str, caller: str) -> RemoteProtocolError | None:
     if ids.domain(caller) != hub:
         return _refusal(room, f"{caller} is not the hub of the room", "forbidden")
     return None
+
+
+def _pack_waiting(batch: Notify) -> bytes:
+    return bytes(msgpack.packb([list(batch.sequences), batch.body, list(batch.withheld)]))
+
+
+def unpack_waiting(room: str, previous: int, data: bytes) -> Notify:
+    """A buffered batch as `Follower.rows` stores it (a malformed one raises)."""
+    sequences, body, withheld = msgpack.unpackb(data)
+    return Notify(room, previous, tuple(sequences), body, tuple(withheld))
 
 
 def _refusal(room: str, reason: str, code: str) -> RemoteProtocolError:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from mimi import _core, ids
 from mimi.errors import DecodeError, InvalidSignature, PolicyError, RemoteProtocolError
 from mimi.logic.framing import bare_group_info, group_info_message
+from mimi.policy import authorize_update
+from mimi.room import Actor, ProposedChange, RemoveClient, RoomState
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,17 @@ class ClaimedGroupInfo:
     group_info: bytes  # MLSMessage, as `Client.join_external` takes it
     ratchet_tree: bytes
     pending_proposals: tuple[tuple[bytes, int], ...]  # (proposal MLSMessage, hub_accepted_time ms)
+
+
+def may_join_externally(state: RoomState | None, client: str) -> bool:
+    """The room policy's verdict on `client`'s external commit, as the hub will judge
+    it: a member's rejoins (a resync, removing its old leaf: docs/interop.md,
+    "Rejoining a diverged group"), anyone else's joins."""
+    if state is None:
+        return False
+    resync = (RemoveClient(client),) if client in state.members else ()
+    change = ProposedChange(resync, is_commit=True, external_joiner=client)
+    return authorize_update(state, Actor(client), change).allowed
 
 
 def group_info_request(client: _core.Client, group_info_public_key: bytes, joining_code: bytes | None = None) -> bytes:

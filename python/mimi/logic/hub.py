@@ -15,12 +15,13 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgpack
 
 from mimi import _core, ids
-from mimi.codes import UpdateResponseCode
-from mimi.errors import DecodeError, InvalidSignature, MlsError, WrongEpoch
+from mimi.codes import MlsMessageKind, UpdateResponseCode
+from mimi.errors import DecodeError, InvalidSignature, MimiError, MlsError, WrongEpoch
 from mimi.logic.follower import MAX_AHEAD
 from mimi.logic.framing import group_info_message, welcome_message
 from mimi.logic.room import app_data_resolver, proposed_change
@@ -69,7 +70,8 @@ class HubRoom:
     view: _core.HubView
     sequence: int = 0  # last sequence assigned (1-based; 0: none)
     welcome_routes: dict[bytes, str] = field(default_factory=dict)  # KeyPackageRef -> provider
-    pending_removals: dict[int, str] = field(default_factory=dict)  # cached Remove proposals: leaf -> client
+    # The hub's own Remove proposals cached for the next commit: leaf -> (client, accepted_timestamp).
+    pending_removals: dict[int, tuple[str, int]] = field(default_factory=dict)
     last_timestamp: int = 0  # last accepted_timestamp given (ms)
     # Answers given, by digest of the handshake or application message: a provider
     # that retries (it could not tell whether its call went through) gets the same
@@ -164,7 +166,7 @@ class HubRoom:
             d = msgpack.unpackb(data)
             room = cls(
                 d["room"], d["hub"], _core.HubView.import_state(d["view"]), d["sequence"],
-                dict((bytes(k), v) for k, v in d["routes"]), dict(d["removals"]), d["clock"],
+                dict((bytes(k), v) for k, v in d["routes"]), _removals(d["removals"], d["clock"]), d["clock"],
             )
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as err:
             raise DecodeError(f"hub room record: {err}") from err
@@ -181,8 +183,17 @@ class HubRoom:
         self.last_timestamp = first + ticks - 1
         return first
 
-    def update(self, provider: str, body: bytes, now: int, lookup: Lookup | None = None) -> tuple[bytes, list[Fanout]]:
-        """Handles an `/update` body from `provider`. Refusals change nothing."""
+    def update(
+        self,
+        provider: str,
+        body: bytes,
+        now: int,
+        lookup: Lookup | None = None,
+        hub_key: _core.SignatureKeyPair | None = None,
+    ) -> tuple[bytes, list[Fanout]]:
+        """Handles an `/update` body from `provider`. Refusals change nothing.
+        `hub_key`: the hub's signature key as the room's external sender, with which
+        it issues the Remove a client's leave asks for (without it, leaves are refused)."""
         now = self._clock(now)
         try:
             bundle = _core.HandshakeBundle.decode(body)
@@ -197,9 +208,9 @@ class HubRoom:
         epoch = self.view.epoch
         try:
             if bundle.kind == "commit":
-                response, events = self._commit(provider, bundle, now)
+                response, events = self._commit(provider, bundle, now, hub_key)
             else:
-                response, events = self._proposals(provider, bundle, now)
+                response, events = self._proposals(provider, bundle, now, hub_key)
             if events and self.view.epoch == epoch:
                 self.unindexed[key] = response
             elif events:  # a commit: no message of the last epoch can be accepted again
@@ -221,30 +232,53 @@ class HubRoom:
             raise MlsError(f"{provider} cannot submit for {sender}")
         return sender
 
-    def _proposals(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
-        """Caches the bundle's proposals, all or none.
-
-        Only leaving (a client's Remove of its own leaf) is cached from clients; the
-        other changes must come in a commit, where policy sees them whole."""
-        proposals = [bundle.proposal_or_commit, *bundle.more_proposals]
-        # The view caches each proposal as it goes: keep its state to undo a partial bundle.
-        before = self.view.export_state() if len(proposals) > 1 else None
+    def _proposals(
+        self, provider: str, bundle: _core.HandshakeBundle, now: int, hub_key: _core.SignatureKeyPair | None
+    ) -> tuple[bytes, list[Fanout]]:
+        """Leave requests: each proposal of the bundle must be its sender's Remove of
+        its own leaf, all or none. The hub checks what it can (the signature by the
+        sender's leaf key, the epoch, the room policy) and issues the Remove itself as
+        the room's external sender: members verify that one whole, while a member's
+        membership_tag is a MAC the hub cannot check, and a bad one would make every
+        member refuse the proposal and the hub refuse every commit that does not cover
+        it (docs/interop.md, "Leaving through the hub"). The other changes must come in
+        a commit, where policy sees them whole."""
         try:
-            accepted = [self._leave(provider, proposal) for proposal in proposals]
-        except (RefusedProposal, DecodeError, InvalidSignature, MlsError, WrongEpoch) as err:
+            leaving = dict(self._leave(provider, request) for request in [bundle.proposal_or_commit, *bundle.more_proposals])
+        except RefusedProposal as err:
+            return _refuse("notAllowed", str(err)), []
+        new = {leaf: client for leaf, client in leaving.items() if leaf not in self.pending_removals}
+        if not new:  # asked again (a retry): the Remove is cached already
+            return _success(min(self.pending_removals[leaf][1] for leaf in leaving)), []
+        if hub_key is None:
+            return _refuse("notAllowed", "this hub issues no Remove proposals"), []
+        return _success(now), [self._issue_removes({leaf: (client, now) for leaf, client in new.items()}, hub_key, now)]
+
+    def _issue_removes(self, leaves: Mapping[int, tuple[str, int]], hub_key: _core.SignatureKeyPair, now: int) -> Fanout:
+        """The hub's own Remove proposals of `leaves` (leaf -> (client, accepted time of
+        the request)), cached for the next commit, all or none; their fanout event."""
+        # The view caches each proposal as it goes: keep its state to undo a partial set.
+        before = self.view.export_state() if len(leaves) > 1 else None
+        removes = []
+        try:
+            for leaf in leaves:
+                removes.append(self.view.propose_remove(leaf, hub_key))
+                self.view.process(removes[-1])
+                self.view.merge()
+        except MimiError:
             self.view.discard()
             if before is not None:
                 self.view = _core.HubView.import_state(before)
-            if isinstance(err, RefusedProposal):
-                return _refuse("notAllowed", str(err)), []
             raise
-        self.pending_removals.update(accepted)
-        fanout = _core.FanoutMessage(now, bundle.proposal_or_commit, proposals=bundle.more_proposals).encode()
-        return _success(now), [self._stamp(now, self.providers(), fanout)]
+        self.pending_removals.update(leaves)
+        fanout = _core.FanoutMessage(now, removes[0], proposals=removes[1:]).encode()
+        return self._stamp(now, self.providers(), fanout)
 
-    def _leave(self, provider: str, proposal: bytes) -> tuple[int, str]:
-        """Validates and caches one proposal, which must be its sender's own Remove."""
-        got = self.view.process(proposal)
+    def _leave(self, provider: str, request: bytes) -> tuple[int, str]:
+        """Validates one leave request (a proposal, which must be its sender's own
+        Remove): (its leaf, its client). The proposal itself is not cached."""
+        got = self.view.process(request)
+        self.view.discard()
         sender = self._sender(provider, got)
         own_leaf = got.sender_index
         if own_leaf is None or got.added or got.app_data or [r.leaf_index for r in got.removed] != [own_leaf]:
@@ -252,13 +286,23 @@ class HubRoom:
         decision = authorize_update(self.state, Actor(sender), ProposedChange((RemoveClient(sender),)))
         if not decision.allowed:
             raise RefusedProposal(decision.reason)
-        self.view.merge()
         return own_leaf, sender
 
-    def _commit(self, provider: str, bundle: _core.HandshakeBundle, now: int) -> tuple[bytes, list[Fanout]]:
+    def _commit(
+        self, provider: str, bundle: _core.HandshakeBundle, now: int, hub_key: _core.SignatureKeyPair | None
+    ) -> tuple[bytes, list[Fanout]]:
         option = bundle.group_info_option
         if option is None or option.group_info is None:
             return _refuse("invalidProposal", "a commit needs the full GroupInfo of its new epoch"), []
+        # draft-ietf-mimi-protocol §Update Room State: ratchetTreeOption
+        # (draft-mahy-mls-ratchet-tree-options). The hub builds the tree from the
+        # handshakes themselves (all PublicMessages) and gives that one to joiners, so it
+        # takes `full` (the committer's copy, not used) and `distributionService`; it
+        # fetches nothing, and cannot point joiners elsewhere (docs/interop.md).
+        tree = bundle.ratchet_tree_option
+        if tree is None or tree.representation not in _TREES_THE_HUB_USES:
+            representation = "none" if tree is None else tree.representation
+            return _refuse("invalidProposal", f"ratchetTreeOption {representation}: this hub takes full or distributionService"), []
         before = self.state
         destinations_before = self.providers()
         got = self.view.process(
@@ -267,9 +311,12 @@ class HubRoom:
         sender = self._sender(provider, got)
         removed = {r.leaf_index for r in got.removed}
         uncovered = sorted(set(self.pending_removals) - removed)
-        if uncovered:
+        # An external commit cannot cover proposals (RFC 9420 §12.4.3.2): the hub issues
+        # its Removes again in the epoch the commit starts, for the next commit to cover.
+        carried = got.external_join is not None and hub_key is not None
+        if uncovered and not carried:
             self.view.discard()
-            clients = ", ".join(self.pending_removals[leaf] for leaf in uncovered)
+            clients = ", ".join(self.pending_removals[leaf][0] for leaf in uncovered)
             return _refuse("notAllowed", f"the commit must cover the pending Remove of {clients}"), []
         change = proposed_change(got)
         decision = authorize_update(before, Actor(sender), change)
@@ -277,10 +324,14 @@ class HubRoom:
             self.view.discard()
             return _refuse(decision.code, decision.reason), []
         self.view.merge()
+        again = {leaf: self.pending_removals[leaf] for leaf in uncovered}
         self.pending_removals.clear()
         events = [self._stamp(now, destinations_before | self.providers(), _core.FanoutMessage(now, bundle.proposal_or_commit).encode())]
         if bundle.welcome is not None:
             events.append(self._welcome(now, welcome_message(bundle.welcome), got))
+        if again:
+            assert hub_key is not None  # `carried`
+            events.append(self._issue_removes(again, hub_key, now))
         return _success(now), events
 
     def _welcome(self, now: int, welcome: bytes, got: _core.Processed) -> Fanout:
@@ -366,17 +417,20 @@ class HubRoom:
             self.remember(key, response)
         self.unindexed.clear()
 
-    def answered_in_log(self, fanout_message: bytes) -> None:
+    def answered_in_log(self, fanout_message: bytes) -> MlsMessageKind:
         """After a restart: a logged message of this epoch the caller had not indexed
-        was accepted, and answered as `submit_many` or `update` answers."""
+        was accepted, and answered as `submit_many` or `update` answers. Returns its
+        kind (a commit or Welcome is no answer: a commit ends the epoch's answers)."""
         message = _core.FanoutMessage.decode(fanout_message)
-        if message.kind == "application":
+        kind = message.kind
+        if kind == "application":
             response = _core.SubmitMessageResponse("accepted", accepted_timestamp=message.timestamp).encode()
-        elif message.kind == "proposal":
+        elif kind == "proposal":
             response = _success(message.timestamp)
         else:
-            return  # a Welcome is no answer; a commit ended the epoch before
+            return kind
         self.unindexed[_digest(message.message)] = response
+        return kind
 
     # -- helpers ----------------------------------------------------------------
 
@@ -403,7 +457,15 @@ class HubRoom:
         return due
 
 
+def _removals(saved: list[Any], clock: int) -> dict[int, tuple[str, int]]:
+    """Pending removals as saved: leaf -> [client, accepted time]; a record of before
+    the hub issued Removes itself saved leaf -> client (a member's proposal, fanned
+    out already), which the next commit must cover alike."""
+    return {int(leaf): (v, clock) if isinstance(v, str) else (str(v[0]), int(v[1])) for leaf, v in saved}
+
+
 _NOT_ALLOWED = _core.SubmitMessageResponse("notAllowed").encode()
+_TREES_THE_HUB_USES = frozenset({"full", "distributionService"})
 
 
 def _digest(message: bytes) -> bytes:

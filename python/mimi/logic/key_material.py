@@ -73,8 +73,8 @@ def hub_refusal(
     """None if the hub of `room` (in `state`, its group of `members`) forwards `request`,
     sent by `provider`, to the target's provider; else the refusal.
 
-    `provider` is the calling provider, which the transport will authenticate; today
-    it is the endpoint's argument. noConsent: a request that is not the requesting
+    `provider` is the calling provider, as the transport authenticated it (never a
+    value from the body). noConsent: a request that is not the requesting
     user's own (signature, credential, provider); noConsentForThisRoom: the room's
     policy does not let the requester add the target's clients."""
     problem = _authenticated(request)
@@ -160,7 +160,7 @@ def provider_refusal(
     request: _core.KeyMaterialRequest, caller: str, clients: int, limiter: ClaimLimiter, now: int
 ) -> KeyMaterialAnswer | None:
     """None if the target provider serves `request` from `caller` (the calling hub's
-    provider; the transport will authenticate it) for a target user with `clients`
+    provider, as the transport authenticated it) for a target user with `clients`
     clients here; else the refusal. Checked before anything is claimed.
 
     A hub hands out KeyPackages only for its own rooms (their Welcomes come from it),

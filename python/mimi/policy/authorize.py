@@ -168,7 +168,7 @@ def _authorize(state: RoomState, actor: Actor, change: ProposedChange) -> None:
     if change.external_joiner is not None:
         if not change.is_commit or change.external_joiner != actor.uri:
             raise _invalid("an external join is a commit by the joining client")
-        if actor.uri in state.members:
+        if actor.uri in state.members and not change.resync:
             raise _invalid(f"{actor.uri} is already in the group")
     elif change.is_commit and actor.uri not in state.members:
         raise _not_allowed(f"{actor.uri} is not a member of the group")
@@ -319,7 +319,7 @@ def _authorize_clients(
     adds: list[tuple[int, str, _Acting]] = [
         (i, p.client, senders[i]) for i, p in enumerate(change.proposals) if isinstance(p, AddClient)
     ]
-    if change.external_joiner is not None:
+    if change.external_joiner is not None and not change.resync:
         adds.append((-1, change.external_joiner, committer))
     for i, client, sender in adds:
         user = user_of(client)
@@ -332,7 +332,7 @@ def _authorize_clients(
         if i >= 0 and sender.actor.uri not in state.members:
             raise _not_allowed("Add of an own client by a client that is not a member")
     for i, p in enumerate(change.proposals):
-        if not isinstance(p, RemoveClient):
+        if not isinstance(p, RemoveClient) or (change.resync and p.client == change.external_joiner):
             continue
         user, sender = user_of(p.client), senders[i]
         if user in leaving or (user == sender.actor.user and sender.restricted):

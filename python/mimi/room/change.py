@@ -75,3 +75,10 @@ class ProposedChange:
     proposals: tuple[Proposal, ...] = ()
     is_commit: bool = False
     external_joiner: str | None = None
+
+    @property
+    def resync(self) -> bool:
+        """An external commit by a member that removes its own old leaf: it rejoins
+        (RFC 9420 §12.4.3.2), which changes no one's membership."""
+        joiner = self.external_joiner
+        return joiner is not None and any(isinstance(p, RemoveClient) and p.client == joiner for p in self.proposals)

@@ -23,7 +23,8 @@ New or damaged. Only an absent file is new: it is made whole beside its path
 (schema and all) and linked in place, so every file at a store's path was a
 complete mimi database once. A file that is present but empty, truncated,
 not SQLite, read-only (it, its ``-wal`` or its ``-shm``: SQLite maps the
-``-shm``), or whose tables a store loads at start fail ``PRAGMA quick_check``,
+``-shm``), whose schema lost a table or index (the schema spans pages past the
+first), or whose tables a store loads at start fail ``PRAGMA quick_check``,
 is refused with `StorageError`: never started afresh, which would, say, mint a
 hub a new external-sender key. The check on open is bounded by what a store
 loads at start (`SqliteStore.checked`), not by the length of its logs: a full
@@ -39,6 +40,7 @@ a second line behind the checks each store makes on its arguments.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import stat
@@ -49,7 +51,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NoReturn, Self, TypeVar
+from typing import Any, Literal, NoReturn, Protocol, Self, TypeVar
 
 from mimi.errors import StorageError
 
@@ -108,6 +110,23 @@ def check_many(name: str, values: object) -> None:
 def check_limit(limit: object) -> int:
     """A page size for reads: positive, so a caller never loads a whole log by accident."""
     return check_int("limit", limit, 1)
+
+
+class Sequenced(Protocol):
+    @property
+    def sequence(self) -> int: ...
+
+
+R = TypeVar("R", bound=Sequenced)
+
+
+def paged(read: Callable[[int, int], Sequence[R]], after: int, page: int) -> Iterator[R]:
+    """Every row `read(after, limit)` pages through, in sequence order: memory is
+    bounded by a page, not by the log (no read is capped at some row count)."""
+    check_limit(page)
+    while rows := read(after, page):
+        yield from rows
+        after = rows[-1].sequence
 
 
 class SqliteStore:
@@ -191,11 +210,13 @@ class SqliteStore:
                 f"to {schema.version}"
             )
         with self._errors("open"):
-            tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            objects = set(self._db.execute("SELECT type, name FROM sqlite_master"))
+            if version == schema.version and (lost := sorted(_objects(schema.ddl) - objects)):
+                # The schema spans pages past the first: a damaged one loses definitions.
+                raise StorageError(f"{self.path}: {lost[0][1]} is damaged: the {lost[0][0]} is missing")
+            tables = {name for kind, name in objects if kind == "table"}
             for table in self.checked:
                 if table not in tables:
-                    if version == schema.version:
-                        raise StorageError(f"{self.path}: {table} is damaged: the table is missing")
                     continue  # a file of an older version: its migration makes the table
                 found = [row[0] for row in self._db.execute(f"PRAGMA quick_check({table})")]
                 if found != ["ok"]:
@@ -287,16 +308,18 @@ class SqliteStore:
                 raise
 
     def _insert_once(
-        self, table: str, keys: tuple[str, ...], values: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+        self, table: str, keys: tuple[str, ...], values: tuple[str, ...], rows: Sequence[tuple[Any, ...]],
+        extra: tuple[str, ...] = (),
     ) -> int:
-        """Insert `rows` (key columns, then value columns), each key at most once.
+        """Insert `rows` (key columns, then value columns, then `extra` columns), each
+        key at most once.
 
         A row whose key is stored already with the same values is a duplicate,
-        accepted and not stored again; one with other values raises
-        StorageError. Returns how many rows were new. Call inside
-        `transaction()`, so a refused batch changes nothing.
+        accepted and not stored again (its `extra` columns are not compared); one
+        with other values raises StorageError. Returns how many rows were new.
+        Call inside `transaction()`, so a refused batch changes nothing.
         """
-        columns = keys + values
+        columns = keys + values + extra
         cursor = self._db.executemany(
             f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' * len(columns))})",
@@ -310,7 +333,7 @@ class SqliteStore:
             )
             for row in rows:
                 stored = self._db.execute(select, row[: len(keys)]).fetchone()
-                if stored != row[len(keys) :]:
+                if stored != row[len(keys) : len(keys) + len(values)]:
                     key = ", ".join(f"{k}={v!r:.60}" for k, v in zip(keys, row))
                     fail(f"{self.path}: {table}: {key} is stored already with other content")
         return inserted
@@ -494,6 +517,18 @@ def _create(path: Path, schema: Schema) -> None:
     finally:
         with suppress(OSError):
             made.unlink()
+
+
+@functools.cache
+def _objects(ddl: str) -> frozenset[tuple[str, str]]:
+    """(type, name) of every table and index `ddl` makes, SQLite's own among them."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for statement in _statements(ddl):
+            db.execute(statement)
+        return frozenset(db.execute("SELECT type, name FROM sqlite_master"))
+    finally:
+        db.close()
 
 
 def _statements(ddl: str) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import NamedTuple
 
 from mimi.storage._base import (
@@ -13,6 +14,7 @@ from mimi.storage._base import (
     check_text,
     check_tuple,
     fail,
+    paged,
 )
 from mimi.storage.schema import CLIENT
 
@@ -108,6 +110,10 @@ class ClientStore(SqliteStore):
         columns = "sequence, accepted_timestamp, sender, content"
         rows = self._page(columns, "client_history", room_id, after, limit)
         return [HistoryEntry(*row) for row in rows]
+
+    def history(self, room_id: str, page: int = 1_000) -> Iterator[HistoryEntry]:
+        """Every message of the room, in order, read `page` at a time."""
+        return paged(partial(self.messages, room_id), 0, page)
 
     def rooms(self) -> list[str]:
         """Every room with history, sorted."""

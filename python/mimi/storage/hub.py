@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from mimi.storage._base import SqliteStore, check_bytes, check_int, check_many, check_text, check_tuple, fail
@@ -129,6 +129,13 @@ class HubStore(SqliteStore):
             self.damaged("hub_events", f"room {room_id!r}: events missing after sequence {after} (logged up to {logged})")
         return [LogEvent(*row) for row in rows]
 
+    def pages(self, room_id: str, after: int, size: int) -> Iterator[list[LogEvent]]:
+        """The room's log after `after` to its end, `events_since` one page of at most
+        `size` events at a time: memory holds a page, however long the log."""
+        while page := self.events_since(room_id, after, size):
+            yield page
+            after = page[-1].sequence
+
     def answers(self, room_id: str, keys: Sequence[bytes]) -> dict[bytes, bytes]:
         """The answers the room's index holds for `keys` (those it holds)."""
         check_text("room_id", room_id)
@@ -176,13 +183,16 @@ class HubStore(SqliteStore):
         whether the index holds any of them)."""
         check_text("room_id", room_id)
         rows = self._read(
-            "SELECT indexed_upto, EXISTS (SELECT 1 FROM hub_answers WHERE room_id = ?1) "
+            "SELECT indexed_upto, sequence, EXISTS (SELECT 1 FROM hub_answers WHERE room_id = ?1) "
             "FROM hub_rooms WHERE room_id = ?1",
             (room_id,),
         )
         if not rows:
             fail(f"{self.path}: room {room_id!r} has no state")
-        return int(rows[0][0]), bool(rows[0][1])
+        upto, logged, indexed = rows[0]
+        if upto > logged:  # written with the log rows it counts: past them is damage
+            self.damaged("hub_rooms", f"room {room_id!r}: answers indexed up to {upto}, the log ends at {logged}")
+        return int(upto), bool(indexed)
 
     def _indexed(self, room_id: str, upto: int) -> None:
         logged = self._logged(room_id)

@@ -31,6 +31,54 @@ HUB_CURSORS = """CREATE TABLE hub_cursors (
         last INTEGER NOT NULL CHECK (last >= acknowledged),
         PRIMARY KEY (room_id, destination)
     ) STRICT, WITHOUT ROWID"""
+# The follower logic's state, a row per room, per subscribed client of a room, per
+# buffered batch and per Welcome route, and the local clients' hosts: a /notify writes
+# the rows of its room, not the whole state (`FollowerStore.save_logic_state`).
+FOLLOWER_LOGIC_ROWS = """
+    CREATE TABLE follower_logic_rooms (
+        room_id TEXT PRIMARY KEY,
+        delivered_upto INTEGER NOT NULL CHECK (delivered_upto >= 0),
+        common INTEGER NOT NULL CHECK (common >= 0)
+    ) STRICT;
+    CREATE TABLE follower_members (
+        room_id TEXT NOT NULL,
+        client TEXT NOT NULL,
+        since INTEGER NOT NULL CHECK (since >= 0),
+        behind INTEGER CHECK (behind >= 0),
+        PRIMARY KEY (room_id, client)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE follower_waiting (
+        room_id TEXT NOT NULL,
+        previous INTEGER NOT NULL CHECK (previous >= 0),
+        batch BLOB NOT NULL,
+        PRIMARY KEY (room_id, previous)
+    ) STRICT;
+    CREATE TABLE follower_routes (
+        ref BLOB PRIMARY KEY,
+        client TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE follower_hosts (
+        client TEXT PRIMARY KEY,
+        host TEXT NOT NULL
+    ) STRICT;
+"""
+# Each event a follower stores once, with who got it (`FollowerStore.receive`): NULL when
+# every client receiving the room's events did, else JSON ["only", clients] or ["skip",
+# clients]; and, while it waits beyond a gap, its recipients (JSON).
+FOLLOWER_AUDIENCE = "audience TEXT"
+FOLLOWER_PENDING = "pending TEXT"
+# A client's inbox of a room: the room's events after `opened`, up to `closed` if it left
+# (a row each time it was added).
+FOLLOWER_CURSORS = """CREATE TABLE follower_cursors (
+        room_id TEXT NOT NULL,
+        client TEXT NOT NULL,
+        opened INTEGER NOT NULL CHECK (opened >= 0),
+        closed INTEGER CHECK (closed >= opened),
+        PRIMARY KEY (room_id, client, opened)
+    ) STRICT, WITHOUT ROWID"""
+_FOLLOWER_RECIPIENTS = """(SELECT json_group_array(i.client) FROM follower_inbox AS i
+            WHERE i.room_id = follower_events.room_id AND i.sequence = follower_events.sequence)"""
+_FOLLOWER_UPTO = "(SELECT r.delivered_upto FROM follower_rooms AS r WHERE r.room_id = follower_events.room_id)"
 
 # KeyPackages each requesting user claimed of each target user, and when (ms): the
 # `/keyMaterial` claim limit's window survives a restart (`KeyPackageStore.record_claim`).
@@ -45,7 +93,7 @@ KEY_PACKAGE_CLAIMS = """CREATE TABLE key_package_claims (
 SERVER = Schema(
     name="server",
     application_id=0x4D494D53,  # "MIMS"
-    version=5,
+    version=6,
     ddl=f"""
     CREATE TABLE hub_rooms (
         room_id TEXT PRIMARY KEY,
@@ -76,18 +124,16 @@ SERVER = Schema(
         room_id TEXT NOT NULL,
         sequence INTEGER NOT NULL CHECK (sequence > 0),
         body BLOB NOT NULL,
+        {FOLLOWER_AUDIENCE},
+        {FOLLOWER_PENDING},
         PRIMARY KEY (room_id, sequence)
     ) STRICT;
     CREATE TABLE follower_logic (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         state BLOB NOT NULL
     ) STRICT;
-    CREATE TABLE follower_inbox (
-        client TEXT NOT NULL,
-        room_id TEXT NOT NULL,
-        sequence INTEGER NOT NULL,
-        PRIMARY KEY (client, room_id, sequence)
-    ) STRICT, WITHOUT ROWID;
+    {FOLLOWER_LOGIC_ROWS}
+    {FOLLOWER_CURSORS};
 
     CREATE TABLE key_packages (
         ref BLOB PRIMARY KEY,
@@ -120,6 +166,24 @@ SERVER = Schema(
         """,
         # 5: the claims of the /keyMaterial limit's window are durable (a restart forgot them).
         5: KEY_PACKAGE_CLAIMS,
+        # 6: the follower logic's state in rows (was one record, rewritten whole by every
+        # /notify); a provider finds the record of before and writes its rows, once.
+        # Inboxes: a cursor per client and room, not a row per client and event; each
+        # event delivered names its recipients, each client's inbox closes at its last
+        # event (a provider opens those of its subscribed clients again, once).
+        6: f"""
+        {FOLLOWER_LOGIC_ROWS}
+        ALTER TABLE follower_events ADD COLUMN {FOLLOWER_AUDIENCE};
+        ALTER TABLE follower_events ADD COLUMN {FOLLOWER_PENDING};
+        UPDATE follower_events SET audience = '["only",' || {_FOLLOWER_RECIPIENTS} || ']'
+            WHERE sequence <= {_FOLLOWER_UPTO};
+        UPDATE follower_events SET pending = {_FOLLOWER_RECIPIENTS} WHERE sequence > {_FOLLOWER_UPTO};
+        {FOLLOWER_CURSORS};
+        INSERT INTO follower_cursors (room_id, client, opened, closed)
+            SELECT i.room_id, i.client, min(i.sequence) - 1, max(i.sequence) FROM follower_inbox AS i
+            JOIN follower_rooms AS r USING (room_id) WHERE i.sequence <= r.delivered_upto GROUP BY i.room_id, i.client;
+        DROP TABLE follower_inbox;
+        """,
     },
 )
 

@@ -289,12 +289,18 @@ impl Client {
 
     /// Takes a group joined by external commit into this client's store (the hub
     /// accepted the commit): a group of the same ID this client was removed from
-    /// gives way. A group of this store already is left as it is.
+    /// gives way, and so does one it is still a member of: openmls' external commit
+    /// removes the leaf with this client's signature key, so that group is a resync's
+    /// stale copy (RFC 9420 §12.4.3.2). A group of this store already is left as it is.
     pub fn adopt(&self, group: &mut Group) -> Result<(), JoinError> {
         if Arc::ptr_eq(&group.provider, &self.provider) {
             return Ok(());
         }
-        self.make_way(group.group.group_id(), "external commit")?;
+        let stale = group.group.group_id();
+        self.provider
+            .storage()
+            .delete_group(stale)
+            .map_err(|e| InternalError::new("delete a replaced group", e))?;
         self.provider
             .storage()
             .absorb(group.provider.storage())

@@ -346,6 +346,10 @@ pub enum ProcessError {
     /// The GroupInfo names another GroupContext than the commit leads to.
     #[error("GroupInfo does not name the GroupContext the commit leads to")]
     GroupInfoContext,
+    /// The commit's confirmation_tag is not the one its GroupInfo carries (signed
+    /// by the committer): members would refuse the commit.
+    #[error("the commit's confirmation_tag differs from its GroupInfo's")]
+    GroupInfoConfirmationTag,
     /// The GroupInfo has no external_pub, so new devices could not join.
     #[error("GroupInfo lacks the external_pub extension")]
     GroupInfoExternalPub,

@@ -165,6 +165,15 @@ impl HubView {
             return Err(ProcessError::OtherGroup);
         }
         check_epoch(&msg, self.group.group_context().epoch())?;
+        // The hub cannot check a commit's confirmation_tag (it lacks the epoch's
+        // confirmation key), and the signature does not cover it: it is held to the
+        // one in the GroupInfo, which the committer signed (`check_group_info`).
+        let confirmation_tag = match &msg {
+            ProtocolMessage::PublicMessage(m) => m.confirmation_tag().map(|t| t.tls_serialize_detached()),
+            ProtocolMessage::PrivateMessage(_) => None,
+        }
+        .transpose()
+        .map_err(|e| InternalError::new("serialize confirmation_tag", e))?;
         let processed = self
             .group
             .process_message(self.provider.crypto(), msg)
@@ -191,7 +200,7 @@ impl HubView {
                 HubPending::Proposal(q)
             }
             ProcessedMessageContent::StagedCommitMessage(staged) => {
-                self.check_commit(&mut summary, &sender, staged, group_info, &identity_at)?
+                self.check_commit(&mut summary, &sender, staged, group_info, confirmation_tag.as_deref(), &identity_at)?
             }
             ProcessedMessageContent::UnresolvedAppDataCommit(unresolved) => {
                 let covered: Vec<AppDataChange> =
@@ -207,7 +216,14 @@ impl HubView {
                     .group
                     .stage_app_data_commit(crypto, *unresolved, updates)
                     .map_err(stage_error)?;
-                self.check_commit(&mut summary, &sender, Box::new(staged), group_info, &identity_at)?
+                self.check_commit(
+                    &mut summary,
+                    &sender,
+                    Box::new(staged),
+                    group_info,
+                    confirmation_tag.as_deref(),
+                    &identity_at,
+                )?
             }
             _ => return Err(ProcessError::NotHandshake),
         };
@@ -221,6 +237,7 @@ impl HubView {
         sender: &Sender,
         staged: Box<StagedCommit>,
         group_info: Option<&[u8]>,
+        confirmation_tag: Option<&[u8]>,
         identity_at: &dyn Fn(LeafNodeIndex) -> Option<String>,
     ) -> Result<HubPending, ProcessError> {
         summary.kind = Some(MessageKind::Commit);
@@ -245,7 +262,7 @@ impl HubView {
             _ => return Err(ProcessError::SenderCannotCommit),
         };
         let group_info = group_info.ok_or(ProcessError::MissingGroupInfo)?;
-        self.check_group_info(&staged, committer, group_info)?;
+        self.check_group_info(&staged, committer, group_info, confirmation_tag)?;
         Ok(HubPending::Commit {
             staged,
             group_info: group_info.to_vec(),
@@ -253,8 +270,15 @@ impl HubView {
     }
 
     /// The GroupInfo must be signed by the committer's (new) leaf key, carry
-    /// external_pub (so new devices can join), and name the staged GroupContext.
-    fn check_group_info(&self, staged: &StagedCommit, committer: LeafNodeIndex, bytes: &[u8]) -> Result<(), ProcessError> {
+    /// external_pub (so new devices can join), name the staged GroupContext and
+    /// carry the commit's confirmation_tag (TLS-encoded, as in the commit).
+    fn check_group_info(
+        &self,
+        staged: &StagedCommit,
+        committer: LeafNodeIndex,
+        bytes: &[u8],
+        confirmation_tag: Option<&[u8]>,
+    ) -> Result<(), ProcessError> {
         let gi = verifiable_group_info(bytes)?;
         let payload = gi
             .unsigned_payload()
@@ -267,6 +291,13 @@ impl HubView {
             .ok_or_else(|| DecodeError::rule("GroupInfo.signer", "too short"))?;
         if signer != committer.u32() {
             return Err(ProcessError::GroupInfoSigner { signer, committer: committer.u32() });
+        }
+        // GroupInfoTBS: ... `MAC confirmation_tag; uint32 signer;` (RFC 9420 §12.4.3).
+        // openmls keeps the GroupInfo's getter private; the two encodings compare.
+        let before_signer = &payload[..payload.len() - 4];
+        let same_tag = confirmation_tag.is_some_and(|tag| before_signer.ends_with(tag));
+        if !same_tag {
+            return Err(ProcessError::GroupInfoConfirmationTag);
         }
         let key = match staged.update_path_leaf_node() {
             Some(leaf) => leaf.signature_key().clone(),

@@ -954,16 +954,26 @@ mod tests {
     fn a_removed_client_joins_again() {
         let (alice, bob) = (client("a.example/d/alice"), client("b.example/d/bob"));
         let mut a = alice.create_group(b"room", &hub(), &[]).unwrap();
-        let mut b = added(&mut a, &bob);
+        let _member = added(&mut a, &bob);
 
         let join = |client: &Client, member: &Group| {
             client.join_external(&member.export_group_info().unwrap(), &member.export_ratchet_tree().unwrap()).unwrap()
         };
         // An external join the hub refuses, here while Bob is a member: his store is untouched.
         let before = bob.export_state().unwrap();
-        let (mut refused, _) = join(&bob, &a);
+        let (refused, _) = join(&bob, &a);
         assert_eq!(bob.export_state().unwrap(), before);
-        assert!(bob.adopt(&mut refused).is_err(), "a member already");
+        drop(refused);
+        // One the hub accepts is a resync (RFC 9420 §12.4.3.2): his old leaf is removed
+        // and his group replaced.
+        let (mut resync, out) = join(&bob, &a);
+        a.process(&out.commit, None).unwrap();
+        a.merge().unwrap();
+        bob.adopt(&mut resync).unwrap();
+        assert_eq!(a.members().len(), 2);
+        let (bob, mut b) = restart(&bob, &resync);
+        assert_eq!(b.epoch_authenticator(), a.epoch_authenticator());
+        assert_eq!(delivered(&mut a, &mut b, b"resynced"), b"resynced");
 
         let remove = |a: &mut Group, b: &mut Group| {
             let out = a.commit(&[], &[b.own_leaf_index()], &[], false, None).unwrap();

@@ -135,6 +135,7 @@ impl Classified for e::ProcessError {
             | P::MissingGroupInfo
             | P::GroupInfoSigner { .. }
             | P::GroupInfoContext
+            | P::GroupInfoConfirmationTag
             | P::GroupInfoExternalPub => Class::Mls,
             P::AppData(inner) => inner.class(),
             P::Internal(_) => Class::Internal,
@@ -237,6 +238,7 @@ pub(crate) const SAMPLES: &[Sample] = &[
     ("ProcessError::GroupInfoSigner", || e::ProcessError::GroupInfoSigner { signer: 1, committer: 0 }.into_pyerr()),
     ("ProcessError::GroupInfoSignature", || e::ProcessError::GroupInfoSignature.into_pyerr()),
     ("ProcessError::GroupInfoContext", || e::ProcessError::GroupInfoContext.into_pyerr()),
+    ("ProcessError::GroupInfoConfirmationTag", || e::ProcessError::GroupInfoConfirmationTag.into_pyerr()),
     ("ProcessError::GroupInfoExternalPub", || e::ProcessError::GroupInfoExternalPub.into_pyerr()),
     ("ProcessError::AppData", || e::ProcessError::AppData(e::AppDataError::Refused).into_pyerr()),
     ("ProcessError::Internal", || e::ProcessError::Internal(internal()).into_pyerr()),
