@@ -13,6 +13,7 @@ GOOD = """
 domain = "a.example"
 data_dir = "data"
 clients = ["mimi://a.example/d/alice/phone", "mimi://a.example/d/bob/laptop"]
+rooms = ["mimi://a.example/r/clubhouse"]
 
 [listen]
 host = "127.0.0.1"
@@ -46,6 +47,7 @@ def test_a_good_file_reads_as_written(folder: Path) -> None:
     assert config.domain == "a.example"
     assert config.data_dir == folder / "data"  # relative to the file
     assert config.clients == ("mimi://a.example/d/alice/phone", "mimi://a.example/d/bob/laptop")
+    assert config.rooms == ("mimi://a.example/r/clubhouse",)
     assert config.listen == Listen("127.0.0.1", 0)
     assert (config.tls.cert, config.tls.key, config.tls.ca) == (folder / "a.pem", folder / "a.key", folder / "ca.pem")
     assert config.max_body == MAX_BODY
@@ -80,6 +82,8 @@ BAD = [
      "clients[1]: expected a client URI"),
     ("client twice", lambda t: t.replace("mimi://a.example/d/bob/laptop", "mimi://a.example/d/alice/phone"), "clients[1]: "),
     ("clients not an array", lambda t: t.replace('clients = [', 'clients = "x"\nnot_clients = [', 1), "clients: must be an array"),
+    ("room of another domain", lambda t: t.replace("mimi://a.example/r/clubhouse", "mimi://b.example/r/clubhouse"),
+     "rooms[0]: mimi://b.example/r/clubhouse is not a room of a.example"),
     ("peer over plain http", lambda t: t.replace("https://127.0.0.1:8444/", "http://127.0.0.1:8444"), 'peers.b.example.url: must be an https:// base URL'),
     ("peer without url", lambda t: t.replace('url = "https://127.0.0.1:8444/"', 'uri = "x"'), "peers.b.example.url: missing (required)"),
     ("peer is ourselves", lambda t: t.replace('[peers."b.example"]', '[peers."a.example"]'), "peers.a.example: is this provider's own domain"),

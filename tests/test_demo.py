@@ -1,4 +1,5 @@
-"""`mimi demo` (what `make demo` runs): the seed's room on a local Ray, end to end."""
+"""`mimi demo` (what `make demo` runs): the seed's room on a local Ray, end to end,
+its providers federated over HTTPS with mutual TLS (the default) or in-cluster."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pytest
 from mimi.cli import main
 
 
-def test_demo_on_ray(ray_cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    assert main(["demo", "--json", "--data-dir", str(tmp_path)]) == 0
+@pytest.mark.parametrize("transport", [None, "ray"])
+def test_demo_on_ray(ray_cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], transport: str | None) -> None:  # type: ignore[no-untyped-def]
+    assert main(["demo", "--json", "--data-dir", str(tmp_path), *(["--transport", transport] if transport else [])]) == 0
     summary = json.loads(capsys.readouterr().out)
+    assert summary["transport"] == (transport or "https")
     assert summary["agree"] is True
     assert summary["plaintext_on_servers"] == {}
     clients = summary["clients"]
@@ -43,3 +46,21 @@ def test_bad_arguments_get_a_clear_error() -> None:
     out = subprocess.run([sys.executable, "-m", "mimi.cli", "demo", "--preset", "nope"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "invalid choice: 'nope'" in out.stderr
+
+
+def test_the_providers_of_the_https_demo_reach_each_other_through_their_fronts(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Each front served requests from the others (y.example: the hub's endpoints from x and z;
+    # x and z: /notify and /keyMaterial from y) over a few kept-alive connections.
+    from mimi.demo import RayDemo
+
+    run = RayDemo(str(tmp_path), burst=0)
+    try:
+        run.run()
+        assert run.summary()["agree"] is True
+        assert run.federation is not None
+        served = run.federation.requests()
+    finally:
+        run.close()
+    assert set(served) == {"x.example", "y.example", "z.example"}
+    for domain, (connections, requests) in served.items():
+        assert 0 < connections < requests, domain

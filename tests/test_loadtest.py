@@ -136,12 +136,14 @@ def test_help_needs_no_ray() -> None:
     assert "--sweep" in out.stdout and out.stdout.strip().endswith("False")
 
 
-def test_small_run_every_member_decrypts_every_message_once(ray_cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("transport", ["ray", "https"])
+def test_small_run_every_member_decrypts_every_message_once(ray_cluster, tmp_path: Path, transport: str) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "out"
     argv = ["loadtest", "--providers", "2", "--rooms", "1", "--members", "4", "--rate", "20", "--duration", "2",
-            "--out", str(out), "--data-dir", str(tmp_path), "--no-progress"]
+            "--out", str(out), "--data-dir", str(tmp_path), "--no-progress", "--transport", transport]
     assert main(argv) == 0
     result = json.loads((out / "report.json").read_text())
+    assert result["config"]["transport"] == transport
     run = result["run"]
     assert run["sent"] == 40
     assert run["lost"] == run["duplicated"] == run["unexpected"] == 0

@@ -1,5 +1,7 @@
 """The mimi side: one room, members spread over 3 providers, hosted in a few
-FleetHost actors; one sender on a host of its own, on the hub's provider."""
+FleetHost actors; one sender on a host of its own, on the hub's provider. The
+providers reach each other through in-cluster calls (`ray`) or over HTTPS with
+mutual TLS on 127.0.0.1 (`https`, `mimi.transport.loopback`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import shutil
 import tempfile
 import time
 from array import array
+from pathlib import Path
 from typing import Any
 
 from stats import Point
@@ -15,6 +18,7 @@ from stats import Point
 from mimi.actors.deploy import Deployment, start_ray
 from mimi.ids import user_of
 from mimi.loadtest.fleet import decrypted, fleet, recorded
+from mimi.transport.loopback import LoopbackFederation
 
 HUB = "mimi://a.example"
 PROVIDERS = ("mimi://a.example", "mimi://b.example", "mimi://c.example")
@@ -24,10 +28,13 @@ ROOM = "mimi://a.example/r/bench"
 class MimiRoom:
     """A deployment with one room of `members` devices (one per user)."""
 
-    def __init__(self, members: int, data_root: str | None = None) -> None:
+    def __init__(self, members: int, data_root: str | None = None, transport: str = "ray") -> None:
         self.members = members
         self.data_dir = tempfile.mkdtemp(prefix="mimi-peers-", dir=data_root)
         self.deploy = Deployment(self.data_dir)
+        self.federation = LoopbackFederation(list(PROVIDERS), Path(self.data_dir) / "tls") if transport == "https" else None
+        if self.federation is not None:
+            self.deploy.transport = self.federation.transport
         self.setup_seconds = 0.0
 
     def start(self) -> None:
@@ -88,6 +95,8 @@ class MimiRoom:
 
         with contextlib.suppress(Exception):  # best effort: the cluster goes down with the driver
             self.deploy.shutdown()
+        if self.federation is not None:
+            self.federation.close()
         del ray
         shutil.rmtree(self.data_dir, ignore_errors=True)  # on tmpfs: memory
 

@@ -85,7 +85,8 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=64, help="messages in flight, closed loop")
     parser.add_argument("--rate-window", type=int, default=2000,
                         help="cap on messages in flight at fixed rates (high: the offered rate is kept)")
-    parser.add_argument("--systems", default="ejabberd,mimi")
+    parser.add_argument("--systems", default="ejabberd,mimi,mimi-https",
+                        help="mimi: its providers over in-cluster Ray calls; mimi-https: over HTTPS with mutual TLS")
     parser.add_argument("--xmpp-processes", type=int, default=2)
     parser.add_argument("--data-root", default="/dev/shm",
                         help="where mimi's SQLite files go (tmpfs: fsync costs nothing, as ejabberd keeps MUC in memory)")
@@ -106,12 +107,16 @@ def main() -> int:
             for n in members:
                 run_points("ejabberd", lambda n=n: XmppRoom(server, n, args.xmpp_processes), n, rates, args,
                            rows, setups)
-    if "mimi" in systems:
+    mimi_systems = {"mimi": "ray", "mimi-https": "https"}
+    if mimi_systems.keys() & set(systems):
         import mimi_side
 
         mimi_side.start()
-        for n in members:
-            run_points("mimi", lambda n=n: mimi_side.MimiRoom(n, args.data_root), n, rates, args, rows, setups)
+        for system, transport in mimi_systems.items():
+            if system in systems:
+                for n in members:
+                    run_points(system, lambda n=n, t=transport: mimi_side.MimiRoom(n, args.data_root, t), n, rates, args,
+                               rows, setups)
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(started))
     out = Path(args.out)

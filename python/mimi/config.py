@@ -4,6 +4,7 @@ before anything starts: a bad file gets a `ConfigError` naming the file and the 
     domain = "a.example"           # the provider domain: its users' URIs and its certificate's dNSName
     data_dir = "data"              # SQLite files (created if absent)
     clients = ["mimi://a.example/d/alice/phone"]   # the devices this provider hosts
+    rooms = ["mimi://a.example/r/clubhouse"]       # the rooms it hosts (the hub of each)
 
     [listen]                       # the HTTPS listener peers call
     host = "127.0.0.1"
@@ -77,6 +78,7 @@ class ProviderConfig:
     tls: Tls
     listen: Listen = Listen()
     clients: tuple[str, ...] = ()
+    rooms: tuple[str, ...] = ()
     max_body: int = MAX_BODY
     peers: dict[str, Peer] = field(default_factory=dict)
 
@@ -151,7 +153,8 @@ def parse(table: dict[str, Any], source: str = "<config>", base: Path | None = N
     data_dir = (top.base / top.get("data_dir", str, required=True)).resolve()
     if data_dir.exists() and not data_dir.is_dir():
         raise top.fail("data_dir", f"not a directory: {data_dir}")
-    clients = tuple(_clients(top, domain))
+    clients = tuple(_uris(top, "clients", ids.UriKind.client, domain))
+    rooms = tuple(_uris(top, "rooms", ids.UriKind.room, domain))
 
     listen_table = top.table_of("listen")
     host = listen_table.get("host", str, default=DEFAULT_HOST)
@@ -191,23 +194,24 @@ def parse(table: dict[str, Any], source: str = "<config>", base: Path | None = N
         peers[name] = Peer(name, url.rstrip("/"), peer.file("ca", default=tls.ca))
         peer.done()
     top.done()
-    return ProviderConfig(domain, data_dir, tls, Listen(host, port), clients, max_body, peers)
+    return ProviderConfig(domain, data_dir, tls, Listen(host, port), clients, rooms, max_body, peers)
 
 
-def _clients(top: _Reader, domain: str) -> list[str]:
-    clients: list[str] = top.get("clients", list, default=[])
+def _uris(top: _Reader, key: str, kind: ids.UriKind, domain: str) -> list[str]:
+    """The array `key` of `kind` URIs, each of this provider, each once."""
+    uris: list[str] = top.get(key, list, default=[])
     seen: set[str] = set()
-    for i, uri in enumerate(clients):
-        key = f"clients[{i}]"
+    for i, uri in enumerate(uris):
+        item = f"{key}[{i}]"
         if not isinstance(uri, str):
-            raise top.fail(key, f"must be a client URI string, got {uri!r}")
+            raise top.fail(item, f"must be a {kind.name} URI string, got {uri!r}")
         try:
-            ids.parse(uri, ids.UriKind.client)
+            ids.parse(uri, kind)
         except ValueError as err:
-            raise top.fail(key, str(err)) from None
+            raise top.fail(item, str(err)) from None
         if ids.domain(uri) != domain:
-            raise top.fail(key, f"{uri} is not a client of {domain}")
+            raise top.fail(item, f"{uri} is not a {kind.name} of {domain}")
         if uri in seen:
-            raise top.fail(key, f"{uri} is listed twice")
+            raise top.fail(item, f"{uri} is listed twice")
         seen.add(uri)
-    return clients
+    return uris

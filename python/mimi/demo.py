@@ -3,7 +3,10 @@
 Providers x.example and z.example (followers) and y.example (hub of the room).
 Alice and Bob on x (clients A, B); Charlie on y with two devices (C, D); Diana
 and Evelyn on z (E, F). Every provider, the room's hub and every client are Ray
-actors with their own SQLite files; they exchange the protocol's bodies.
+actors with their own SQLite files; they exchange the protocol's bodies. The
+providers share one Ray (2 cores) but, over the `https` transport (the default),
+reach each other only over HTTPS with mutual TLS on 127.0.0.1, through each
+provider's front (`mimi.transport.loopback`); `ray` keeps the in-cluster calls.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from mimi import content
 from mimi.actors.deploy import Deployment
 from mimi.errors import MimiError
+from mimi.transport.loopback import LoopbackFederation
 
 HUB = "mimi://y.example"
 ROOM = "mimi://y.example/r/clubhouse"
@@ -38,10 +42,12 @@ USERS = {  # the users Charlie adds (with all their devices), and his own second
 
 
 class RayDemo:
-    def __init__(self, data_dir: str, preset: str = "cooperative", burst: int = 100) -> None:
+    def __init__(self, data_dir: str, preset: str = "cooperative", burst: int = 100, transport: str = "https") -> None:
         import ray
 
         self.ray = ray
+        self.transport = transport
+        self.federation: LoopbackFederation | None = None
         self.preset = preset
         self.burst = burst
         self.fanout: dict[str, float] = {}
@@ -70,6 +76,9 @@ class RayDemo:
 
     def run(self) -> None:
         d = self.deploy
+        if self.transport == "https":
+            self.federation = LoopbackFederation(list(PROVIDERS), Path(d.data_dir) / "tls")
+            d.transport = self.federation.transport
         for provider in PROVIDERS:
             d.provider(provider)
         d.room_hub(ROOM, HUB)
@@ -77,7 +86,8 @@ class RayDemo:
             if name != "A2":  # Alice's tablet comes later
                 d.clients(name, [uri])
                 self.call(name, "publish_key_packages", 3)
-        self.say(f"providers {', '.join(PROVIDERS)} up; y.example hosts {ROOM}")
+        over = "HTTPS with mutual TLS on 127.0.0.1" if self.federation else "Ray (in-cluster calls)"
+        self.say(f"providers {', '.join(PROVIDERS)} up, federated over {over}; y.example hosts {ROOM}")
 
         self.call("C", "create_room", ROOM, self.preset)
         self.say(f"C (Charlie) creates the room with the {self.preset} preset")
@@ -171,7 +181,13 @@ class RayDemo:
             "plaintext_on_servers": {p: found for p, found in leaks.items() if found},
             "seconds": round(time.monotonic() - self.started, 2),
             "fanout": self.fanout,
+            "transport": self.transport,
         }
+
+    def close(self) -> None:
+        self.deploy.shutdown()
+        if self.federation is not None:
+            self.federation.close()
 
 
 def plaintext_in(databases: list[str], texts: set[str]) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ from mimi.actors.provider import ProviderServer
 from mimi.errors import MimiError
 from mimi.logic.access import device_token
 from mimi.logic.fanout import Backoff
-from mimi.transport import names
+from mimi.transport import Transport, names
 
 ACTOR_OPTIONS: dict[str, Any] = {"namespace": names.NAMESPACE, "num_cpus": 0, "max_restarts": -1, "max_task_retries": 0}
 
@@ -60,6 +61,9 @@ class Deployment:
     client_host: dict[str, str] = field(default_factory=dict)  # client -> host name
     hub_of_room: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, bytes] = field(default_factory=dict)  # provider -> its secret for its clients' tokens
+    # The transport each provider's servers speak through (None: `RayTransport`); made
+    # here and pickled into the actors (`mimi.transport.https.HttpsTransport`).
+    transport: Callable[[str], Transport] | None = None
 
     def provider(self, uri: str) -> Any:
         import ray
@@ -68,7 +72,7 @@ class Deployment:
         actor: Any = ray.remote(**groups)(ProviderServer)
         secret = self.secrets.setdefault(uri, os.urandom(32))
         handle = actor.options(name=names.provider(uri), max_concurrency=PROVIDER_CONCURRENCY, **ACTOR_OPTIONS).remote(
-            uri, self.data_dir, secret=secret
+            uri, self.data_dir, secret=secret, transport=self._transport(uri)
         )
         ray.get(handle.ping.remote())
         self.providers[uri] = handle
@@ -84,12 +88,15 @@ class Deployment:
             raise MimiError(f"{room} names {ids.provider_of(room)} as its hub, not {hub}")
         actor: Any = ray.remote(RoomHub)
         handle = actor.options(name=names.hub(room), max_concurrency=HUB_CONCURRENCY, **ACTOR_OPTIONS).remote(
-            hub, self.data_dir, window=window, backoff=backoff
+            hub, self.data_dir, window=window, backoff=backoff, transport=self._transport(hub)
         )
         ray.get(handle.ping.remote())
         self.hubs[room] = handle
         self.hub_of_room[room] = hub
         return handle
+
+    def _transport(self, provider: str) -> Transport | None:
+        return None if self.transport is None else self.transport(provider)
 
     def clients(self, host: str, clients: list[str], cls: type[ClientHost] = ClientHost, **remote: Any) -> Any:
         """One actor hosting `clients` (one device or many); `cls` may be a subclass

@@ -38,6 +38,9 @@ PARAMETERS: dict[str, tuple[str, UriKind]] = {
     "updateConsent": ("requesterUser", UriKind.user),
     "identifierQuery": ("domain", UriKind.provider),
     "reportAbuse": ("roomId", UriKind.room),
+    # Beyond the draft (docs/interop.md, "HTTPS"): the room's external sender (its hub's
+    # signature key and identity), which a client verifies a GroupInfoResponse with.
+    "hubSender": ("roomId", UriKind.room),
 }
 
 

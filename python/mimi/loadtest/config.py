@@ -55,6 +55,7 @@ class Config:
     sweep_rate: float = 50.0
     sweep_duration: float = 3.0
     faults: Faults | None = None  # injected into the main phase
+    transport: str = "ray"  # between providers: in-cluster calls, or "https" (mutual TLS on 127.0.0.1)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -123,6 +124,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "users added again, seed:N for the draws; e.g. kill-hosts:4,adds:2,removes:2,readds:1,seed:1. "
                    "Lost and duplicated then count what every device shows against the hub's log (exit 1 unless "
                    "both are 0), and recovery.png plots each killed host's time to catch up")
+    p.add_argument("--transport", choices=("ray", "https"), default=d.transport,
+                   help="between providers: in-cluster Ray calls (default) or HTTPS with mutual TLS on 127.0.0.1, "
+                   "each provider behind its own front, a throwaway CA made at start")
     p.add_argument("--out", help="output directory (default: a fresh ./loadtest-results/<timestamp>)")
     p.add_argument("--data-dir", help="where the run's SQLite files go, in a fresh directory removed at the end "
                    "(default: the system's temporary directory; /dev/shm takes fsync out of the measurement)")

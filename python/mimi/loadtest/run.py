@@ -35,6 +35,7 @@ from mimi.loadtest.config import Config, from_args
 from mimi.loadtest.faults import Churn, Faults, merged, plan
 from mimi.loadtest.fleet import cpu_seconds, decrypted, fleet, recorded
 from mimi.loadtest.inject import CHANGE_TIMEOUT_S, Injector
+from mimi.transport.loopback import LoopbackFederation
 
 PRESET = "cooperative"
 POLL_S = 0.25
@@ -58,6 +59,10 @@ class LoadRun:
     def __post_init__(self) -> None:
         self.deploy = Deployment(self.data_dir)
         self.provider_uris = [f"mimi://p{k}-{self.tag}.example" for k in range(self.config.providers)]
+        self.federation: LoopbackFederation | None = None
+        if self.config.transport == "https":
+            self.federation = LoopbackFederation(self.provider_uris, Path(self.data_dir) / "tls")
+            self.deploy.transport = self.federation.transport
         self.phases: list[report.Phase] = []
 
     def start(self) -> None:
@@ -68,6 +73,8 @@ class LoadRun:
 
     def shutdown(self) -> None:
         self.deploy.shutdown()
+        if self.federation is not None:
+            self.federation.close()
 
     # -- one phase ------------------------------------------------------------------------
 

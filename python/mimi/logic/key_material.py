@@ -37,8 +37,8 @@ from mimi.room import Actor, RoomState
 @dataclass(frozen=True, slots=True)
 class KeyMaterialAnswer:
     """What a `/keyMaterial` call returns: the KeyMaterialResponse body and, for a
-    refusal, why (over HTTPS the reason would travel in a header, as the `/notify`
-    envelope does)."""
+    refusal, why (over HTTPS in the `MIMI-Reason` header, as the `/notify` envelope
+    travels in headers)."""
 
     response: bytes
     reason: str = ""

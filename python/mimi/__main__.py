@@ -1,0 +1,7 @@
+"""`python -m mimi`: the `mimi` command."""
+
+import sys
+
+from mimi.cli import main
+
+sys.exit(main())
