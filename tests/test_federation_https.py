@@ -9,6 +9,7 @@ import concurrent.futures
 import json
 import random
 import ssl
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -409,3 +410,8 @@ def test_the_ca_issues_leaves_for_both_ends_with_the_domain_as_san(pki: Pki) -> 
     ) == ["a.example"]
     usages = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     assert usages == {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH}
+
+
+def test_a_private_key_is_readable_by_its_owner_only(pki: Pki) -> None:
+    for credentials in (pki.a, pki.b):
+        assert stat.S_IMODE(credentials.key.stat().st_mode) == 0o600

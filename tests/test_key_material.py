@@ -6,8 +6,9 @@ single-use ones are gone. Every refusal names its reason and changes nothing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from mimi import _core, ids
 from mimi.actors.hub import RoomHub
 from mimi.actors.provider import ProviderServer
+from mimi.errors import MimiError
 from mimi.logic.client import ClientSession
 from mimi.logic.key_material import ClaimLimit, ClaimLimiter, KeyMaterialAnswer, hub_refusal, provider_refusal
 from mimi.logic.room_changes import REQUIRED_CAPABILITIES
@@ -263,6 +265,23 @@ def test_a_requester_over_its_limit_claims_nothing(target, zoe) -> None:  # type
     assert status(server.key_material(HUB, request(other, WU_USER).encode())) == "success"
 
 
+def test_a_provider_minting_requesters_is_held_to_its_own_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A hub can mint requesting users at will; all of a calling provider's requesters
+    together claim at most `per_provider` KeyPackages of a target in the window."""
+    server = ProviderServer(TARGET, str(tmp_path / "target"), ClaimLimit(key_packages=2, window_ms=60_000, per_provider=3))
+    phone = _core.Client(WU)
+    server.register(WU, token(server, WU), "wu-host")
+    server.publish_key_packages(WU, token(server, WU), phone.key_packages(10))
+    minted = [ClientSession(_core.Client(f"{HUB}/d/minted{i}/phone")) for i in range(5)]
+    answers = [server.key_material(HUB, request(m, WU_USER).encode()) for m in minted]
+    assert [status(a) for a in answers] == ["success"] * 3 + ["noConsent"] * 2
+    assert f"{HUB} claimed 3 KeyPackages of {WU_USER}" in answers[3].reason
+    assert server.key_packages.remaining(WU) == 7
+    other = ClientSession(_core.Client("mimi://q.example/d/ann/phone"))  # another provider has its own budget
+    r = request(other, WU_USER, room_id="mimi://q.example/r/room")
+    assert status(server.key_material("mimi://q.example", r.encode())) == "success"
+
+
 def test_the_claim_window_survives_a_restart(target, zoe, tmp_path) -> None:  # type: ignore[no-untyped-def]
     server, devices = target
     for uri, client in devices.items():
@@ -320,3 +339,39 @@ def test_a_non_participant_cannot_drain_a_users_key_packages_through_the_hub(tar
     answer = hub.key_material(ROOM, HUB, request(yan, WU_USER).encode())
     assert status(answer) == "success"
     assert counts(server)[:2] == (1, 0)
+
+
+class Silent(Wire):
+    """A target provider that never answers /keyMaterial."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list[Future[KeyMaterialAnswer]] = []
+
+    def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
+        self.waiting.append(Future())
+        return self.waiting[-1]
+
+
+def test_a_target_provider_that_does_not_answer_holds_few_hub_threads_briefly(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A slow target provider must not take the hub's threads from the room's /update
+    and /submitMessage: CLAIMS_IN_FLIGHT wait at most CLAIM_TIMEOUT_S, more are refused."""
+    monkeypatch.setattr(RoomHub, "CLAIMS_IN_FLIGHT", 2)
+    monkeypatch.setattr(RoomHub, "CLAIM_TIMEOUT_S", 0.2)
+    silent = Silent()
+    hub = RoomHub(HUB, str(tmp_path / "hub"), silent)
+    yan = ClientSession(_core.Client(YAN))
+    key, _ = hub.reserve(ROOM)
+    group = yan.create_room(ROOM, b"slow", key, HUB, PRESETS["cooperative"].new_room(yan.user, ROOM, hub=HUB, members=[yan.uri]))
+    hub.create_room(ROOM, group.export_group_info(), group.export_ratchet_tree())
+    body = request(yan, WU_USER).encode()
+    with ThreadPoolExecutor(3) as pool:
+        calls = [pool.submit(hub.key_material, ROOM, HUB, body) for _ in range(2)]
+        while len(silent.waiting) < 2:
+            time.sleep(0.01)
+        with pytest.raises(MimiError, match="2 /keyMaterial claims are in flight at this hub"):
+            hub.key_material(ROOM, HUB, body)
+        for call in calls:
+            with pytest.raises(MimiError, match=f"{TARGET} did not answer /keyMaterial in 0.2 s"):
+                call.result()
+    assert hub.store.load_state(ROOM) is not None and hub.rooms[ROOM].welcome_routes == {}

@@ -54,7 +54,9 @@ class Provider:
         self.uri = ids.SCHEME + config.domain
         credentials = Credentials(config.domain, config.tls.cert, config.tls.key, config.tls.ca)
         peers = {d: Peer(d, p.url, p.ca) for d, p in config.peers.items()}
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        # The data directory holds the hub's signing key and the devices' MLS state:
+        # its owner's only (the SQLite files are made 0600 as well).
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.deployment = Deployment(str(config.data_dir), transport=lambda uri: HttpsTransport(uri, credentials, peers))
         self.loop = LoopThread(f"https:{config.domain}")
         self.server = FederationServer(credentials, ProviderFront(self.uri).handlers(), max_body=config.max_body)

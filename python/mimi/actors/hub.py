@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from functools import partial
 from itertools import groupby
@@ -51,6 +52,9 @@ CURSOR_SAVE_EVERY = 1.0
 
 
 class RoomHub:
+    CLAIMS_IN_FLIGHT = 8
+    CLAIM_TIMEOUT_S = 10.0
+
     def __init__(
         self, hub: str, data_dir: str, transport: Transport | None = None, window: int = 2, backoff: Backoff | None = None
     ) -> None:
@@ -64,6 +68,7 @@ class RoomHub:
         self.cursors_saved = time.monotonic()
         self.accepted = 0
         self.lock = threading.RLock()
+        self.claims_in_flight = threading.BoundedSemaphore(self.CLAIMS_IN_FLIGHT)
         self.sending = threading.Event()  # set when a /notify call goes out: wakes the pump
         self.ingress: GroupCommit[Submission, bytes | MimiError] = GroupCommit(self._submit_batch)
         self._hub_key()  # made with the database; one missing later is damage
@@ -214,7 +219,17 @@ class RoomHub:
         if refusal is not None:
             return refusal
         target = ids.provider_of(request.target_user)
-        answer = self.transport.claim_key_material(target, body).result()
+        # A target provider that answers slowly holds this thread: at most CLAIMS_IN_FLIGHT
+        # threads wait on one, each at most CLAIM_TIMEOUT_S, so the room's /update and
+        # /submitMessage keep the rest (HUB_CONCURRENCY).
+        if not self.claims_in_flight.acquire(blocking=False):
+            raise MimiError(f"{self.CLAIMS_IN_FLIGHT} /keyMaterial claims are in flight at this hub; try again later")
+        try:
+            answer = self.transport.claim_key_material(target, body).result(timeout=self.CLAIM_TIMEOUT_S)
+        except FutureTimeout:
+            raise MimiError(f"{target} did not answer /keyMaterial in {self.CLAIM_TIMEOUT_S:g} s") from None
+        finally:
+            self.claims_in_flight.release()
         response = _core.KeyMaterialResponse.decode(answer.response)
         refs = [_core.key_package_ref(c.key_package) for c in response.clients if c.key_package is not None]
         with self.lock:

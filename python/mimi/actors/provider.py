@@ -239,12 +239,14 @@ class ProviderServer:
                         self.key_packages.decoded("key_packages", kp.ref, _check_ref, kp)
                 served = sum(1 for _, kp in claimed if kp is not None)
                 forget = max(0, now - self.claims.limit.window_ms)
-                self.key_packages.record_claim(request.requesting_user, user, served, now, forget)
+                for requester in (request.requesting_user, provider):
+                    self.key_packages.record_claim(requester, user, served, now, forget)
             with self._changing():
                 for client, kp in claimed:
                     if kp is not None:
                         self.follower.expect_welcome(kp.ref, client, request.room_id)
-            self.claims.record(request.requesting_user, user, served, now)
+            for requester in (request.requesting_user, provider):
+                self.claims.record(requester, user, served, now)
         return key_material_response(user, [(client, kp.key_package if kp else None) for client, kp in claimed])
 
     # -- /notify (follower side) ---------------------------------------------------

@@ -7,6 +7,7 @@ handshake with. Nothing here is for production: the CA key lives in memory."""
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,11 +100,14 @@ class CertificateAuthority:
         cert = directory / f"{stem}.crt"
         key_path = directory / f"{stem}.key"
         cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        # The private key is the provider's identity: readable by its owner only.
+        with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                )
             )
-        )
+        key_path.chmod(0o600)  # a key file that existed keeps its mode through O_CREAT
         bundle = directory / "ca.pem"
         bundle.write_bytes(self.pem())
         return Credentials(names[0] if names else stem[3:], cert, key_path, bundle)

@@ -116,6 +116,10 @@ class ClaimLimit:
 
     key_packages: int = 16
     window_ms: int = 3_600_000
+    # All requesting users of one calling provider together, per target user: a hub
+    # can mint requesting users (and rooms of its own) at will, so the per-user limit
+    # alone would not bound what one provider drains.
+    per_provider: int = 64
 
 
 CLAIM_LIMIT = ClaimLimit()  # the default
@@ -164,8 +168,9 @@ def provider_refusal(
     clients here; else the refusal. Checked before anything is claimed.
 
     A hub hands out KeyPackages only for its own rooms (their Welcomes come from it),
-    so a request for a room of another domain gets noConsentForThisRoom. A requester
-    over its `ClaimLimit` for this target gets noConsent."""
+    so a request for a room of another domain gets noConsentForThisRoom. A requester,
+    or the calling provider with all its requesters, over its `ClaimLimit` for this
+    target gets noConsent (`ClaimLimiter` counts both: a provider URI is no user's)."""
     problem = _authenticated(request)
     if problem is not None:
         return refuse("noConsent", request, problem)
@@ -174,14 +179,15 @@ def provider_refusal(
     if clients == 0:
         return refuse("userUnknown", request, f"{request.target_user} has no client here")
     limit = limiter.limit
-    claimed = limiter.claimed(request.requesting_user, request.target_user, now)
-    if claimed + clients > limit.key_packages:
-        return refuse(
-            "noConsent",
-            request,
-            f"{request.requesting_user} claimed {claimed} KeyPackages of {request.target_user} in the last "
-            f"{limit.window_ms} ms; {clients} more would pass the limit of {limit.key_packages}",
-        )
+    for requester, most in ((request.requesting_user, limit.key_packages), (caller, limit.per_provider)):
+        claimed = limiter.claimed(requester, request.target_user, now)
+        if claimed + clients > most:
+            return refuse(
+                "noConsent",
+                request,
+                f"{requester} claimed {claimed} KeyPackages of {request.target_user} in the last "
+                f"{limit.window_ms} ms; {clients} more would pass the limit of {most}",
+            )
     return None
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from mimi import _core, ids
 from mimi.errors import RemoteProtocolError
 from mimi.federation import Call, Handler, Reply
-from mimi.transport import Transport
+from mimi.transport import Transport, names
 from mimi.transport.https import DELIVERED, HUB_SENDER, REASON, NotHosted, notify_of, refusal
 from mimi.transport.ray import RayDirectory, RayTransport
 
@@ -39,7 +39,7 @@ class ProviderFront:
         """`provider`: this provider's URI; `in_cluster(caller)`: its endpoints as
         `caller` sees them (default: `RayTransport` in the connected cluster)."""
         self.provider = provider
-        directory = RayDirectory()
+        directory = self.directory = None if in_cluster else RayDirectory()
         self.in_cluster = in_cluster or (lambda caller: RayTransport(caller, directory))
         self.callers: dict[str, InCluster] = {}
 
@@ -50,9 +50,13 @@ class ProviderFront:
             caller = self.callers[peer] = self.in_cluster(ids.SCHEME + peer)
         return caller
 
-    def _hosted(self, room: str) -> str:
+    async def _hosted(self, room: str) -> str:
+        """`room`, hosted here; its hub's handle looked up off the event loop (a Ray
+        name lookup blocks, and a peer may name rooms that do not exist)."""
         if ids.provider_of(room) != self.provider:
             raise NotHosted(f"{room} is not hosted by {self.provider}")
+        if self.directory is not None and names.hub(room) not in self.directory.handles:
+            await asyncio.to_thread(self.directory.hub, room)
         return room
 
     def handlers(self) -> dict[str, Handler]:
@@ -63,16 +67,16 @@ class ProviderFront:
         return {name: _refusing(handler) for name, handler in endpoints.items()}
 
     async def update(self, call: Call) -> Reply:
-        room = self._hosted(call.params["roomId"])
+        room = await self._hosted(call.params["roomId"])
         return Reply(200, await _answer(self._as(call.peer).update(room, call.body)))
 
     async def submit_message(self, call: Call) -> Reply:
-        room = self._hosted(call.params["roomId"])
+        room = await self._hosted(call.params["roomId"])
         # Concurrent requests share one durable commit (group commit).
         return Reply(200, await _answer(self._as(call.peer).submit(room, call.body)))
 
     async def group_info(self, call: Call) -> Reply:
-        room = self._hosted(call.params["roomId"])
+        room = await self._hosted(call.params["roomId"])
         return Reply(200, await _answer(self._as(call.peer).group_info(room, call.body)))
 
     async def key_material(self, call: Call) -> Reply:
@@ -92,7 +96,7 @@ class ProviderFront:
         return Reply(200, b"", ((DELIVERED, str(delivered)),))
 
     async def hub_sender(self, call: Call) -> Reply:
-        room = self._hosted(call.params["roomId"])
+        room = await self._hosted(call.params["roomId"])
         key, identity = await _answer(self._as(call.peer).hub_sender(room))
         return Reply(200, _core.ExternalSender(key, identity).encode())
 
