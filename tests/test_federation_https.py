@@ -116,6 +116,7 @@ def post(path: str, body: bytes = b"x", host: str = "a.example", sender: str = "
 
 
 NOTIFY = "/notify/mimi%3A%2F%2Fa.example%2Fr%2Fclubhouse"
+GET = f"GET {WELL_KNOWN} HTTP/1.1\r\nhost: a.example\r\nfrom: mimi@b.example\r\n\r\n".encode()
 
 
 def test_a_good_call_reaches_the_handler_with_the_certificates_domain(pki: Pki) -> None:
@@ -194,6 +195,8 @@ def test_the_client_refuses_a_server_whose_certificate_names_another_provider(pk
         (post(NOTIFY).replace(b"content-length: 1", b"transfer-encoding: chunked"), 400, "Transfer-Encoding"),
         (b"POST " + NOTIFY.encode() + b" HTTP/1.1\r\nhost: a.example\r\nfrom: mimi@b.example\r\n\r\n", 411, "Content-Length"),
         (b"POST /notify HTTP/1.1\r\nhost a.example\r\n\r\n", 400, "malformed HTTP/1.1"),
+        (GET.replace(b"\r\n\r\n", b"\r\ntransfer-encoding: chunked\r\n\r\n") + b"100000\r\n", 400, "no body"),
+        (GET.replace(b"\r\n\r\n", b"\r\ncontent-length: 10000000\r\n\r\n"), 413, "no body"),
     ],
 )
 def test_a_refused_request_names_what_is_wrong_and_reaches_no_handler(

@@ -129,6 +129,14 @@ def check_head(
     if path == WELL_KNOWN:
         if method != b"GET":
             return Refusal(405, f"the directory is read with GET, not {method.decode(errors='replace')}")
+        # A GET has no body: one announced would be buffered for nothing.
+        if _one(headers, b"transfer-encoding") is not None:
+            return Refusal(400, "Transfer-Encoding is not accepted on GET: the directory request has no body")
+        length = _one(headers, b"content-length")
+        if isinstance(length, Refusal):
+            return length
+        if length is not None and length != "0":
+            return Refusal(413, f"the directory request has no body, got Content-Length {length!r}")
         return Head(source, None, {}, 0, extensions)
     try:
         route = directory.route(path)
