@@ -262,6 +262,65 @@ def test_a_refused_body_is_not_read_and_the_connection_closes(pki: Pki) -> None:
     assert serve(pki, test).calls == []
 
 
+async def flood(peer: Peer, credentials: Credentials, start: bytes, filler: bytes, total: int = 2 << 20) -> bytes:
+    """Send `start`, then `filler` again and again up to `total` bytes (a head that
+    never ends); what the server answers, up to its close."""
+    port = int(peer.base_url.rpartition(":")[2])
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context(credentials, peer.ca_bundle), server_hostname="a.example"
+    )
+
+    async def send() -> None:
+        writer.write(start)
+        for _ in range(total // len(filler)):
+            writer.write(filler)
+            await writer.drain()
+
+    sending = asyncio.create_task(send())
+    try:
+        return await asyncio.wait_for(reader.read(), 10)  # to EOF: the server closed
+    except ConnectionError:
+        return b""
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("start", "filler", "answer"),
+    [
+        (b"POST /", b"a" * 4096, b"HTTP/1.1 414 "),
+        (post(NOTIFY, body=b"")[:-2] + b"mimi-x: ", b"a" * 4096, b"HTTP/1.1 431 "),
+        (post(NOTIFY, body=b"")[:-2], b"mimi-x: 1\r\n", b"HTTP/1.1 431 "),
+    ],
+    ids=["endless target", "endless header", "endless headers"],
+)
+def test_an_endless_request_head_is_refused_as_it_arrives(pki: Pki, start: bytes, filler: bytes, answer: bytes) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        got = await flood(peer, pki.b, start, filler)
+        assert got.startswith(answer) and b"connection: close" in got, got[:200]
+        assert server.requests == 0
+
+    assert serve(pki, test).calls == []
+
+
+def test_a_request_head_sent_a_byte_at_a_time_meets_a_deadline_the_bytes_do_not_extend(pki: Pki) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        port = int(peer.base_url.rpartition(":")[2])
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_context(pki.b, peer.ca_bundle), server_hostname="a.example"
+        )
+        for byte in post(NOTIFY)[:40]:  # each byte well within the idle timeout
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request head not complete within 0.5 s" in answer
+
+    assert serve(pki, test, head_timeout=0.5).calls == []
+
+
 def test_the_directory_is_served_and_the_client_uses_its_prefix(pki: Pki) -> None:
     async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
         status, body = await raw(

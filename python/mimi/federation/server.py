@@ -28,6 +28,11 @@ MAX_BODY = 4 << 20
 # Requests read ahead of the one being answered, per connection.
 MAX_PIPELINED = 8
 MAX_HEADERS = 64
+# A request line's target, and a request's head (line and headers) in all: counted as
+# the bytes arrive, so an endless one is refused rather than buffered (httptools keeps
+# a header until it ends).
+MAX_URL = 8 << 10
+MAX_HEAD = 32 << 10
 
 
 class _Refused(Exception):
@@ -48,6 +53,7 @@ class FederationServer:
         max_body: int = MAX_BODY,
         idle_timeout: float = 60.0,
         handshake_timeout: float = 10.0,
+        head_timeout: float = 10.0,
     ) -> None:
         unknown = set(handlers) - set(PARAMETERS)
         if unknown:
@@ -59,6 +65,7 @@ class FederationServer:
         self.max_body = max_body
         self.idle_timeout = idle_timeout
         self.handshake_timeout = handshake_timeout
+        self.head_timeout = head_timeout
         self.connections = 0
         self.requests = 0
         self._server: asyncio.Server | None = None
@@ -115,6 +122,11 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer_domains: frozenset[str] = frozenset()
         self.url = b""
+        # Bytes of the head being read; its deadline runs from its first byte and
+        # data does not extend it (the idle timeout, which data does extend, cannot
+        # end a head sent a byte at a time).
+        self.head_size = 0
+        self.head_timer: asyncio.TimerHandle | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.head: Head | Refusal | None = None
         self.body: list[bytes] = []
@@ -139,8 +151,9 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.transport is not None:
             self.server._open.discard(self.transport)
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
+        for timer in (self.idle_timer, self.head_timer):
+            if timer is not None:
+                timer.cancel()
         # A handler already running finishes (it may be changing state); its answer is dropped.
         self.waiting.clear()
 
@@ -157,7 +170,19 @@ class _Connection(asyncio.Protocol):
             return
         self.last_data = self.loop.time()
         try:
-            self.parser.feed_data(data)
+            while data and not self.refused:
+                if self.head_size < 0:  # in a body: no limit here but the head's Content-Length
+                    self.parser.feed_data(data)
+                    return
+                room = MAX_HEAD - self.head_size
+                if room <= 0:
+                    self._refuse(Refusal(431, f"request head over {MAX_HEAD} bytes"))
+                    return
+                if self.head_size == 0 and self.head_timer is None:
+                    self.head_timer = self.loop.call_later(self.server.head_timeout, self._head_late)
+                piece, data = data[:room], data[room:]
+                self.head_size += len(piece)
+                self.parser.feed_data(piece)
         except httptools.HttpParserCallbackError:
             if isinstance(self.head, Refusal):
                 self._refuse(self.head)
@@ -175,23 +200,30 @@ class _Connection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > MAX_URL:
+            self.head = Refusal(414, f"request target over {MAX_URL} bytes")
+            raise _Refused
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
-
-    def on_headers_complete(self) -> None:
         if len(self.headers) > MAX_HEADERS:
             self.head = Refusal(431, f"more than {MAX_HEADERS} headers")
-        else:
-            self.head = check_head(
-                self.parser.get_method(),
-                self.url,
-                self.headers,
-                self.peer_domains,
-                self.server.credentials.domain,
-                self.server.directory,
-                self.server.max_body,
-            )
+            raise _Refused
+
+    def on_headers_complete(self) -> None:
+        self.head_size = -1
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+        self.head = check_head(
+            self.parser.get_method(),
+            self.url,
+            self.headers,
+            self.peer_domains,
+            self.server.credentials.domain,
+            self.server.directory,
+            self.server.max_body,
+        )
         if isinstance(self.head, Refusal):
             raise _Refused
         if any(name == b"expect" and value.lower() == b"100-continue" for name, value in self.headers):
@@ -206,6 +238,9 @@ class _Connection(asyncio.Protocol):
         assert isinstance(self.head, Head)
         self._enqueue(self.head, b"".join(self.body), self.parser.should_keep_alive())
         self.body = []
+        # The next request's head; bytes of it already in this read are not counted
+        # (at most one read's worth).
+        self.head_size = 0
 
     def _enqueue(self, head: Head | Refusal, body: bytes, keep_alive: bool) -> None:
         self.waiting.append((head, body, keep_alive))
@@ -246,6 +281,13 @@ class _Connection(asyncio.Protocol):
                 self.transport.pause_reading()
             else:
                 self.transport.resume_reading()
+
+    def _head_late(self) -> None:
+        self.head_timer = None
+        if self.reading_paused:  # the rest of the head waits on us, not on the peer
+            self.head_timer = self.loop.call_later(self.server.head_timeout, self._head_late)
+            return
+        self._refuse(Refusal(408, f"request head not complete within {self.server.head_timeout} s"))
 
     def _idle(self) -> None:
         assert self.transport is not None
