@@ -321,6 +321,68 @@ def test_a_request_head_sent_a_byte_at_a_time_meets_a_deadline_the_bytes_do_not_
     assert serve(pki, test, head_timeout=0.5).calls == []
 
 
+async def connect(peer: Peer, credentials: Credentials) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    port = int(peer.base_url.rpartition(":")[2])
+    return await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context(credentials, peer.ca_bundle), server_hostname="a.example"
+    )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("cap", ["max_connections", "max_connections_per_address"])
+def test_connections_over_a_cap_are_closed_before_the_handshake(pki: Pki, cap: str) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        held = [await connect(peer, pki.b) for _ in range(2)]
+        # Not even a handshake: the connection is closed as it is accepted.
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            await connect(peer, pki.b)
+        assert (server.open_connections, server.turned_away) == (2, 1)
+        held.pop()[1].close()
+        await until(lambda: server.open_connections == 1)
+        reader, writer = await connect(peer, pki.b)  # a place is free again
+        writer.write(post(NOTIFY))
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 201 ")
+        for _, w in [*held, (reader, writer)]:
+            w.close()
+
+    assert len(serve(pki, test, **{cap: 2}).calls) == 1
+
+
+def test_pipelined_bodies_read_ahead_are_bounded_in_bytes(pki: Pki) -> None:
+    go = asyncio.Event()
+
+    async def slow(call: Call) -> Reply:
+        await go.wait()
+        return Reply(201, call.body[:2])
+
+    async def scenario() -> None:
+        limit = 256 << 10
+        server = FederationServer(pki.a, {"notify": slow}, max_body=limit, max_read_ahead=limit)
+        port = await server.start()
+        reader, writer = await connect(Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle), pki.b)
+        # 30 requests of 200 KiB (6 MB) while the first is being handled: eight of
+        # them (the request count's bound) would be 1.6 MB.
+        writer.write(b"".join(post(NOTIFY, body=b"%02d" % i + b"x" * (200 << 10)) for i in range(30)))
+        await until(lambda: server.read_ahead > 0)
+        await asyncio.sleep(0.3)  # what the server will read while it waits
+        # At most the bound, the request that crossed it and one read (256 KiB).
+        assert 0 < server.read_ahead <= 3 * limit
+        go.set()
+        bodies = []
+        for _ in range(30):
+            await reader.readuntil(b"\r\n\r\n")
+            bodies.append(await reader.readexactly(2))
+        assert bodies == [b"%02d" % i for i in range(30)]
+        writer.close()
+        await server.close()
+
+    run(scenario())
+
+
 def test_the_directory_is_served_and_the_client_uses_its_prefix(pki: Pki) -> None:
     async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
         status, body = await raw(

@@ -25,7 +25,8 @@ from mimi.federation.tls import Credentials, certificate_domains, server_context
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4 << 20
-# Requests read ahead of the one being answered, per connection.
+# Requests read ahead of the one being answered, per connection; their bodies are
+# bounded in bytes by the server's `max_read_ahead`.
 MAX_PIPELINED = 8
 MAX_HEADERS = 64
 # A request line's target, and a request's head (line and headers) in all: counted as
@@ -54,6 +55,9 @@ class FederationServer:
         idle_timeout: float = 60.0,
         handshake_timeout: float = 10.0,
         head_timeout: float = 10.0,
+        max_connections: int = 1024,
+        max_connections_per_address: int = 128,
+        max_read_ahead: int = MAX_BODY,
     ) -> None:
         unknown = set(handlers) - set(PARAMETERS)
         if unknown:
@@ -66,10 +70,17 @@ class FederationServer:
         self.idle_timeout = idle_timeout
         self.handshake_timeout = handshake_timeout
         self.head_timeout = head_timeout
+        self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
+        self.max_read_ahead = max_read_ahead
         self.connections = 0
         self.requests = 0
+        self.turned_away = 0  # connections closed at accept: over a cap
         self._server: asyncio.Server | None = None
-        self._open: set[asyncio.Transport] = set()
+        self._context = server_context(credentials)
+        # Open connections, the TLS handshake included, and how many per peer address.
+        self._open: set[_Connection] = set()
+        self._per_address: dict[str, int] = {}
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen; returns the port (an ephemeral one when `port` is 0)."""
@@ -78,8 +89,6 @@ class FederationServer:
             lambda: _Connection(self),
             host,
             port,
-            ssl=server_context(self.credentials),
-            ssl_handshake_timeout=self.handshake_timeout,
         )
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -87,10 +96,37 @@ class FederationServer:
         if self._server is None:
             return
         self._server.close()
-        for transport in list(self._open):
-            transport.close()
+        for connection in list(self._open):
+            connection.close()
         await self._server.wait_closed()
         self._server = None
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
+
+    @property
+    def read_ahead(self) -> int:
+        """Body bytes read and waiting for their turn, on all connections."""
+        return sum(c.queued for c in self._open)
+
+    def _admit(self, connection: _Connection) -> bool:
+        """Counts an accepted TCP connection against the caps, before its handshake:
+        the handshake costs CPU and holds the connection (up to `handshake_timeout`)
+        before any certificate is known."""
+        address = connection.address
+        if len(self._open) >= self.max_connections or self._per_address.get(address, 0) >= self.max_connections_per_address:
+            self.turned_away += 1
+            return False
+        self._open.add(connection)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
+        return True
+
+    def _release(self, connection: _Connection) -> None:
+        self._open.remove(connection)
+        left = self._per_address.pop(connection.address) - 1
+        if left:
+            self._per_address[connection.address] = left
 
     async def answer(self, head: Head, body: bytes) -> Reply:
         if head.endpoint is None:
@@ -119,7 +155,14 @@ class _Connection(asyncio.Protocol):
         self.server = server
         self.loop = asyncio.get_running_loop()
         self.parser = httptools.HttpRequestParser(self)
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport | None = None  # the TLS one, once the handshake is done
+        self.tcp: asyncio.Transport | None = None
+        self.address = ""
+        self.admitted = False
+        self.handshake: asyncio.Task[None] | None = None
+        self.queued = 0  # body bytes in `waiting`
+        # What arrived between the handshake's end and start_tls returning (one read).
+        self.early: list[bytes] = []
         self.peer_domains: frozenset[str] = frozenset()
         self.url = b""
         # Bytes of the head being read; its deadline runs from its first byte and
@@ -139,23 +182,55 @@ class _Connection(asyncio.Protocol):
         self.idle_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """The TCP connection (TLS starts here, once it is admitted)."""
         assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        if self.tcp is not None:
+            return
+        self.tcp = transport
+        peername = transport.get_extra_info("peername")
+        self.address = str(peername[0]) if peername else ""
+        self.admitted = self.server._admit(self)
+        if not self.admitted:
+            transport.abort()
+            return
+        transport.pause_reading()  # the handshake reads first
+        self.handshake = self.loop.create_task(self._handshake(transport))
+
+    async def _handshake(self, tcp: asyncio.Transport) -> None:
+        try:
+            tls = await self.loop.start_tls(
+                tcp, self, self.server._context, server_side=True, ssl_handshake_timeout=self.server.handshake_timeout
+            )
+        except Exception as e:  # start_tls closed the connection; connection_lost releases it
+            log.debug("TLS handshake from %s failed: %r", self.address, e)
+            return
+        assert tls is not None
+        self.transport = tls
         self.server.connections += 1
-        self.server._open.add(transport)
         # The handshake required and verified the certificate; its names are the peer's.
-        ssl_object = transport.get_extra_info("ssl_object")
+        ssl_object = tls.get_extra_info("ssl_object")
         self.peer_domains = certificate_domains(ssl_object.getpeercert() if ssl_object else None)
         self.idle_timer = self.loop.call_later(self.server.idle_timeout, self._idle)
+        early, self.early = self.early, []
+        for data in early:
+            self.data_received(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        elif self.tcp is not None:
+            self.tcp.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.transport is not None:
-            self.server._open.discard(self.transport)
+        if self.admitted:
+            self.admitted = False
+            self.server._release(self)
         for timer in (self.idle_timer, self.head_timer):
             if timer is not None:
                 timer.cancel()
         # A handler already running finishes (it may be changing state); its answer is dropped.
         self.waiting.clear()
+        self.queued = 0
 
     def pause_writing(self) -> None:
         self.writing_paused = True
@@ -166,6 +241,9 @@ class _Connection(asyncio.Protocol):
         self._flow()
 
     def data_received(self, data: bytes) -> None:
+        if self.transport is None:
+            self.early.append(data)
+            return
         if self.refused:
             return
         self.last_data = self.loop.time()
@@ -244,6 +322,7 @@ class _Connection(asyncio.Protocol):
 
     def _enqueue(self, head: Head | Refusal, body: bytes, keep_alive: bool) -> None:
         self.waiting.append((head, body, keep_alive))
+        self.queued += len(body)
         if self.worker is None or self.worker.done():
             self.worker = self.loop.create_task(self._answer_waiting())
         self._flow()
@@ -251,6 +330,7 @@ class _Connection(asyncio.Protocol):
     async def _answer_waiting(self) -> None:
         while self.waiting and self.transport is not None and not self.transport.is_closing():
             head, body, keep_alive = self.waiting.popleft()
+            self.queued -= len(body)
             self._flow()
             if isinstance(head, Refusal):
                 reply = head.reply()
@@ -274,7 +354,12 @@ class _Connection(asyncio.Protocol):
         """Read while the peer reads its answers and few requests wait."""
         if self.transport is None or self.transport.is_closing():
             return
-        pause = self.refused or self.writing_paused or len(self.waiting) >= MAX_PIPELINED
+        pause = (
+            self.refused
+            or self.writing_paused
+            or len(self.waiting) >= MAX_PIPELINED
+            or self.queued >= self.server.max_read_ahead
+        )
         if pause != self.reading_paused:
             self.reading_paused = pause
             if pause:
