@@ -12,6 +12,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,6 +45,10 @@ class Pki:
     b: Credentials  # a trusted peer
     stranger: Credentials  # b.example's name, from a CA nobody trusts
     cn_only: Credentials  # b.example in the subject CN only, no SAN
+    c: Credentials  # a peer whose CA is its own
+    c_by_b: Credentials  # c.example's name, from b.example's CA
+    unlisted: Credentials  # d.example, from b.example's CA, not in the peer table
+    peers: dict[str, Path]  # a.example's peer table: domain -> CA bundle
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +57,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     ca = CertificateAuthority.create()
     other = CertificateAuthority.create("someone else's CA")
     cn_only = ca.issue([], trusted, common_name="b.example")
-    return Pki(ca.issue(["a.example"], trusted), ca.issue(["b.example"], trusted), other.issue(["b.example"], untrusted), cn_only)
+    own = tmp_path_factory.mktemp("c")
+    c = CertificateAuthority.create("c.example's CA").issue(["c.example"], own)
+    b_issued = tmp_path_factory.mktemp("b-issued")
+    return Pki(
+        ca.issue(["a.example"], trusted),
+        ca.issue(["b.example"], trusted),
+        other.issue(["b.example"], untrusted),
+        cn_only,
+        c,
+        ca.issue(["c.example"], b_issued),
+        ca.issue(["d.example"], b_issued),
+        {"b.example": trusted / "ca.pem", "c.example": own / "ca.pem"},
+    )
 
 
 @dataclass
@@ -77,7 +94,7 @@ def serve(
     recorder = Recorder()
 
     async def scenario() -> None:
-        server = FederationServer(pki.a, {"notify": recorder, "keyMaterial": recorder}, **options)
+        server = FederationServer(pki.a, {"notify": recorder, "keyMaterial": recorder}, pki.peers, **options)
         port = await server.start()
         try:
             await test(server, recorder, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle))
@@ -237,6 +254,29 @@ def test_only_protocol_headers_are_sent_by_the_client(pki: Pki) -> None:
     assert serve(pki, test).calls == []
 
 
+@pytest.mark.parametrize(
+    ("who", "sender", "reason"),
+    [
+        ("c_by_b", "c.example", "the client certificate for c.example is not issued by a CA of c.example's peer table entry"),
+        ("unlisted", "d.example", "d.example is not in the peer table of a.example"),
+        ("a", "a.example", "From names this provider (a.example): a peer is another provider"),
+    ],
+    ids=["another peer's CA", "not a peer", "our own domain"],
+)
+def test_a_certificate_authenticates_only_a_peer_and_only_from_that_peers_own_ca(
+    pki: Pki, who: str, sender: str, reason: str
+) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        credentials = getattr(pki, who)
+        # Each passes the handshake (its CA is some peer's) and names itself in From.
+        assert await raw(peer, credentials, post(NOTIFY, sender=f"mimi@{sender}")) == (403, reason.encode())
+        c = client(pki.c, peer)  # c.example's certificate from c.example's own CA
+        assert (await c.call("a.example", "notify", {"roomId": ROOM}, b"c")).status == 201
+        await c.aclose()
+
+    assert [(call.peer, call.body) for call in serve(pki, test).calls] == [("c.example", b"c")]
+
+
 def test_the_common_name_is_never_a_providers_identity(pki: Pki) -> None:
     async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
         assert await raw(peer, pki.cn_only, post(NOTIFY)) == (
@@ -361,7 +401,7 @@ def test_pipelined_bodies_read_ahead_are_bounded_in_bytes(pki: Pki) -> None:
 
     async def scenario() -> None:
         limit = 256 << 10
-        server = FederationServer(pki.a, {"notify": slow}, max_body=limit, max_read_ahead=limit)
+        server = FederationServer(pki.a, {"notify": slow}, pki.peers, max_body=limit, max_read_ahead=limit)
         port = await server.start()
         reader, writer = await connect(Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle), pki.b)
         # 30 requests of 200 KiB (6 MB) while the first is being handled: eight of
@@ -441,7 +481,7 @@ def test_idempotent_calls_are_retried_a_bounded_number_of_times(pki: Pki) -> Non
 
 def test_an_unreachable_peer_is_given_up_on_after_the_retries(pki: Pki) -> None:
     async def scenario() -> None:
-        server = FederationServer(pki.a, {})
+        server = FederationServer(pki.a, {}, pki.peers)
         port = await server.start()
         await server.close()  # nothing listens there any more
         peer = Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle)
@@ -461,7 +501,7 @@ def test_a_handler_refusing_a_malformed_body_answers_400_with_its_reason(pki: Pk
         raise DecodeError("FanoutMessage: truncated")
 
     async def scenario() -> None:
-        server = FederationServer(pki.a, {"notify": refusing})
+        server = FederationServer(pki.a, {"notify": refusing}, pki.peers)
         port = await server.start()
         peer = Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle)
         assert await raw(peer, pki.b, post(NOTIFY)) == (400, b"notify: FanoutMessage: truncated")
@@ -492,7 +532,7 @@ def test_synchronous_callers_run_server_and_client_on_loop_threads(pki: Pki) -> 
     recorder = Recorder()
     server_loop, client_loop = LoopThread("server"), LoopThread("client")
     try:
-        server = FederationServer(pki.a, {"notify": recorder})
+        server = FederationServer(pki.a, {"notify": recorder}, pki.peers)
         port = server_loop.run(server.start(), timeout=10)
         b = client(pki.b, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle))
         assert client_loop.run(b.call("a.example", "notify", {"roomId": ROOM}, b"one"), timeout=10).status == 201

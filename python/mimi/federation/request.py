@@ -5,7 +5,7 @@ Every refusal names what is wrong; none reaches a handler, so none changes state
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -86,13 +86,16 @@ def check_head(
     target: bytes,
     headers: list[tuple[bytes, bytes]],
     peer_domains: frozenset[str],
+    vouched: frozenset[str],
+    peers: Collection[str],
     domain: str,
     directory: Directory,
     max_body: int,
 ) -> Head | Refusal:
     """Check a request's head. `headers` have lowercased names; `peer_domains` are
-    the SAN dNSNames of the client certificate the handshake verified; `domain` is
-    this provider's."""
+    the SAN dNSNames of the client certificate the handshake verified, `vouched`
+    those of them whose own CAs (the peer table's) issued it; `peers` the peer
+    table's domains; `domain` is this provider's."""
     # Host names the target provider; its port is ignored (§Transport layer).
     host = _required(headers, b"host")
     if isinstance(host, Refusal):
@@ -114,6 +117,12 @@ def check_head(
     if source not in peer_domains:
         names = ", ".join(sorted(peer_domains)) or "no dNSName"
         return Refusal(403, f"From names {source} but the client certificate authenticates {names}")
+    if source == domain:
+        return Refusal(403, f"From names this provider ({domain}): a peer is another provider")
+    if source not in peers:
+        return Refusal(403, f"{source} is not in the peer table of {domain}")
+    if source not in vouched:
+        return Refusal(403, f"the client certificate for {source} is not issued by a CA of {source}'s peer table entry")
 
     path, question, _ = target.decode("ascii", errors="replace").partition("?")
     if question:

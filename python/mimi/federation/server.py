@@ -14,13 +14,14 @@ import logging
 from collections import deque
 from collections.abc import Mapping
 from http import HTTPStatus
+from pathlib import Path
 
 import httptools
 
 from mimi.errors import DecodeError, RemoteProtocolError
 from mimi.federation.directory import PARAMETERS, Directory
 from mimi.federation.request import Handler, Head, Refusal, Reply, check_head
-from mimi.federation.tls import Credentials, certificate_domains, server_context
+from mimi.federation.tls import Credentials, PeerCAs, certificate_domains, server_context
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,15 @@ class _Refused(Exception):
 
 class FederationServer:
     """Serves `handlers` (directory name -> Handler) under `prefix`, and the directory
-    of them at the well-known path. `connections` and `requests` count what it served
+    of them at the well-known path, to the providers of `peers` (the peer table:
+    domain -> the CA bundle that domain's certificate must be issued by). `connections` and `requests` count what it served
     (how often connections are reused)."""
 
     def __init__(
         self,
         credentials: Credentials,
         handlers: Mapping[str, Handler],
+        peers: Mapping[str, Path],
         *,
         prefix: str = "",
         max_body: int = MAX_BODY,
@@ -77,7 +80,8 @@ class FederationServer:
         self.requests = 0
         self.turned_away = 0  # connections closed at accept: over a cap
         self._server: asyncio.Server | None = None
-        self._context = server_context(credentials)
+        self.peers = PeerCAs(peers)
+        self._context = server_context(credentials, peers.values())
         # Open connections, the TLS handshake included, and how many per peer address.
         self._open: set[_Connection] = set()
         self._per_address: dict[str, int] = {}
@@ -164,6 +168,7 @@ class _Connection(asyncio.Protocol):
         # What arrived between the handshake's end and start_tls returning (one read).
         self.early: list[bytes] = []
         self.peer_domains: frozenset[str] = frozenset()
+        self.vouched: frozenset[str] = frozenset()
         self.url = b""
         # Bytes of the head being read; its deadline runs from its first byte and
         # data does not extend it (the idle timeout, which data does extend, cannot
@@ -210,6 +215,9 @@ class _Connection(asyncio.Protocol):
         # The handshake required and verified the certificate; its names are the peer's.
         ssl_object = tls.get_extra_info("ssl_object")
         self.peer_domains = certificate_domains(ssl_object.getpeercert() if ssl_object else None)
+        self.vouched = self.server.peers.vouched(
+            ssl_object.getpeercert(binary_form=True) if ssl_object else None, self.peer_domains
+        )
         self.idle_timer = self.loop.call_later(self.server.idle_timeout, self._idle)
         early, self.early = self.early, []
         for data in early:
@@ -298,6 +306,8 @@ class _Connection(asyncio.Protocol):
             self.url,
             self.headers,
             self.peer_domains,
+            self.vouched,
+            self.server.peers.bundles,
             self.server.credentials.domain,
             self.server.directory,
             self.server.max_body,
