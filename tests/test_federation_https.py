@@ -510,6 +510,37 @@ def test_a_handler_refusing_a_malformed_body_answers_400_with_its_reason(pki: Pk
     run(scenario())
 
 
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(201, b"x" * (2 << 20)), "answer body over 1048576 bytes"),
+        (Reply(201, b"", tuple((f"mimi-x{i}", "1") for i in range(65))), "answer with more than 64 headers"),
+        (Reply(201, b"", (("mimi-x", "x" * (64 << 10)),)), "answer head over 32768 bytes"),
+    ],
+    ids=["body", "headers", "head"],
+)
+def test_the_client_gives_up_on_an_answer_over_its_limits_without_trying_again(
+    pki: Pki, reply: Reply, reason: str
+) -> None:
+    calls = []
+
+    async def large(call: Call) -> Reply:
+        calls.append(call)
+        return reply
+
+    async def scenario() -> None:
+        server = FederationServer(pki.a, {"notify": large}, pki.peers)
+        port = await server.start()
+        b = client(pki.b, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle), max_answer=1 << 20, retries=FAST)
+        with pytest.raises(PeerUnavailable, match=reason):
+            await b.call("a.example", "notify", {"roomId": ROOM}, b"x")
+        await b.aclose()
+        await server.close()
+
+    run(scenario())
+    assert len(calls) == 1
+
+
 def test_pipelined_requests_are_answered_in_order(pki: Pki) -> None:
     async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
         port = int(peer.base_url.rpartition(":")[2])

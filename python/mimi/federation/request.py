@@ -15,6 +15,11 @@ from mimi.federation.directory import WELL_KNOWN, Directory
 # Request headers a handler sees besides the body: the protocol's own (the /notify
 # envelope of docs/interop.md, "Fanout ordering"), not the HTTP framing.
 EXTENSION_PREFIX = "mimi-"
+# A message's head (start line and headers), both ways: counted as the bytes arrive,
+# so an endless one is refused rather than buffered (httptools keeps a header until
+# it ends).
+MAX_HEADERS = 64
+MAX_HEAD = 32 << 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ import httptools
 
 from mimi.errors import DecodeError, RemoteProtocolError
 from mimi.federation.directory import PARAMETERS, Directory
-from mimi.federation.request import Handler, Head, Refusal, Reply, check_head
+from mimi.federation.request import MAX_HEAD, MAX_HEADERS, Handler, Head, Refusal, Reply, check_head
 from mimi.federation.tls import Credentials, PeerCAs, certificate_domains, server_context
 
 log = logging.getLogger(__name__)
@@ -29,12 +29,9 @@ MAX_BODY = 4 << 20
 # Requests read ahead of the one being answered, per connection; their bodies are
 # bounded in bytes by the server's `max_read_ahead`.
 MAX_PIPELINED = 8
-MAX_HEADERS = 64
-# A request line's target, and a request's head (line and headers) in all: counted as
-# the bytes arrive, so an endless one is refused rather than buffered (httptools keeps
-# a header until it ends).
+# A request line's target: counted as the bytes arrive, so an endless one is refused
+# rather than buffered.
 MAX_URL = 8 << 10
-MAX_HEAD = 32 << 10
 
 
 class _Refused(Exception):
