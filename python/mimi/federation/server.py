@@ -160,7 +160,7 @@ class _Connection(asyncio.Protocol):
         self.tcp: asyncio.Transport | None = None
         self.address = ""
         self.admitted = False
-        self.handshake: asyncio.Task[None] | None = None
+        self.handshake: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference
         self.queued = 0  # body bytes in `waiting`
         # What arrived between the handshake's end and start_tls returning (one read).
         self.early: list[bytes] = []
@@ -207,6 +207,8 @@ class _Connection(asyncio.Protocol):
             log.debug("TLS handshake from %s failed: %r", self.address, e)
             return
         assert tls is not None
+        if tls.is_closing():  # lost before this task resumed
+            return
         self.transport = tls
         self.server.connections += 1
         # The handshake required and verified the certificate; its names are the peer's.
