@@ -91,7 +91,8 @@ SERVER = textwrap.dedent(
 
     async def main():
         credentials = Credentials(domain, pki / f"{domain}.crt", pki / f"{domain}.key", pki / "ca.pem")
-        server = FederationServer(credentials, ProviderFront(uri, InCluster).handlers())
+        peers = {p: pki / "ca.pem" for p in ("x.example", "y.example", "b.example", "c.example") if p != domain}
+        server = FederationServer(credentials, ProviderFront(uri, InCluster).handlers(), peers)
         print(await server.start(), flush=True)
         await asyncio.Event().wait()
 

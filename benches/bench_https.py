@@ -43,7 +43,8 @@ SERVER = textwrap.dedent(
     async def main():
         d, domain = Path(sys.argv[1]), sys.argv[2]
         credentials = Credentials(domain, d / f"{domain}.crt", d / f"{domain}.key", d / "ca.pem")
-        server = FederationServer(credentials, {"notify": notify})
+        peers = {p: d / "ca.pem" for p in ("a.example", "b.example", "c.example") if p != domain}
+        server = FederationServer(credentials, {"notify": notify}, peers)
         print(await server.start(), flush=True)
         await asyncio.Event().wait()
 

@@ -54,7 +54,7 @@ async def serve_mimi(d: Path, port: int) -> None:
         return Reply(200, call.peer.encode())
 
     credentials = Credentials("a.example", d / "a.example.crt", d / "a.example.key", d / "ca.pem")
-    await FederationServer(credentials, {"notify": notify}).start(port=port)
+    await FederationServer(credentials, {"notify": notify}, {"b.example": d / "ca.pem"}).start(port=port)
     await ready_and_wait()
 
 

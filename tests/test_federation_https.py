@@ -13,6 +13,7 @@ import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,10 @@ class Pki:
     b: Credentials  # a trusted peer
     stranger: Credentials  # b.example's name, from a CA nobody trusts
     cn_only: Credentials  # b.example in the subject CN only, no SAN
+    c: Credentials  # a peer whose CA is its own
+    c_by_b: Credentials  # c.example's name, from b.example's CA
+    unlisted: Credentials  # d.example, from b.example's CA, not in the peer table
+    peers: dict[str, Path]  # a.example's peer table: domain -> CA bundle
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +58,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     ca = CertificateAuthority.create()
     other = CertificateAuthority.create("someone else's CA")
     cn_only = ca.issue([], trusted, common_name="b.example")
-    return Pki(ca.issue(["a.example"], trusted), ca.issue(["b.example"], trusted), other.issue(["b.example"], untrusted), cn_only)
+    own = tmp_path_factory.mktemp("c")
+    c = CertificateAuthority.create("c.example's CA").issue(["c.example"], own)
+    b_issued = tmp_path_factory.mktemp("b-issued")
+    return Pki(
+        ca.issue(["a.example"], trusted),
+        ca.issue(["b.example"], trusted),
+        other.issue(["b.example"], untrusted),
+        cn_only,
+        c,
+        ca.issue(["c.example"], b_issued),
+        ca.issue(["d.example"], b_issued),
+        {"b.example": trusted / "ca.pem", "c.example": own / "ca.pem"},
+    )
 
 
 @dataclass
@@ -78,7 +95,7 @@ def serve(
     recorder = Recorder()
 
     async def scenario() -> None:
-        server = FederationServer(pki.a, {"notify": recorder, "keyMaterial": recorder}, **options)
+        server = FederationServer(pki.a, {"notify": recorder, "keyMaterial": recorder}, pki.peers, **options)
         port = await server.start()
         try:
             await test(server, recorder, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle))
@@ -117,6 +134,7 @@ def post(path: str, body: bytes = b"x", host: str = "a.example", sender: str = "
 
 
 NOTIFY = "/notify/mimi%3A%2F%2Fa.example%2Fr%2Fclubhouse"
+GET = f"GET {WELL_KNOWN} HTTP/1.1\r\nhost: a.example\r\nfrom: mimi@b.example\r\n\r\n".encode()
 
 
 def test_a_good_call_reaches_the_handler_with_the_certificates_domain(pki: Pki) -> None:
@@ -195,6 +213,8 @@ def test_the_client_refuses_a_server_whose_certificate_names_another_provider(pk
         (post(NOTIFY).replace(b"content-length: 1", b"transfer-encoding: chunked"), 400, "Transfer-Encoding"),
         (b"POST " + NOTIFY.encode() + b" HTTP/1.1\r\nhost: a.example\r\nfrom: mimi@b.example\r\n\r\n", 411, "Content-Length"),
         (b"POST /notify HTTP/1.1\r\nhost a.example\r\n\r\n", 400, "malformed HTTP/1.1"),
+        (GET.replace(b"\r\n\r\n", b"\r\ntransfer-encoding: chunked\r\n\r\n") + b"100000\r\n", 400, "no body"),
+        (GET.replace(b"\r\n\r\n", b"\r\ncontent-length: 10000000\r\n\r\n"), 413, "no body"),
     ],
 )
 def test_a_refused_request_names_what_is_wrong_and_reaches_no_handler(
@@ -235,6 +255,29 @@ def test_only_protocol_headers_are_sent_by_the_client(pki: Pki) -> None:
     assert serve(pki, test).calls == []
 
 
+@pytest.mark.parametrize(
+    ("who", "sender", "reason"),
+    [
+        ("c_by_b", "c.example", "the client certificate for c.example is not issued by a CA of c.example's peer table entry"),
+        ("unlisted", "d.example", "d.example is not in the peer table of a.example"),
+        ("a", "a.example", "From names this provider (a.example): a peer is another provider"),
+    ],
+    ids=["another peer's CA", "not a peer", "our own domain"],
+)
+def test_a_certificate_authenticates_only_a_peer_and_only_from_that_peers_own_ca(
+    pki: Pki, who: str, sender: str, reason: str
+) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        credentials = getattr(pki, who)
+        # Each passes the handshake (its CA is some peer's) and names itself in From.
+        assert await raw(peer, credentials, post(NOTIFY, sender=f"mimi@{sender}")) == (403, reason.encode())
+        c = client(pki.c, peer)  # c.example's certificate from c.example's own CA
+        assert (await c.call("a.example", "notify", {"roomId": ROOM}, b"c")).status == 201
+        await c.aclose()
+
+    assert [(call.peer, call.body) for call in serve(pki, test).calls] == [("c.example", b"c")]
+
+
 def test_the_common_name_is_never_a_providers_identity(pki: Pki) -> None:
     async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
         assert await raw(peer, pki.cn_only, post(NOTIFY)) == (
@@ -258,6 +301,127 @@ def test_a_refused_body_is_not_read_and_the_connection_closes(pki: Pki) -> None:
         assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer
 
     assert serve(pki, test).calls == []
+
+
+async def flood(peer: Peer, credentials: Credentials, start: bytes, filler: bytes, total: int = 2 << 20) -> bytes:
+    """Send `start`, then `filler` again and again up to `total` bytes (a head that
+    never ends); what the server answers, up to its close."""
+    port = int(peer.base_url.rpartition(":")[2])
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context(credentials, peer.ca_bundle), server_hostname="a.example"
+    )
+
+    async def send() -> None:
+        writer.write(start)
+        for _ in range(total // len(filler)):
+            writer.write(filler)
+            await writer.drain()
+
+    sending = asyncio.create_task(send())
+    try:
+        return await asyncio.wait_for(reader.read(), 10)  # to EOF: the server closed
+    except ConnectionError:
+        return b""
+    finally:
+        sending.cancel()
+        await asyncio.gather(sending, return_exceptions=True)
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("start", "filler", "answer"),
+    [
+        (b"POST /", b"a" * 4096, b"HTTP/1.1 414 "),
+        (post(NOTIFY, body=b"")[:-2] + b"mimi-x: ", b"a" * 4096, b"HTTP/1.1 431 "),
+        (post(NOTIFY, body=b"")[:-2], b"mimi-x: 1\r\n", b"HTTP/1.1 431 "),
+    ],
+    ids=["endless target", "endless header", "endless headers"],
+)
+def test_an_endless_request_head_is_refused_as_it_arrives(pki: Pki, start: bytes, filler: bytes, answer: bytes) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        got = await flood(peer, pki.b, start, filler)
+        assert got.startswith(answer) and b"connection: close" in got, got[:200]
+        assert server.requests == 0
+
+    assert serve(pki, test).calls == []
+
+
+def test_a_request_head_sent_a_byte_at_a_time_meets_a_deadline_the_bytes_do_not_extend(pki: Pki) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        port = int(peer.base_url.rpartition(":")[2])
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_context(pki.b, peer.ca_bundle), server_hostname="a.example"
+        )
+        for byte in post(NOTIFY)[:40]:  # each byte well within the idle timeout
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request head not complete within 0.5 s" in answer
+
+    assert serve(pki, test, head_timeout=0.5).calls == []
+
+
+async def connect(peer: Peer, credentials: Credentials) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    port = int(peer.base_url.rpartition(":")[2])
+    return await asyncio.open_connection(
+        "127.0.0.1", port, ssl=client_context(credentials, peer.ca_bundle), server_hostname="a.example"
+    )
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("cap", ["max_connections", "max_connections_per_address"])
+def test_connections_over_a_cap_are_closed_before_the_handshake(pki: Pki, cap: str) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        held = [await connect(peer, pki.b) for _ in range(2)]
+        # Not even a handshake: the connection is closed as it is accepted.
+        with pytest.raises((ssl.SSLError, ConnectionError, asyncio.IncompleteReadError)):
+            await connect(peer, pki.b)
+        assert (server.open_connections, server.turned_away) == (2, 1)
+        held.pop()[1].close()
+        await until(lambda: server.open_connections == 1)
+        reader, writer = await connect(peer, pki.b)  # a place is free again
+        writer.write(post(NOTIFY))
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 201 ")
+        for _, w in [*held, (reader, writer)]:
+            w.close()
+
+    assert len(serve(pki, test, **{cap: 2}).calls) == 1
+
+
+def test_pipelined_bodies_read_ahead_are_bounded_in_bytes(pki: Pki) -> None:
+    go = asyncio.Event()
+
+    async def slow(call: Call) -> Reply:
+        await go.wait()
+        return Reply(201, call.body[:2])
+
+    async def scenario() -> None:
+        limit = 256 << 10
+        server = FederationServer(pki.a, {"notify": slow}, pki.peers, max_body=limit, max_read_ahead=limit)
+        port = await server.start()
+        reader, writer = await connect(Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle), pki.b)
+        # 30 requests of 200 KiB (6 MB) while the first is being handled: eight of
+        # them (the request count's bound) would be 1.6 MB.
+        writer.write(b"".join(post(NOTIFY, body=b"%02d" % i + b"x" * (200 << 10)) for i in range(30)))
+        await until(lambda: server.read_ahead > 0)
+        await asyncio.sleep(0.3)  # what the server will read while it waits
+        # At most the bound, the request that crossed it and one read (256 KiB).
+        assert 0 < server.read_ahead <= 3 * limit
+        go.set()
+        bodies = []
+        for _ in range(30):
+            await reader.readuntil(b"\r\n\r\n")
+            bodies.append(await reader.readexactly(2))
+        assert bodies == [b"%02d" % i for i in range(30)]
+        writer.close()
+        await server.close()
+
+    run(scenario())
 
 
 def test_the_directory_is_served_and_the_client_uses_its_prefix(pki: Pki) -> None:
@@ -318,7 +482,7 @@ def test_idempotent_calls_are_retried_a_bounded_number_of_times(pki: Pki) -> Non
 
 def test_an_unreachable_peer_is_given_up_on_after_the_retries(pki: Pki) -> None:
     async def scenario() -> None:
-        server = FederationServer(pki.a, {})
+        server = FederationServer(pki.a, {}, pki.peers)
         port = await server.start()
         await server.close()  # nothing listens there any more
         peer = Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle)
@@ -338,13 +502,44 @@ def test_a_handler_refusing_a_malformed_body_answers_400_with_its_reason(pki: Pk
         raise DecodeError("FanoutMessage: truncated")
 
     async def scenario() -> None:
-        server = FederationServer(pki.a, {"notify": refusing})
+        server = FederationServer(pki.a, {"notify": refusing}, pki.peers)
         port = await server.start()
         peer = Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle)
         assert await raw(peer, pki.b, post(NOTIFY)) == (400, b"notify: FanoutMessage: truncated")
         await server.close()
 
     run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(201, b"x" * (2 << 20)), "answer body over 1048576 bytes"),
+        (Reply(201, b"", tuple((f"mimi-x{i}", "1") for i in range(65))), "answer with more than 64 headers"),
+        (Reply(201, b"", (("mimi-x", "x" * (64 << 10)),)), "answer head over 32768 bytes"),
+    ],
+    ids=["body", "headers", "head"],
+)
+def test_the_client_gives_up_on_an_answer_over_its_limits_without_trying_again(
+    pki: Pki, reply: Reply, reason: str
+) -> None:
+    calls = []
+
+    async def large(call: Call) -> Reply:
+        calls.append(call)
+        return reply
+
+    async def scenario() -> None:
+        server = FederationServer(pki.a, {"notify": large}, pki.peers)
+        port = await server.start()
+        b = client(pki.b, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle), max_answer=1 << 20, retries=FAST)
+        with pytest.raises(PeerUnavailable, match=reason):
+            await b.call("a.example", "notify", {"roomId": ROOM}, b"x")
+        await b.aclose()
+        await server.close()
+
+    run(scenario())
+    assert len(calls) == 1
 
 
 def test_pipelined_requests_are_answered_in_order(pki: Pki) -> None:
@@ -369,7 +564,7 @@ def test_synchronous_callers_run_server_and_client_on_loop_threads(pki: Pki) -> 
     recorder = Recorder()
     server_loop, client_loop = LoopThread("server"), LoopThread("client")
     try:
-        server = FederationServer(pki.a, {"notify": recorder})
+        server = FederationServer(pki.a, {"notify": recorder}, pki.peers)
         port = server_loop.run(server.start(), timeout=10)
         b = client(pki.b, Peer("a.example", f"https://127.0.0.1:{port}", pki.a.ca_bundle))
         assert client_loop.run(b.call("a.example", "notify", {"roomId": ROOM}, b"one"), timeout=10).status == 201

@@ -101,9 +101,12 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
     pki.mkdir()
     credentials = {d: ca.issue([d], pki) for d in ("x.example", "y.example", "z.example")}
     loop = LoopThread()
+    def peers_of(domain: str) -> dict[str, Path]:
+        return {d: pki / "ca.pem" for d in credentials if d != domain}
+
     servers = {
-        "y.example": FederationServer(credentials["y.example"], ProviderFront(HUB, lambda c: InProcess(c, hub, None)).handlers()),
-        "x.example": FederationServer(credentials["x.example"], ProviderFront(X, lambda c: InProcess(c, None, follower)).handlers()),
+        "y.example": FederationServer(credentials["y.example"], ProviderFront(HUB, lambda c: InProcess(c, hub, None)).handlers(), peers_of("y.example")),
+        "x.example": FederationServer(credentials["x.example"], ProviderFront(X, lambda c: InProcess(c, None, follower)).handlers(), peers_of("x.example")),
     }
     peers = {d: Peer(d, f"https://127.0.0.1:{loop.run(s.start())}", pki / "ca.pem") for d, s in servers.items()}
     transports = [HttpsTransport(f"mimi://{d}", credentials[d], peers) for d in ("x.example", "y.example", "z.example")]

@@ -59,7 +59,9 @@ class Provider:
         config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.deployment = Deployment(str(config.data_dir), transport=lambda uri: HttpsTransport(uri, credentials, peers))
         self.loop = LoopThread(f"https:{config.domain}")
-        self.server = FederationServer(credentials, ProviderFront(self.uri).handlers(), max_body=config.max_body)
+        self.server = FederationServer(
+            credentials, ProviderFront(self.uri).handlers(), {d: p.ca for d, p in config.peers.items()}, max_body=config.max_body
+        )
         self.port = 0
 
     def start(self) -> None:

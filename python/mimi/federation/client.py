@@ -28,7 +28,7 @@ import httptools
 
 from mimi.errors import PeerUnavailable
 from mimi.federation.directory import WELL_KNOWN, Directory
-from mimi.federation.request import EXTENSION_PREFIX, Reply
+from mimi.federation.request import EXTENSION_PREFIX, MAX_HEAD, MAX_HEADERS, Reply
 from mimi.federation.tls import Credentials, client_context
 from mimi.logic.fanout import Backoff
 
@@ -69,32 +69,62 @@ class Retries:
             raise ValueError(f"a call is made at least once, got attempts={self.attempts}")
 
 
-# Largest answer read; a peer sending more is cut off.
-MAX_ANSWER = 64 << 20
+# Largest answer body read by default; a peer sending more is cut off.
+MAX_ANSWER = 8 << 20
 
 
 class _NotSent(Exception):
     """The connection failed before the request was written: trying again is safe."""
 
 
+class AnswerTooLarge(Exception):
+    """The peer's answer is over a limit: its head, or its body over `max_answer`."""
+
+
 class _Answer:
     """httptools' callbacks for one response."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int) -> None:
         self.parser = httptools.HttpResponseParser(self)
+        self.max_body = max_body
         self.headers: list[tuple[str, str]] = []
+        self.head_size = 0  # bytes fed while the head was not complete
+        self.head_complete = False
         self.body: list[bytes] = []
         self.size = 0
         self.complete = False
         self.keep_alive = False
+        self.too_large: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            if self.too_large is not None:
+                raise AnswerTooLarge(self.too_large) from None
+            raise
+        if not self.head_complete:
+            # All of `data` was head; httptools keeps a header until it ends.
+            self.head_size += len(data)
+            if self.head_size > MAX_HEAD:
+                raise AnswerTooLarge(f"answer head over {MAX_HEAD} bytes")
+
+    def _refuse(self, reason: str) -> None:
+        self.too_large = reason
+        raise AnswerTooLarge(reason)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+        if len(self.headers) > MAX_HEADERS:
+            self._refuse(f"answer with more than {MAX_HEADERS} headers")
+
+    def on_headers_complete(self) -> None:
+        self.head_complete = True
 
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
-        if self.size > MAX_ANSWER:
-            raise ValueError(f"answer over {MAX_ANSWER} bytes")
+        if self.size > self.max_body:
+            self._refuse(f"answer body over {self.max_body} bytes")
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -109,15 +139,15 @@ class _Connection:
     writer: asyncio.StreamWriter
     idle_since: float = 0.0
 
-    async def exchange(self, request: bytes) -> tuple[Reply, bool]:
+    async def exchange(self, request: bytes, max_answer: int) -> tuple[Reply, bool]:
         """Send one request, read its answer: (answer, whether the connection stays open)."""
         self.writer.write(request)
-        answer = _Answer()
+        answer = _Answer(max_answer)
         while not answer.complete:
             data = await self.reader.read(1 << 16)
             if not data:
                 raise ConnectionError("connection closed before the answer was complete")
-            answer.parser.feed_data(data)
+            answer.feed(data)
         reply = Reply(answer.parser.get_status_code(), b"".join(answer.body), tuple(answer.headers))
         return reply, answer.keep_alive
 
@@ -128,11 +158,11 @@ class _Connection:
 class _Pool:
     """At most `size` connections to one peer; idle ones are kept for reuse."""
 
-    def __init__(self, peer: Peer, context: ssl.SSLContext, size: int, timeouts: Timeouts) -> None:
+    def __init__(self, peer: Peer, context: ssl.SSLContext, size: int, timeouts: Timeouts, max_answer: int) -> None:
         address = urlsplit(peer.base_url)
         if address.scheme != "https" or address.hostname is None or address.path not in ("", "/"):
             raise ValueError(f"a peer's base URL is https://host[:port], got {peer.base_url!r}")
-        self.peer, self.context, self.timeouts = peer, context, timeouts
+        self.peer, self.context, self.timeouts, self.max_answer = peer, context, timeouts, max_answer
         self.host, self.port = address.hostname, address.port or 443
         self.free = asyncio.Semaphore(size)
         self.idle: deque[_Connection] = deque()
@@ -165,7 +195,7 @@ class _Pool:
         try:
             connection = await self._connection()
             try:
-                reply, keep = await asyncio.wait_for(connection.exchange(request), self.timeouts.answer)
+                reply, keep = await asyncio.wait_for(connection.exchange(request, self.max_answer), self.timeouts.answer)
             except BaseException:
                 connection.close()
                 raise
@@ -201,6 +231,7 @@ class FederationClient:
         retries: Retries = Retries(),
         connections_per_peer: int = 8,
         directory_ttl: float = 3600.0,
+        max_answer: int = MAX_ANSWER,
         rng: random.Random | None = None,
     ) -> None:
         self.credentials = credentials
@@ -209,6 +240,7 @@ class FederationClient:
         self.retries = retries
         self.connections_per_peer = connections_per_peer
         self.directory_ttl = directory_ttl
+        self.max_answer = max_answer
         self.rng = rng or random.Random()
         self._pools: dict[str, _Pool] = {}
         self._directories: dict[str, tuple[float, Directory]] = {}
@@ -221,7 +253,7 @@ class FederationClient:
             except KeyError:
                 raise ValueError(f"{domain} is not in the peer table") from None
             context = client_context(self.credentials, peer.ca_bundle)
-            pool = self._pools[domain] = _Pool(peer, context, self.connections_per_peer, self.timeouts)
+            pool = self._pools[domain] = _Pool(peer, context, self.connections_per_peer, self.timeouts, self.max_answer)
         return pool
 
     def connections_opened(self, domain: str) -> int:
@@ -274,6 +306,9 @@ class FederationClient:
             except _NotSent as e:
                 if last:
                     raise PeerUnavailable(f"{domain}: {method} {path}: {e}") from e
+            except AnswerTooLarge as e:
+                # The peer would send it again: not tried again.
+                raise PeerUnavailable(f"{domain}: {method} {path}: {e}") from e
             except (OSError, TimeoutError, httptools.HttpParserError) as e:
                 # The request may have arrived: only an idempotent call is sent again.
                 if last or not idempotent:

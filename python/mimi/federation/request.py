@@ -5,7 +5,7 @@ Every refusal names what is wrong; none reaches a handler, so none changes state
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -15,6 +15,11 @@ from mimi.federation.directory import WELL_KNOWN, Directory
 # Request headers a handler sees besides the body: the protocol's own (the /notify
 # envelope of docs/interop.md, "Fanout ordering"), not the HTTP framing.
 EXTENSION_PREFIX = "mimi-"
+# A message's head (start line and headers), both ways: counted as the bytes arrive,
+# so an endless one is refused rather than buffered (httptools keeps a header until
+# it ends).
+MAX_HEADERS = 64
+MAX_HEAD = 32 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +91,16 @@ def check_head(
     target: bytes,
     headers: list[tuple[bytes, bytes]],
     peer_domains: frozenset[str],
+    vouched: frozenset[str],
+    peers: Collection[str],
     domain: str,
     directory: Directory,
     max_body: int,
 ) -> Head | Refusal:
     """Check a request's head. `headers` have lowercased names; `peer_domains` are
-    the SAN dNSNames of the client certificate the handshake verified; `domain` is
-    this provider's."""
+    the SAN dNSNames of the client certificate the handshake verified, `vouched`
+    those of them whose own CAs (the peer table's) issued it; `peers` the peer
+    table's domains; `domain` is this provider's."""
     # Host names the target provider; its port is ignored (§Transport layer).
     host = _required(headers, b"host")
     if isinstance(host, Refusal):
@@ -114,6 +122,12 @@ def check_head(
     if source not in peer_domains:
         names = ", ".join(sorted(peer_domains)) or "no dNSName"
         return Refusal(403, f"From names {source} but the client certificate authenticates {names}")
+    if source == domain:
+        return Refusal(403, f"From names this provider ({domain}): a peer is another provider")
+    if source not in peers:
+        return Refusal(403, f"{source} is not in the peer table of {domain}")
+    if source not in vouched:
+        return Refusal(403, f"the client certificate for {source} is not issued by a CA of {source}'s peer table entry")
 
     path, question, _ = target.decode("ascii", errors="replace").partition("?")
     if question:
@@ -129,6 +143,14 @@ def check_head(
     if path == WELL_KNOWN:
         if method != b"GET":
             return Refusal(405, f"the directory is read with GET, not {method.decode(errors='replace')}")
+        # A GET has no body: one announced would be buffered for nothing.
+        if _one(headers, b"transfer-encoding") is not None:
+            return Refusal(400, "Transfer-Encoding is not accepted on GET: the directory request has no body")
+        length = _one(headers, b"content-length")
+        if isinstance(length, Refusal):
+            return length
+        if length is not None and length != "0":
+            return Refusal(413, f"the directory request has no body, got Content-Length {length!r}")
         return Head(source, None, {}, 0, extensions)
     try:
         route = directory.route(path)

@@ -5,10 +5,13 @@ certificate's SAN dNSNames (RFC 6125 §6.4), never from its subject CN."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,10 +34,14 @@ def _context(protocol: int, credentials: Credentials, ca_bundle: Path) -> ssl.SS
     return context
 
 
-def server_context(credentials: Credentials) -> ssl.SSLContext:
-    """Requires a client certificate that chains to the CA bundle: a peer without one
-    fails the handshake and never sends a request."""
+def server_context(credentials: Credentials, peer_bundles: Iterable[Path] = ()) -> ssl.SSLContext:
+    """Requires a client certificate that chains to the CA bundle or to one of the
+    peers' bundles: a peer without one fails the handshake and never sends a request.
+    Which peer's CA it chains to is `PeerCAs`' to check, per domain: OpenSSL trusts
+    the union."""
     context = _context(ssl.PROTOCOL_TLS_SERVER, credentials, credentials.ca_bundle)
+    for bundle in set(peer_bundles) - {credentials.ca_bundle}:
+        context.load_verify_locations(cafile=bundle)
     context.set_alpn_protocols(["http/1.1"])
     return context
 
@@ -59,3 +66,34 @@ def certificate_domains(peercert: Mapping[str, Any] | None) -> frozenset[str]:
     return frozenset(
         value.lower() for kind, value in peercert.get("subjectAltName", ()) if kind == "DNS" and "*" not in value
     )
+
+
+class PeerCAs:
+    """The server's peer table: per peer domain, the CA certificates of its bundle.
+    A client certificate authenticates a domain only if one of that domain's own CAs
+    issued it; another peer's CA, trusted for its own names, cannot vouch for it.
+
+    Python 3.11's ssl gives the leaf only, not the chain it verified (that is
+    `get_verified_chain`, 3.13): so the leaf must be issued directly by a certificate
+    of the peer's bundle (an intermediate CA is listed in the bundle). OpenSSL has
+    already checked the chain, validity and key usage to one of the bundles; this
+    checks the issuer's name and signature against the peer's own."""
+
+    def __init__(self, peers: Mapping[str, Path]) -> None:
+        self.bundles = dict(peers)
+        self.cas = {domain: x509.load_pem_x509_certificates(bundle.read_bytes()) for domain, bundle in peers.items()}
+
+    def vouched(self, leaf_der: bytes | None, names: frozenset[str]) -> frozenset[str]:
+        """The names among `names` (the leaf's SAN dNSNames) whose own CAs issued it."""
+        if not leaf_der:
+            return frozenset()
+        leaf = x509.load_der_x509_certificate(leaf_der)
+        return frozenset(name for name in names if any(_issued(leaf, ca) for ca in self.cas.get(name, ())))
+
+
+def _issued(leaf: x509.Certificate, ca: x509.Certificate) -> bool:
+    try:
+        leaf.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True

@@ -27,7 +27,11 @@ class LoopbackFederation:
         self.peers: dict[str, Peer] = {}
         for provider in providers:
             domain = ids.domain(provider)
-            server = FederationServer(self.credentials[domain], ProviderFront(provider).handlers())
+            # Every peer connects from 127.0.0.1: one address, so only the global cap applies.
+            peers = {d: c.ca_bundle for d, c in self.credentials.items() if d != domain}
+            server = FederationServer(
+                self.credentials[domain], ProviderFront(provider).handlers(), peers, max_connections_per_address=1024
+            )
             port = self.loop.run(server.start("127.0.0.1", 0))
             self.servers[domain] = server
             self.peers[domain] = Peer(domain, f"https://127.0.0.1:{port}", self.credentials[domain].ca_bundle)
