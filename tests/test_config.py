@@ -57,8 +57,9 @@ def test_a_good_file_reads_as_written(folder: Path) -> None:
 
 def test_defaults_and_a_peer_ca(folder: Path) -> None:
     text = GOOD.replace('[listen]\nhost = "127.0.0.1"\nport = 0\n', "")
-    text += 'ca = "other-ca.pem"\n[limits]\nmax_body = 4096\n'
+    text += 'ca = "other-ca.pem"\n[limits]\nmax_body = 4096\nmax_connections = 64\nmax_connections_per_address = 16\n'
     config = load(write(folder, text))
+    assert (config.max_connections, config.max_connections_per_address) == (64, 16)
     assert config.listen == Listen()
     assert config.peers["b.example"].ca == folder / "other-ca.pem"
     assert config.max_body == 4096
@@ -89,6 +90,9 @@ BAD = [
     ("peer is ourselves", lambda t: t.replace('[peers."b.example"]', '[peers."a.example"]'), "peers.a.example: is this provider's own domain"),
     ("peer missing ca", lambda t: t + 'ca = "gone.pem"\n', "peers.b.example.ca: no such file"),
     ("body limit too small", lambda t: t + "[limits]\nmax_body = 10\n", "limits.max_body: must be between 1024"),
+    ("no connections", lambda t: t + "[limits]\nmax_connections = 0\n", "limits.max_connections: must be between 1"),
+    ("more per address than in all", lambda t: t + "[limits]\nmax_connections = 8\nmax_connections_per_address = 9\n",
+     "limits.max_connections_per_address: must be between 1 and max_connections (8), got 9"),
     ("not toml", lambda t: t + "[[[", "not valid TOML"),
 ]
 

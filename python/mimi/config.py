@@ -17,6 +17,8 @@ before anything starts: a bad file gets a `ConfigError` naming the file and the 
 
     [limits]
     max_body = 1048576             # a larger request gets 413
+    max_connections = 1024         # open connections the listener holds (more are closed at once)
+    max_connections_per_address = 128   # of those, from one peer address
 
     [peers."b.example"]            # the static peer table (loopback has no DNS)
     url = "https://127.0.0.1:8444"
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 from mimi import ids
 from mimi.errors import MimiError
 
+MAX_CONNECTIONS, MAX_CONNECTIONS_PER_ADDRESS = 1024, 128  # the listener's defaults (federation.server)
 MAX_BODY = 1 << 20  # default request size limit: a /notify batch of 4,096 small messages fits
 
 
@@ -80,6 +83,8 @@ class ProviderConfig:
     clients: tuple[str, ...] = ()
     rooms: tuple[str, ...] = ()
     max_body: int = MAX_BODY
+    max_connections: int = MAX_CONNECTIONS
+    max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS
     peers: dict[str, Peer] = field(default_factory=dict)
 
 
@@ -177,6 +182,12 @@ def parse(table: dict[str, Any], source: str = "<config>", base: Path | None = N
     max_body = limits.get("max_body", int, default=MAX_BODY)
     if not 1024 <= max_body <= 1 << 30:
         raise limits.fail("max_body", f"must be between 1024 and {1 << 30} bytes, got {max_body}")
+    connections = limits.get("max_connections", int, default=MAX_CONNECTIONS)
+    if not 1 <= connections <= 1 << 20:
+        raise limits.fail("max_connections", f"must be between 1 and {1 << 20}, got {connections}")
+    per_address = limits.get("max_connections_per_address", int, default=MAX_CONNECTIONS_PER_ADDRESS)
+    if not 1 <= per_address <= connections:
+        raise limits.fail("max_connections_per_address", f"must be between 1 and max_connections ({connections}), got {per_address}")
     limits.done()
 
     peers_table = top.table_of("peers")
@@ -194,7 +205,7 @@ def parse(table: dict[str, Any], source: str = "<config>", base: Path | None = N
         peers[name] = Peer(name, url.rstrip("/"), peer.file("ca", default=tls.ca))
         peer.done()
     top.done()
-    return ProviderConfig(domain, data_dir, tls, Listen(host, port), clients, rooms, max_body, peers)
+    return ProviderConfig(domain, data_dir, tls, Listen(host, port), clients, rooms, max_body, connections, per_address, peers)
 
 
 def _uris(top: _Reader, key: str, kind: ids.UriKind, domain: str) -> list[str]:

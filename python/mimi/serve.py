@@ -60,7 +60,9 @@ class Provider:
         self.deployment = Deployment(str(config.data_dir), transport=lambda uri: HttpsTransport(uri, credentials, peers))
         self.loop = LoopThread(f"https:{config.domain}")
         self.server = FederationServer(
-            credentials, ProviderFront(self.uri).handlers(), {d: p.ca for d, p in config.peers.items()}, max_body=config.max_body
+            credentials, ProviderFront(self.uri).handlers(), {d: p.ca for d, p in config.peers.items()},
+            max_body=config.max_body, max_connections=config.max_connections,
+            max_connections_per_address=config.max_connections_per_address,
         )
         self.port = 0
 
