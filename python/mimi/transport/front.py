@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from mimi import _core, ids
 from mimi.errors import RemoteProtocolError
 from mimi.federation import Call, Handler, Reply
-from mimi.transport import Transport, names
+from mimi.transport import Transport
 from mimi.transport.https import DELIVERED, HUB_SENDER, REASON, NotHosted, notify_of, refusal
 from mimi.transport.ray import RayDirectory, RayTransport
 
@@ -55,7 +55,7 @@ class ProviderFront:
         name lookup blocks, and a peer may name rooms that do not exist)."""
         if ids.provider_of(room) != self.provider:
             raise NotHosted(f"{room} is not hosted by {self.provider}")
-        if self.directory is not None and names.hub(room) not in self.directory.handles:
+        if self.directory is not None and not self.directory.knows_hub(room):
             await asyncio.to_thread(self.directory.hub, room)
         return room
 

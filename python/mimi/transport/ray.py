@@ -42,6 +42,10 @@ class RayDirectory:
     def provider(self, domain: str) -> Any:
         return self._handle(names.provider(ids.provider_of(domain)))
 
+    def knows_hub(self, room: str) -> bool:
+        """Whether the hub of `room` was looked up already (`hub` will not block)."""
+        return names.hub(room) in self.handles
+
     def hub(self, room: str) -> Any:
         provider = ids.provider_of(room)  # a room URI names its hub's domain; anything else is refused here
         try:
