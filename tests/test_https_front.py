@@ -24,7 +24,7 @@ from mimi.errors import MimiError, PeerUnavailable, RemoteProtocolError
 from mimi.federation import Credentials, FederationClient, FederationServer, LoopThread, Peer, Reply
 from mimi.federation.ca import CertificateAuthority
 from mimi.logic.client import ClientSession, commit_bundle
-from mimi.logic.follower import Notify
+from mimi.logic.follower import Notify, Unnumbered
 from mimi.logic.group_info import group_info_request, open_group_info_response
 from mimi.logic.room_changes import key_material_request
 from mimi.transport.front import ProviderFront
@@ -74,6 +74,8 @@ class InProcess:
     def notify(self, follower: str, batch: Any) -> Future[int]:
         provider = self.provider
         assert provider is not None
+        if isinstance(batch, Unnumbered):
+            return done(lambda: provider.notify(batch.room, self.caller, None, None, batch.body, batch.withheld))
         return done(lambda: provider.notify(batch.room, self.caller, batch.previous, list(batch.sequences), batch.body, batch.withheld))
 
     def hub_sender(self, room: str) -> Future[tuple[bytes, str]]:
@@ -170,6 +172,29 @@ def test_a_room_is_notified_only_by_its_hubs_certificate(federation: Federation)
     assert f.y.notify(X, batch).result(10) == 1  # the envelope travels in MIMI-* headers
     assert f.follower.progress(ROOM)[0] == batch.sequences[-1]
     assert f.y.notify(X, batch).result(10) == 0  # a repeat: acknowledged, not delivered again
+
+
+def test_a_peer_hub_that_sends_no_envelope_still_notifies(federation: Federation) -> None:
+    """The draft's /notify body alone (no MIMI-* headers), as a peer that ignores our
+    envelope sends it: delivered in arrival order, only from the room's hub."""
+    f = federation
+    [accepted] = f.x.submit_messages(ROOM, [f.alice.send(ROOM, content.message(content.text_part("hi")))[0]]).result(10)
+    assert _core.SubmitMessageResponse.decode(accepted).status == "accepted"
+    batch = next(n for destination, n in f.wire.sent if destination == X)
+
+    async def post(sender: HttpsTransport) -> Reply:
+        client = FederationClient(sender.credentials, sender.peers)
+        try:
+            return await client.call("x.example", "notify", {"roomId": ROOM}, batch.body)
+        finally:
+            await client.aclose()
+
+    refused = asyncio.run(post(f.liar))
+    assert refused.status == 400 and f"{LIAR} is not the hub of the room" in refused.body.decode()
+    assert f.follower.progress(ROOM) == (0, {})
+    reply = asyncio.run(post(f.y))
+    assert reply.status == 200 and dict(reply.headers)["mimi-delivered"] == "1"
+    assert f.follower.progress(ROOM)[0] == len(batch.sequences)  # numbered 1.. here, as they came
 
 
 def test_a_room_not_hosted_by_the_called_provider_or_a_path_the_body_contradicts_is_refused(federation: Federation) -> None:

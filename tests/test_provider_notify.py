@@ -335,3 +335,32 @@ def test_missed_answers_a_page_at_a_time_and_reads_the_inbox_in_pages(provider, 
     assert [[s for s, _, _ in page] for page in pages] == [[1, 2, 3, 4, 5], [6, 7, 8, 9, 10], [11, 12]]
     assert [(s, p, m) for page in pages for s, p, m in page] == [(s, s - 1, m) for s, m in zip(range(1, 13), messages)]
     assert set(reads) == {2} and len(reads) > 6
+
+
+# -- a peer hub that sends no envelope --------------------------------------------------
+
+
+def test_a_notify_without_an_envelope_is_numbered_in_arrival_order(provider, messages) -> None:  # type: ignore[no-untyped-def]
+    """A peer hub that ignores our envelope (the draft's body only): its batches are
+    delivered in the order they arrive, numbered after what the room has."""
+    first, second = notify(messages, 1, 3), notify(messages, 4, 2)
+    assert provider.notify(ROOM, HUB, None, None, first.body) == 3 * len(CLIENTS)
+    assert provider.notify(ROOM, HUB, None, None, second.body) == 2 * len(CLIENTS)
+    assert inbox(provider, CLIENTS[0]) == list(enumerate(messages[:5], 1))
+    assert provider.progress(ROOM)[0] == 5
+    # Only the room's hub may notify it, envelope or not; half an envelope is refused.
+    with pytest.raises(RemoteProtocolError, match="is not the hub of the room"):
+        provider.notify(ROOM, "mimi://z.example", None, None, second.body)
+    with pytest.raises(RemoteProtocolError, match="an envelope needs both previous and sequences"):
+        provider.notify(ROOM, HUB, 5, None, second.body)
+    with pytest.raises(RemoteProtocolError, match="body: "):
+        provider.notify(ROOM, HUB, None, None, b"\x01\x02")
+    assert provider.progress(ROOM)[0] == 5 and inbox(provider, CLIENTS[0]) == list(enumerate(messages[:5], 1))
+
+
+def test_a_notify_without_an_envelope_cannot_be_placed_among_batches_waiting_for_a_gap(provider, messages) -> None:  # type: ignore[no-untyped-def]
+    ahead = notify(messages, 3, 1)
+    assert provider.notify(ROOM, HUB, ahead.previous, list(ahead.sequences), ahead.body) == 0  # waits for 1 and 2
+    with pytest.raises(RemoteProtocolError, match="envelope: missing, while batches of this room wait for a gap"):
+        provider.notify(ROOM, HUB, None, None, notify(messages, 1, 1).body)
+    assert provider.progress(ROOM)[0] == 0

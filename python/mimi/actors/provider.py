@@ -19,7 +19,7 @@ import msgpack
 from mimi import _core, ids
 from mimi.actors.client import now_ms
 from mimi.actors.group_commit import GroupCommit
-from mimi.errors import InternalError, MimiError
+from mimi.errors import InternalError, MimiError, RemoteProtocolError
 from mimi.logic.access import check_device
 from mimi.logic.fanout import Attempts, Backoff
 from mimi.logic.follower import (
@@ -29,6 +29,7 @@ from mimi.logic.follower import (
     Follower,
     Notify,
     Pushed,
+    Unnumbered,
     notifier_refusal,
     unpack_waiting,
 )
@@ -78,7 +79,7 @@ class ProviderServer:
         self.pushed: dict[str, dict[str, int]] = {}  # room -> client -> last sequence pushed to its host
         # A threaded actor: one lock for the logic; concurrent /notify calls share a commit.
         self.lock = threading.RLock()
-        self.notifies: GroupCommit[Notify, int | MimiError] = GroupCommit(self._notify_batch)
+        self.notifies: GroupCommit[Notify | Unnumbered, int | MimiError] = GroupCommit(self._notify_batch)
         # Pushes are fire-and-forget; one that fails (its host died or was restarting)
         # is pushed again, so a device behind learns of it without waiting for the
         # room's next event: per host the newest event of each (client, room) of the
@@ -251,10 +252,13 @@ class ProviderServer:
 
     # -- /notify (follower side) ---------------------------------------------------
 
-    def notify(self, room: str, provider: str, previous: int, sequences: list[int], body: bytes, withheld: Sequence[str] = ()) -> int:
+    def notify(
+        self, room: str, provider: str, previous: int | None, sequences: list[int] | None, body: bytes, withheld: Sequence[str] = ()
+    ) -> int:
         """One `/notify` batch from `provider`, as the transport authenticated it, which
-        must be the room's hub; with its ordering envelope and the users not owed its
-        application messages. Returns how many deliveries it made.
+        must be the room's hub; with its ordering envelope (None and None: a peer hub
+        that sends none, numbered here in arrival order, `Follower.number`) and the users
+        not owed its application messages. Returns how many deliveries it made.
 
         Answered once its events are in the inbox (SQLite) with the follower's
         ordering state: concurrent calls (from several hubs, or a hub's window of
@@ -263,12 +267,18 @@ class ProviderServer:
         refusal = notifier_refusal(room, provider)
         if refusal is not None:
             raise refusal
-        answer = self.notifies.call(Notify(room, previous, tuple(sequences), body, tuple(withheld)))
+        if previous is None and sequences is None:
+            batch: Notify | Unnumbered = Unnumbered(room, body, tuple(withheld))
+        elif previous is None or sequences is None:
+            raise RemoteProtocolError(f"notify for {room}: an envelope needs both previous and sequences", "badRequest")
+        else:
+            batch = Notify(room, previous, tuple(sequences), body, tuple(withheld))
+        answer = self.notifies.call(batch)
         if isinstance(answer, MimiError):
             raise answer
         return answer
 
-    def _notify_batch(self, batch: Sequence[Notify]) -> list[int | MimiError]:
+    def _notify_batch(self, batch: Sequence[Notify | Unnumbered]) -> list[int | MimiError]:
         """Each `/notify` of `batch` in order, in one commit. One that fails (a
         refused envelope, a malformed body, a sequence stored with other bytes, or
         a bug: an InternalError) is answered with its error and leaves no trace;
@@ -282,7 +292,8 @@ class ProviderServer:
                     before = self.follower.checkpoint(notify.room)
                     try:
                         with self.inbox.transaction():  # a savepoint: this notify's rows
-                            delivered = self.follower.notify(notify)
+                            numbered = self.follower.number(notify) if isinstance(notify, Unnumbered) else notify
+                            delivered = self.follower.notify(numbered)
                             self._store(notify.room, delivered)
                     except Exception as err:  # of any kind: the follower as before this notify
                         self.follower.rollback(before)

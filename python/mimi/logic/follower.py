@@ -40,6 +40,16 @@ INBOX_PAGE = 1_000
 
 
 @dataclass(frozen=True, slots=True)
+class Unnumbered:
+    """A `/notify` without our ordering envelope, from a peer hub that does not send
+    one: the follower numbers it in arrival order (`Follower.number`)."""
+
+    room: str
+    body: bytes
+    withheld: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Notify:
     """One `/notify` call: the body of the draft and its ordering envelope."""
 
@@ -350,6 +360,23 @@ class Follower:
     def delivered_upto(self, room: str) -> int:
         state = self.rooms.get(room)
         return 0 if state is None else state.delivered_upto
+
+    def number(self, batch: Unnumbered) -> Notify:
+        """`batch` numbered after what this follower delivered of its room, in arrival
+        order: a peer hub that ignores our envelope sends a room's batches one after
+        the other (the draft's body is its FanoutMessages in hub order). A repeated
+        call cannot be told from a new one, so it is delivered again (a device shows a
+        message once, by its ID). A room whose batches carry the envelope, with some
+        waiting for a gap, cannot place one without it."""
+        state = self.rooms.get(batch.room)
+        if state is not None and state.waiting:
+            raise _refusal(batch.room, "envelope: missing, while batches of this room wait for a gap", "badRequest")
+        try:
+            count = len(_core.split_notify(batch.body))
+        except DecodeError as err:
+            raise _refusal(batch.room, f"body: {err}", "badRequest") from err
+        previous = self.delivered_upto(batch.room)
+        return Notify(batch.room, previous, tuple(range(previous + 1, previous + 1 + count)), batch.body, batch.withheld)
 
     def notify(self, batch: Notify) -> list[Delivery]:
         """Accepts one `/notify` batch; returns what to deliver now, in order.

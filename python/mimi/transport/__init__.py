@@ -19,7 +19,7 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Protocol
 
-from mimi.logic.follower import Notify
+from mimi.logic.follower import Notify, Unnumbered
 from mimi.logic.key_material import KeyMaterialAnswer
 
 
@@ -45,9 +45,10 @@ class Transport(Protocol):
     def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
         """POST /keyMaterial/{targetUser} from a room's hub to the target user's provider."""
 
-    def notify(self, follower: str, batch: Notify) -> Future[int]:
+    def notify(self, follower: str, batch: Notify | Unnumbered) -> Future[int]:
         """POST /notify/{roomId} from a room's hub to a follower: one batch with its
-        ordering envelope (docs/interop.md, "Notify"); how many deliveries it made."""
+        ordering envelope (docs/interop.md, "Notify"), or without one as a peer hub
+        that ignores it sends it (`Unnumbered`); how many deliveries it made."""
 
     # Beyond the draft, which leaves room creation and the hub's signing key to the
     # hub's provider: a remote client creates a room on its hub, and verifies the

@@ -24,7 +24,7 @@ from mimi import errors, ids
 from mimi.errors import MimiError, PeerUnavailable, RemoteProtocolError
 from mimi.federation import Credentials, FederationClient, LoopThread, Peer, Reply
 from mimi.federation.directory import PARAMETERS
-from mimi.logic.follower import Notify
+from mimi.logic.follower import Notify, Unnumbered
 from mimi.logic.key_material import KeyMaterialAnswer
 from mimi.transport import Transport
 from mimi.transport.ray import RayTransport
@@ -48,22 +48,25 @@ HUB_SENDER = "hubSender"
 CONNECTIONS_PER_PEER = 32
 
 
-def envelope(batch: Notify) -> dict[str, str]:
-    headers = {SEQUENCES: ",".join(map(str, batch.sequences)), PREVIOUS: str(batch.previous)}
+def envelope(batch: Notify | Unnumbered) -> dict[str, str]:
+    headers = {SEQUENCES: ",".join(map(str, batch.sequences)), PREVIOUS: str(batch.previous)} if isinstance(batch, Notify) else {}
     if batch.withheld:
         headers[WITHHELD] = " ".join(batch.withheld)  # user URIs hold no space
     return headers
 
 
-def notify_of(room: str, headers: Mapping[str, str], body: bytes) -> Notify:
-    """The `/notify` call whose envelope `headers` carry; RemoteProtocolError if it
-    is missing or malformed (`Notify` checks its bounds)."""
+def notify_of(room: str, headers: Mapping[str, str], body: bytes) -> Notify | Unnumbered:
+    """The `/notify` call whose envelope `headers` carry, or an `Unnumbered` one if
+    they carry none (a peer hub that ignores our envelope); RemoteProtocolError if it
+    is half there or malformed (`Notify` checks its bounds)."""
+    withheld = tuple(headers[WITHHELD].split(" ")) if headers.get(WITHHELD) else ()
+    if SEQUENCES not in headers and PREVIOUS not in headers:
+        return Unnumbered(room, body, withheld)
     try:
         sequences = tuple(int(s) for s in headers[SEQUENCES].split(","))
         previous = int(headers[PREVIOUS])
     except (KeyError, ValueError) as err:
         raise RemoteProtocolError(f"notify for {room}: the envelope's {SEQUENCES}/{PREVIOUS} headers: {err!r}", "badRequest") from None
-    withheld = tuple(headers[WITHHELD].split(" ")) if headers.get(WITHHELD) else ()
     return Notify(room, previous, sequences, body, withheld)
 
 
@@ -206,7 +209,7 @@ class HttpsTransport:
         target = _core.KeyMaterialRequest.decode(body).target_user
         return self._post(provider, "keyMaterial", target, body, _answer, idempotent=False)
 
-    def notify(self, follower: str, batch: Notify) -> Future[int]:
+    def notify(self, follower: str, batch: Notify | Unnumbered) -> Future[int]:
         local = self._local(follower)
         if local is not None:
             return local.notify(follower, batch)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from mimi import ids
 from mimi.errors import MimiError
-from mimi.logic.follower import Notify
+from mimi.logic.follower import Notify, Unnumbered
 from mimi.logic.key_material import KeyMaterialAnswer
 from mimi.transport import names
 
@@ -83,12 +83,15 @@ class RayTransport:
     def claim_key_material(self, target_provider: str, body: bytes) -> Future[KeyMaterialAnswer]:
         return self._call(lambda: self.directory.provider(target_provider).key_material.remote(self.domain, body))
 
-    def notify(self, follower: str, batch: Notify) -> Future[int]:
+    def notify(self, follower: str, batch: Notify | Unnumbered) -> Future[int]:
         # Fire and forget, with the reply kept for flow control and resending (the
         # hub's outbox resends, so no retry here); no task events for the hot path
         # (DESIGN.md, performance model).
         method = self.directory.provider(follower).notify.options(enable_task_events=False)
-        ref = method.remote(batch.room, self.domain, batch.previous, list(batch.sequences), batch.body, list(batch.withheld))
+        if isinstance(batch, Unnumbered):
+            ref = method.remote(batch.room, self.domain, None, None, batch.body, list(batch.withheld))
+        else:
+            ref = method.remote(batch.room, self.domain, batch.previous, list(batch.sequences), batch.body, list(batch.withheld))
         future: Future[int] = ref.future()
         return future
 
