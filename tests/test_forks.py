@@ -16,6 +16,7 @@ import msgpack
 import pytest
 
 from mimi import _core, content
+from mimi.actors.client import ClientHost
 from mimi.logic.client import MessageShown, Refused, commit_bundle, proposal_bundle
 from mimi.logic.group_info import may_join_externally
 from mimi.logic.hub import HubRoom
@@ -281,3 +282,30 @@ def test_a_hub_restarted_after_issuing_a_remove_restores_and_the_leave_completes
     assert c.host(gus).view(gus, HOSTED_ROOM)["member"] is False
     assert "mimi://f.example/u/gus" not in c.host(hal).view(hal, HOSTED_ROOM)["participants"]
     assert c.host(hal).view(hal, HOSTED_ROOM)["epoch_authenticator"] == c.host(CLIENTS["fay"]).view(CLIENTS["fay"], HOSTED_ROOM)["epoch_authenticator"]
+
+
+def test_a_host_restarted_before_it_rejoined_rejoins_with_its_next_delivery(tmp_path: Path, monkeypatch: Any) -> None:
+    """That a device diverged is saved: a host that restarts before it rejoined does so
+    with the next event it is pushed, not only after the room's next handshake."""
+    c = deploy(tmp_path, monkeypatch)
+    rejoin = ClientHost._rejoin
+    monkeypatch.setattr(ClientHost, "_rejoin", lambda self, device: None)  # the host dies before it rejoins
+    hal = c.host(CLIENTS["hal"])
+    device = hal.devices[CLIENTS["hal"]]
+    body = commit_bundle(device.session.commit(HOSTED_ROOM, force_path=True))
+    bad = with_commit(body, flip_tag(_core.HandshakeBundle.decode(body).proposal_or_commit, "membership_tag"))
+    assert hal._update(device, HOSTED_ROOM, bad)["code"] == "success"
+    c.drain()
+    gus = CLIENTS["gus"]
+    assert HOSTED_ROOM in c.host(gus).devices[gus].session.diverged
+    c.host(gus).flush()
+    c.restart("fleet")
+    assert HOSTED_ROOM in c.host(gus).devices[gus].session.diverged  # remembered
+    monkeypatch.setattr(ClientHost, "_rejoin", rejoin)
+    assert c.host(CLIENTS["hal"]).send(CLIENTS["hal"], HOSTED_ROOM, message("a message, no handshake"))["status"] == "accepted"
+    c.drain()
+    assert not c.host(gus).devices[gus].session.diverged
+    assert c.host(CLIENTS["hal"]).send(CLIENTS["hal"], HOSTED_ROOM, message("after gus rejoined"))["status"] == "accepted"
+    c.drain()
+    assert texts(c, "gus")[-1] == "after gus rejoined"
+    assert c.host(gus).view(gus, HOSTED_ROOM)["epoch_authenticator"] == c.host(CLIENTS["hal"]).view(CLIENTS["hal"], HOSTED_ROOM)["epoch_authenticator"]

@@ -114,6 +114,7 @@ class ClientHost:
             device = Device(session, store, provider, token, {r: bytes(g) for r, g in record["rooms"].items()})
             device.refused, device.failures = record.get("refused", 0), record.get("failures", 0)  # counted since schema 2
             joined = record.get("joined", {})  # saved since external joins skip what came before them
+            session.diverged.update(record.get("diverged", {}))  # saved since devices rejoin diverged groups
             for room, group_id in device.group_ids.items():
                 group = session.client.load_group(group_id)
                 session.rooms[room] = RoomView(group, content.RoomHistory(room), record["last"][room], joined.get(room, 0))
@@ -144,6 +145,7 @@ class ClientHost:
             "joined": {room: view.joined_at for room, view in session.rooms.items() if view.joined_at},
             "refused": device.refused,
             "failures": device.failures,
+            "diverged": session.diverged,  # rejoined with the next delivery, also after a restart
         }
         kept, answered, gone = session.sending_changes()
         changed = [SentMessage(o.message_id, o.room, o.content, o.ciphertext, o.attempts, a) for o, a in kept]
