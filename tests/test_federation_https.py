@@ -362,6 +362,24 @@ def test_a_request_head_sent_a_byte_at_a_time_meets_a_deadline_the_bytes_do_not_
     assert serve(pki, test, head_timeout=0.5).calls == []
 
 
+def test_a_request_body_sent_a_byte_at_a_time_meets_a_deadline_the_bytes_do_not_extend(pki: Pki) -> None:
+    async def test(server: FederationServer, recorder: Recorder, peer: Peer) -> None:
+        port = int(peer.base_url.rpartition(":")[2])
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_context(pki.b, peer.ca_bundle), server_hostname="a.example"
+        )
+        request = post(NOTIFY, body=b"x" * 100)
+        writer.write(request[:-100])  # the head at once, then the body a byte at a time
+        for byte in request[-100:-60]:
+            writer.write(bytes([byte]))
+            await asyncio.sleep(0.05)
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request body not complete within 0.5 s" in answer
+
+    assert serve(pki, test, body_timeout=0.5).calls == []
+
+
 async def connect(peer: Peer, credentials: Credentials) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     port = int(peer.base_url.rpartition(":")[2])
     return await asyncio.open_connection(

@@ -55,6 +55,7 @@ class FederationServer:
         idle_timeout: float = 60.0,
         handshake_timeout: float = 10.0,
         head_timeout: float = 10.0,
+        body_timeout: float = 30.0,
         max_connections: int = 1024,
         max_connections_per_address: int = 128,
         max_read_ahead: int = MAX_BODY,
@@ -70,6 +71,7 @@ class FederationServer:
         self.idle_timeout = idle_timeout
         self.handshake_timeout = handshake_timeout
         self.head_timeout = head_timeout
+        self.body_timeout = body_timeout
         self.max_connections = max_connections
         self.max_connections_per_address = max_connections_per_address
         self.max_read_ahead = max_read_ahead
@@ -171,7 +173,7 @@ class _Connection(asyncio.Protocol):
         # data does not extend it (the idle timeout, which data does extend, cannot
         # end a head sent a byte at a time).
         self.head_size = 0
-        self.head_timer: asyncio.TimerHandle | None = None
+        self.part_timer: asyncio.TimerHandle | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         self.head: Head | Refusal | None = None
         self.body: list[bytes] = []
@@ -232,7 +234,7 @@ class _Connection(asyncio.Protocol):
         if self.admitted:
             self.admitted = False
             self.server._release(self)
-        for timer in (self.idle_timer, self.head_timer):
+        for timer in (self.idle_timer, self.part_timer):
             if timer is not None:
                 timer.cancel()
         # A handler already running finishes (it may be changing state); its answer is dropped.
@@ -263,8 +265,8 @@ class _Connection(asyncio.Protocol):
                 if room <= 0:
                     self._refuse(Refusal(431, f"request head over {MAX_HEAD} bytes"))
                     return
-                if self.head_size == 0 and self.head_timer is None:
-                    self.head_timer = self.loop.call_later(self.server.head_timeout, self._head_late)
+                if self.head_size == 0 and self.part_timer is None:
+                    self.part_timer = self.loop.call_later(self.server.head_timeout, self._late, "head", self.server.head_timeout)
                 piece, data = data[:room], data[room:]
                 self.head_size += len(piece)
                 self.parser.feed_data(piece)
@@ -297,9 +299,9 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.head_size = -1
-        if self.head_timer is not None:
-            self.head_timer.cancel()
-            self.head_timer = None
+        if self.part_timer is not None:
+            self.part_timer.cancel()
+            self.part_timer = None
         self.head = check_head(
             self.parser.get_method(),
             self.url,
@@ -313,6 +315,9 @@ class _Connection(asyncio.Protocol):
         )
         if isinstance(self.head, Refusal):
             raise _Refused
+        # The body has a deadline of its own from here, which data does not extend either
+        # (a body trickled a byte at a time); `on_message_complete` cancels it.
+        self.part_timer = self.loop.call_later(self.server.body_timeout, self._late, "body", self.server.body_timeout)
         if any(name == b"expect" and value.lower() == b"100-continue" for name, value in self.headers):
             # The head passed: the peer may send the body (RFC 9110 §10.1.1).
             assert self.transport is not None
@@ -323,6 +328,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert isinstance(self.head, Head)
+        if self.part_timer is not None:
+            self.part_timer.cancel()
+            self.part_timer = None
         self._enqueue(self.head, b"".join(self.body), self.parser.should_keep_alive())
         self.body = []
         # The next request's head; bytes of it already in this read are not counted
@@ -376,12 +384,13 @@ class _Connection(asyncio.Protocol):
             else:
                 self.transport.resume_reading()
 
-    def _head_late(self) -> None:
-        self.head_timer = None
-        if self.reading_paused:  # the rest of the head waits on us, not on the peer
-            self.head_timer = self.loop.call_later(self.server.head_timeout, self._head_late)
+    def _late(self, part: str, timeout: float) -> None:
+        """The request's head or body is not in within its `timeout`: 408."""
+        self.part_timer = None
+        if self.reading_paused:  # the rest waits on us, not on the peer
+            self.part_timer = self.loop.call_later(timeout, self._late, part, timeout)
             return
-        self._refuse(Refusal(408, f"request head not complete within {self.server.head_timeout} s"))
+        self._refuse(Refusal(408, f"request {part} not complete within {timeout} s"))
 
     def _idle(self) -> None:
         assert self.transport is not None
