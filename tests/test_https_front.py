@@ -59,8 +59,8 @@ class InProcess:
         assert self.hub is not None
         return done(lambda: self.hub.update(room, self.caller, body, now_ms()))  # type: ignore[union-attr]
 
-    def submit(self, room: str, body: bytes) -> Future[bytes]:
-        return done(lambda: self.hub.submit(room, self.caller, body, now_ms()))  # type: ignore[union-attr]
+    def submit_messages(self, room: str, bodies: list[bytes]) -> Future[list[bytes]]:
+        return done(lambda: self.hub.submit_many(room, self.caller, bodies, now_ms()))  # type: ignore[union-attr]
 
     def group_info(self, room: str, body: bytes) -> Future[bytes]:
         return done(lambda: self.hub.group_info(room, self.caller, body))  # type: ignore[union-attr]
