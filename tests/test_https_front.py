@@ -144,6 +144,20 @@ def test_a_message_is_taken_only_from_its_sending_uris_certificate(federation: F
     assert _core.SubmitMessageResponse.decode(accepted).status == "accepted"
 
 
+def test_concurrent_submits_are_answered_each_by_its_callers_rights(federation: Federation) -> None:
+    """The front hands concurrent /submitMessage requests to the hub together (one
+    batch per peer and room): each still gets its own answer, and a refusal of the
+    whole batch (an unknown room) reaches each of its requests."""
+    f = federation
+    bodies = [f.alice.send(ROOM, content.message(content.text_part(f"m{i}")))[0] for i in range(40)]
+    forged = f.liar.submit_messages(ROOM, bodies[:20])
+    honest = f.x.submit_messages(ROOM, bodies)
+    assert {_core.SubmitMessageResponse.decode(a).status for a in forged.result(10)} == {"notAllowed"}
+    assert [_core.SubmitMessageResponse.decode(a).status for a in honest.result(10)] == ["accepted"] * 40
+    with pytest.raises(MimiError, match="no such room"):
+        f.x.submit_messages(f"{HUB}/r/none", bodies[:8]).result(10)
+
+
 def test_key_material_for_another_providers_requester_is_refused_with_its_reason(federation: Federation) -> None:
     f = federation
     request = key_material_request(f.alice, "mimi://w.example/u/wu", ROOM)
