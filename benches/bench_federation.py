@@ -86,8 +86,8 @@ SERVER = textwrap.dedent(
                 return answered(len(batch.sequences))
             return pool.submit(provider.notify, batch.room, self.caller, batch.previous, list(batch.sequences),
                                batch.body, batch.withheld)
-        def submit(self, room, body):
-            return pool.submit(hub.submit, room, self.caller, body, now_ms())
+        def submit_messages(self, room, bodies):
+            return pool.submit(hub.submit_many, room, self.caller, bodies, now_ms())
 
     async def main():
         credentials = Credentials(domain, pki / f"{domain}.crt", pki / f"{domain}.key", pki / "ca.pem")

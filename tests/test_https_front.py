@@ -59,8 +59,8 @@ class InProcess:
         assert self.hub is not None
         return done(lambda: self.hub.update(room, self.caller, body, now_ms()))  # type: ignore[union-attr]
 
-    def submit(self, room: str, body: bytes) -> Future[bytes]:
-        return done(lambda: self.hub.submit(room, self.caller, body, now_ms()))  # type: ignore[union-attr]
+    def submit_messages(self, room: str, bodies: list[bytes]) -> Future[list[bytes]]:
+        return done(lambda: self.hub.submit_many(room, self.caller, bodies, now_ms()))  # type: ignore[union-attr]
 
     def group_info(self, room: str, body: bytes) -> Future[bytes]:
         return done(lambda: self.hub.group_info(room, self.caller, body))  # type: ignore[union-attr]
@@ -144,6 +144,20 @@ def test_a_message_is_taken_only_from_its_sending_uris_certificate(federation: F
     assert hub_state(f.hub) == before
     [accepted] = f.x.submit_messages(ROOM, [body]).result(10)
     assert _core.SubmitMessageResponse.decode(accepted).status == "accepted"
+
+
+def test_concurrent_submits_are_answered_each_by_its_callers_rights(federation: Federation) -> None:
+    """The front hands concurrent /submitMessage requests to the hub together (one
+    batch per peer and room): each still gets its own answer, and a refusal of the
+    whole batch (an unknown room) reaches each of its requests."""
+    f = federation
+    bodies = [f.alice.send(ROOM, content.message(content.text_part(f"m{i}")))[0] for i in range(40)]
+    forged = f.liar.submit_messages(ROOM, bodies[:20])
+    honest = f.x.submit_messages(ROOM, bodies)
+    assert {_core.SubmitMessageResponse.decode(a).status for a in forged.result(10)} == {"notAllowed"}
+    assert [_core.SubmitMessageResponse.decode(a).status for a in honest.result(10)] == ["accepted"] * 40
+    with pytest.raises(MimiError, match="no such room"):
+        f.x.submit_messages(f"{HUB}/r/none", bodies[:8]).result(10)
 
 
 def test_key_material_for_another_providers_requester_is_refused_with_its_reason(federation: Federation) -> None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from functools import partial
+from typing import Any
 
 from mimi import _core, ids
 from mimi.errors import RemoteProtocolError
@@ -28,22 +29,17 @@ from mimi.transport.https import DELIVERED, HUB_SENDER, REASON, NotHosted, notif
 from mimi.transport.ray import RayDirectory, RayTransport
 
 
-class InCluster(Transport, Protocol):
-    """This provider's endpoints in its cluster, called as a given provider."""
-
-    def submit(self, room: str, body: bytes) -> Future[bytes]: ...
-
-
 class ProviderFront:
-    def __init__(self, provider: str, in_cluster: Callable[[str], InCluster] | None = None) -> None:
+    def __init__(self, provider: str, in_cluster: Callable[[str], Transport] | None = None) -> None:
         """`provider`: this provider's URI; `in_cluster(caller)`: its endpoints as
         `caller` sees them (default: `RayTransport` in the connected cluster)."""
         self.provider = provider
         directory = self.directory = None if in_cluster else RayDirectory()
         self.in_cluster = in_cluster or (lambda caller: RayTransport(caller, directory))
-        self.callers: dict[str, InCluster] = {}
+        self.callers: dict[str, Transport] = {}
+        self.submits: dict[tuple[str, str], Coalesced] = {}
 
-    def _as(self, peer: str) -> InCluster:
+    def _as(self, peer: str) -> Transport:
         """This provider's endpoints called as `peer` (the certificate's domain)."""
         caller = self.callers.get(peer)
         if caller is None:
@@ -72,8 +68,10 @@ class ProviderFront:
 
     async def submit_message(self, call: Call) -> Reply:
         room = await self._hosted(call.params["roomId"])
-        # Concurrent requests share one durable commit (group commit).
-        return Reply(200, await _answer(self._as(call.peer).submit(room, call.body)))
+        submits = self.submits.get((call.peer, room))
+        if submits is None:
+            submits = self.submits[call.peer, room] = Coalesced(partial(self._as(call.peer).submit_messages, room))
+        return Reply(200, await submits.call(call.body))
 
     async def group_info(self, call: Call) -> Reply:
         room = await self._hosted(call.params["roomId"])
@@ -99,6 +97,48 @@ class ProviderFront:
         room = await self._hosted(call.params["roomId"])
         key, identity = await _answer(self._as(call.peer).hub_sender(room))
         return Reply(200, _core.ExternalSender(key, identity).encode())
+
+
+class Coalesced:
+    """Concurrent `/submitMessage` requests of one peer for one room, handed to the
+    room's hub together: while one hub call is in flight, the requests arriving
+    queue, and go in the next call in their order of arrival (`RoomHub.submit_many`:
+    validated in order, one durable commit). The per-call costs (a Ray call, the
+    hub's lock and commit) are shared as the hub's own group commit shares them
+    (`mimi.actors.group_commit`); alone, a request is its own batch and waits for
+    nothing. A hub call refuses a whole batch or none of it (an unknown room, a
+    failed commit): each request of a refused batch gets that refusal."""
+
+    def __init__(self, send: Callable[[list[bytes]], Future[list[bytes]]]) -> None:
+        self.send = send
+        self.queue: list[tuple[bytes, asyncio.Future[bytes]]] = []
+        self.sending: asyncio.Task[None] | None = None
+
+    async def call(self, body: bytes) -> bytes:
+        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.queue.append((body, answer))
+        if self.sending is None:
+            self.sending = asyncio.create_task(self._send())
+        return await answer
+
+    async def _send(self) -> None:
+        try:
+            while self.queue:
+                batch, self.queue = self.queue, []
+                try:
+                    answers = await _answer(self.send([body for body, _ in batch]))
+                    if len(answers) != len(batch):
+                        raise RuntimeError(f"{len(answers)} answers for {len(batch)} /submitMessage bodies")
+                except Exception as err:
+                    for _, answer in batch:
+                        if not answer.done():  # its request may be gone (the connection closed)
+                            answer.set_exception(err)
+                    continue
+                for (_, answer), response in zip(batch, answers):
+                    if not answer.done():
+                        answer.set_result(response)
+        finally:
+            self.sending = None
 
 
 async def _answer(future: Future[Any]) -> Any:

@@ -69,11 +69,6 @@ class RayTransport:
     def submit_messages(self, room: str, bodies: list[bytes]) -> Future[list[bytes]]:
         return self._call(lambda: self.directory.hub(room).submit_many.remote(room, self.domain, bodies, now_ms()))
 
-    def submit(self, room: str, body: bytes) -> Future[bytes]:
-        """One /submitMessage that shares a durable commit with those in flight beside
-        it (`RoomHub.submit`): what a provider's HTTPS front forwards, a request each."""
-        return self._call(lambda: self.directory.hub(room).submit.remote(room, self.domain, body, now_ms()))
-
     def group_info(self, room: str, body: bytes) -> Future[bytes]:
         return self._call(lambda: self.directory.hub(room).group_info.remote(room, self.domain, body))
 
