@@ -77,6 +77,11 @@ def test_a_message_is_taken_only_from_its_sending_uris_provider(room) -> None:  
     assert [_core.SubmitMessageResponse.decode(r).status for r in hub.submit_many(ROOM, LIAR, [body], 2)] == ["notAllowed"]
     assert hub_state(hub) == before
     assert [_core.SubmitMessageResponse.decode(r).status for r in hub.submit_many(ROOM, X, [body], 2)] == ["accepted"]
+    # Once accepted, its replay from another provider is refused too (not answered as a retry).
+    after = hub_state(hub)
+    assert [_core.SubmitMessageResponse.decode(r).status for r in hub.submit_many(ROOM, LIAR, [body], 3)] == ["notAllowed"]
+    assert [_core.SubmitMessageResponse.decode(r).status for r in hub.submit_many(ROOM, X, [body], 3)] == ["accepted"]
+    assert hub_state(hub) == after
 
 
 def test_key_material_is_requested_only_by_the_requesters_provider_and_claimed_only_by_the_rooms_hub(  # type: ignore[no-untyped-def]

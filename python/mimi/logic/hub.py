@@ -383,6 +383,9 @@ class HubRoom:
                 responses.append(_NOT_ALLOWED)
                 continue
             _, message_epoch, key, sender, fanout, accepted = submission
+            if not sender.startswith(own):  # the caller speaks for its own users only, replays too
+                responses.append(_NOT_ALLOWED)
+                continue
             answered = self.unindexed.get(key) or self.answered.get(key) or found.get(key)
             if answered is not None:
                 responses.append(answered)
@@ -391,7 +394,7 @@ class HubRoom:
                 responses.append(epoch_too_old)
                 continue
             if sender not in allowed:
-                allowed[sender] = sender.startswith(own) and self._may_submit(sender)
+                allowed[sender] = self._may_submit(sender)
             if not allowed[sender]:
                 responses.append(_NOT_ALLOWED)
                 continue
